@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+// ParallelKit: joblib's `Parallel` for Swift. No package dependencies: the toolchain only.
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 mode with complete strict concurrency (the default
+/// in 6.0 mode) and `any` spelled out for existentials.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ParallelKit",
+    products: [
+        .library(name: "ParallelKit", targets: ["ParallelKit"]),
+        .library(name: "ParallelCore", targets: ["ParallelCore"]),
+    ],
+    targets: [
+        // C shims for what Glibc does not export (pipe2, memfd_create, pidfd_open, prctl, affinity,
+        // thread names) and the constructor that turns a re-executed binary into a worker.
+        .target(name: "CParallelSupport", path: "Sources/CParallelSupport"),
+
+        // The backend protocol, registry, tasks, errors, options and the shared dispatch engine.
+        .target(
+            name: "ParallelCore",
+            dependencies: ["CParallelSupport"],
+            path: "Sources/ParallelCore",
+            swiftSettings: strictSettings
+        ),
+        // `withParallelConfig`, `ParallelConfig` and the resolution of nJobs/backend/prefer/require.
+        .target(
+            name: "ParallelConfiguration",
+            dependencies: ["ParallelCore"],
+            path: "Sources/Config",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ParallelSequential",
+            dependencies: ["ParallelCore"],
+            path: "Sources/Backends/Sequential",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ParallelThreading",
+            dependencies: ["ParallelCore", "CParallelSupport"],
+            path: "Sources/Backends/Threading",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ParallelProcess",
+            dependencies: ["ParallelCore", "ParallelConfiguration", "CParallelSupport"],
+            path: "Sources/Backends/Process",
+            swiftSettings: strictSettings
+        ),
+        // The umbrella users import: `Parallel`, re-exports, built-in backend registration.
+        .target(
+            name: "ParallelKit",
+            dependencies: [
+                "ParallelCore", "ParallelConfiguration", "ParallelSequential",
+                "ParallelThreading", "ParallelProcess",
+            ],
+            path: "Sources/ParallelKit",
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "ParallelCoreTests", dependencies: ["ParallelCore"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelConfigurationTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+    ]
+)
