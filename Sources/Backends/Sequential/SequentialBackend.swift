@@ -1,0 +1,49 @@
+import ParallelCore
+import Synchronization
+
+/// Runs every task in the calling task, one after the other: joblib's `sequential` backend, and
+/// what every backend does when `nJobs` resolves to 1.
+///
+/// Its ``effectiveNJobs(_:)`` is always 1, so the engine runs calls on it in the caller, with no
+/// threads. Use it to debug: the code path is the same for every backend.
+public final class SequentialBackend: ParallelBackend {
+    /// Creates the backend.
+    public init() {}
+
+    /// `SequentialBackend`.
+    public var displayName: String { "SequentialBackend" }
+
+    /// Runs in this process and shares its memory.
+    public var capabilities: BackendCapabilities {
+        BackendCapabilities(usesThreads: true, supportsSharedMemory: true, runsOutOfProcess: false)
+    }
+
+    /// Always 1.
+    public func effectiveNJobs(_ requested: Int) -> Int { 1 }
+
+    /// Runs batches one at a time, in submission order. The engine does not use this (the call
+    /// runs in the caller), but a backend that wraps this one may.
+    public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+        SerialCall()
+    }
+}
+
+/// Runs submitted batches one after another on the cooperative pool.
+final class SerialCall: BackendCall {
+    /// The last submitted batch's task; each new one waits for it. Guarded by the mutex.
+    private let tail = Mutex<Task<Void, Never>?>(nil)
+
+    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+        tail.withLock { tail in
+            let previous = tail
+            tail = Task {
+                await previous?.value
+                completion(await batch.run())
+            }
+        }
+    }
+
+    func abort() {
+        tail.withLock { $0 }?.cancel()
+    }
+}

@@ -1,0 +1,86 @@
+import CParallelSupport
+import Foundation
+
+/// Dedicated threads that run the threading backend's batches: an SE-0417 `TaskExecutor`.
+///
+/// Batches run as tasks that prefer this executor, so a task that blocks (I/O, a lock, a slow C
+/// call) occupies one of these threads and never starves Swift's cooperative pool. The pool is
+/// elastic: it starts a thread whenever more jobs are queued than threads wait, so each call gets
+/// as many threads as batches it runs at once (its `nJobs`, also above the core count), and a
+/// thread that idles for ``idleSeconds`` ends. Threads are reused across calls.
+///
+/// - Concurrency: `enqueue` from any thread. The queue and counters are guarded by `lock`, which
+///   is what makes the `@unchecked Sendable` sound.
+final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
+    /// The pool every threading call shares.
+    static let shared = WorkerThreadPool(name: "pk-threading")
+
+    /// How long an idle thread waits for work before it ends.
+    static let idleSeconds = 5
+
+    private let name: String
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
+    private var jobs: [UnownedJob] = []
+    private var jobsHead = 0
+    private var waiting = 0
+    private var threadCount = 0
+
+    init(name: String) {
+        self.name = name
+    }
+
+    /// The number of live threads (for tests and diagnostics).
+    var liveThreads: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return threadCount
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        lock.lock()
+        jobs.append(job)
+        let queued = jobs.count - jobsHead
+        let spawn = queued > waiting
+        if spawn { threadCount += 1 } else { lock.signal() }
+        lock.unlock()
+        if spawn { startThread() }
+    }
+
+    private func startThread() {
+        let thread = Thread { [self] in
+            pk_set_current_thread_name(name)
+            runLoop()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    private func runLoop() {
+        let executor = asUnownedTaskExecutor()
+        lock.lock()
+        while true {
+            if jobsHead < jobs.count {
+                let job = jobs[jobsHead]
+                jobsHead += 1
+                if jobsHead == jobs.count {
+                    jobs.removeAll(keepingCapacity: true)
+                    jobsHead = 0
+                }
+                lock.unlock()
+                job.runSynchronously(on: executor)
+                lock.lock()
+                continue
+            }
+            waiting += 1
+            let signalled = lock.wait(seconds: Self.idleSeconds)
+            waiting -= 1
+            if !signalled && jobsHead >= jobs.count {
+                threadCount -= 1
+                lock.unlock()
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import ParallelCore
+
+/// The arguments of one `Parallel` value, before resolution.
+package struct CallArguments: Sendable {
+    package var nJobs: Int?
+    package var backend: BackendChoice?
+    package var verbose: Int?
+    package var timeout: Duration?
+    package var preDispatch: PreDispatch
+    package var batchSize: BatchSize
+    package var tempFolder: String?
+    package var maxNbytes: MaxNbytes?
+    package var mmapMode: MmapMode?
+    package var prefer: Prefer?
+    package var require: Require?
+
+    package init(
+        nJobs: Int? = nil, backend: BackendChoice? = nil, verbose: Int? = nil, timeout: Duration? = nil,
+        preDispatch: PreDispatch = "2*n_jobs", batchSize: BatchSize = .auto, tempFolder: String? = nil,
+        maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil, require: Require? = nil
+    ) {
+        self.nJobs = nJobs
+        self.backend = backend
+        self.verbose = verbose
+        self.timeout = timeout
+        self.preDispatch = preDispatch
+        self.batchSize = batchSize
+        self.tempFolder = tempFolder
+        self.maxNbytes = maxNbytes
+        self.mmapMode = mmapMode
+        self.prefer = prefer
+        self.require = require
+    }
+}
+
+/// Which backend a call gets, and why: the pure half of resolution, tested rule by rule.
+package struct BackendDecision: Sendable, Equatable {
+    /// The backend chosen.
+    package var choice: BackendChoice
+    /// Whether the choice replaced a scope's process backend because of `require: .sharedMemory`.
+    package var replacedScopeBackend: BackendChoice?
+}
+
+/// Resolves a call: arguments over the scope over the defaults, then the backend, the worker
+/// count, the pre-dispatch window and the task scope. Pure apart from reading the registry and
+/// the CPU count; runs before any input is taken, so bad arguments fail before anything runs.
+package enum CallResolution {
+    /// API.md's precedence, highest first: an explicit `backend:` on `Parallel`; `require` (from
+    /// `Parallel`, else the scope); the scope's backend; `prefer` (from `Parallel`, else the
+    /// scope); the registered default.
+    ///
+    /// - Parameter supportsSharedMemory: looks a choice's capability up (it may instantiate it).
+    package static func decideBackend(
+        explicit: BackendChoice?, scope: ScopeValues, prefer argumentPrefer: Prefer?,
+        require argumentRequire: Require?, defaultName: String,
+        supportsSharedMemory: (BackendChoice) throws -> Bool,
+        usesThreads: (BackendChoice) throws -> Bool
+    ) throws -> BackendDecision {
+        let prefer = argumentPrefer ?? scope.prefer
+        let require = argumentRequire ?? scope.require
+        if prefer == .processes && require == .sharedMemory {
+            throw ParallelError.invalid(
+                "prefer/require", "prefer: .processes and require: .sharedMemory are inconsistent settings",
+                fix: "Worker processes cannot share the caller's memory; drop one of the two.")
+        }
+        if let explicit {
+            if require == .sharedMemory, try !supportsSharedMemory(explicit) {
+                let origin = argumentRequire == .sharedMemory ? "this call" : "the enclosing withParallelConfig scope"
+                throw ParallelError.invalid(
+                    "backend", "'\(explicit)' does not share the caller's memory, but \(origin) requires it",
+                    fix: "Use \"threading\" (or another in-process backend), or drop require: .sharedMemory.")
+            }
+            return BackendDecision(choice: explicit)
+        }
+        if require == .sharedMemory {
+            if let scoped = scope.backend, try supportsSharedMemory(scoped) {
+                return BackendDecision(choice: scoped)
+            }
+            return BackendDecision(choice: .named(BuiltinBackendName.threading), replacedScopeBackend: scope.backend)
+        }
+        if let scoped = scope.backend { return BackendDecision(choice: scoped) }
+        let fallback = BackendChoice.named(defaultName)
+        switch prefer {
+        case .processes where try usesThreads(fallback):
+            return BackendDecision(choice: .named(BuiltinBackendName.process))
+        case .threads where try !usesThreads(fallback):
+            return BackendDecision(choice: .named(BuiltinBackendName.threading))
+        default:
+            return BackendDecision(choice: fallback)
+        }
+    }
+
+    /// Resolves everything a call needs.
+    /// - Parameters:
+    ///   - arguments: the `Parallel` value's arguments.
+    ///   - scope: the current configuration scope.
+    ///   - tasksArePortable: whether the tasks are `ParallelJob`s (they can cross processes).
+    package static func plan(
+        _ arguments: CallArguments, scope: ScopeValues, tasksArePortable: Bool,
+        registry: BackendRegistry = .shared
+    ) throws -> CallPlan {
+        if scope.callDepth >= ScopeValues.maximumCallDepth {
+            throw ParallelError.invalid(
+                "nesting", "Parallel calls are nested \(scope.callDepth) deep",
+                fix: "This looks like unbounded recursion of Parallel calls; bound the recursion.")
+        }
+        if let verbose = arguments.verbose, verbose < 0 {
+            throw ParallelError.invalid("verbose", "\(verbose) is below 0", fix: "Use 0 (silent) or more.")
+        }
+        if let timeout = arguments.timeout, timeout <= .zero {
+            throw ParallelError.invalid("timeout", "\(timeout) is not positive", fix: "Use a positive duration, or nil.")
+        }
+        try arguments.batchSize.validate()
+        let maxNbytes = try (arguments.maxNbytes ?? scope.maxNbytes ?? .standard).resolve()
+
+        var instances: [BackendChoice: any ParallelBackend] = [:]
+        func instance(_ choice: BackendChoice) throws -> any ParallelBackend {
+            if let made = instances[choice] { return made }
+            let made: any ParallelBackend
+            switch choice {
+            case .instance(let backend): made = backend
+            case .named(let name): made = try registry.make(name)
+            }
+            instances[choice] = made
+            return made
+        }
+        let decision = try decideBackend(
+            explicit: arguments.backend, scope: scope, prefer: arguments.prefer, require: arguments.require,
+            defaultName: registry.defaultName,
+            supportsSharedMemory: { try instance($0).capabilities.supportsSharedMemory },
+            usesThreads: { try instance($0).capabilities.usesThreads })
+        let backend = try instance(decision.choice)
+
+        let requested = arguments.nJobs ?? scope.nJobs ?? 1
+        let resolved = try NJobsRule.effective(requested)
+        let nJobs = resolved == 1 ? 1 : max(1, backend.effectiveNJobs(resolved))
+        let verbose = arguments.verbose ?? scope.verbose ?? 0
+        let preDispatch = try arguments.preDispatch.resolve(nJobs: nJobs)
+
+        var notices: [String] = []
+        if let replaced = decision.replacedScopeBackend, verbose >= 10 {
+            let replacedName = (try? instance(replaced).displayName) ?? replaced.description
+            notices.append(
+                "Using \(backend.displayName) as backend instead of \(replacedName) as the latter does not "
+                    + "provide shared memory semantics.")
+        }
+        if nJobs > 1 {
+            if backend.capabilities.runsOutOfProcess && !tasksArePortable {
+                throw ParallelError(
+                    .notSerializable,
+                    "the '\(decision.choice)' backend runs tasks in worker processes, and a Delayed closure cannot "
+                        + "leave this process. Describe the work as a ParallelJob (a Codable struct with run()), "
+                        + "or pass require: .sharedMemory to run it on threads.")
+            }
+            if scope.innerMaxNumThreads != nil && !backend.capabilities.supportsInnerMaxNumThreads {
+                throw ParallelError.invalid(
+                    "innerMaxNumThreads",
+                    "the '\(decision.choice)' backend runs tasks on threads of this process and cannot limit "
+                        + "the native thread pools of its workers",
+                    fix: "Use it with a process backend (\"process\"), or leave it unset.")
+            }
+        } else if arguments.timeout != nil {
+            StandardError.write(
+                "[Parallel(n_jobs=\(requested))]: warning: timeout is not applied when nJobs resolves to 1 "
+                    + "(the tasks run in the calling task, as in joblib).\n")
+        }
+
+        let context = BackendCallContext(
+            nJobs: nJobs, verbose: verbose, timeout: arguments.timeout,
+            tempFolder: arguments.tempFolder ?? scope.tempFolder, maxNbytes: maxNbytes,
+            mmapMode: arguments.mmapMode ?? scope.mmapMode ?? .r, innerMaxNumThreads: scope.innerMaxNumThreads)
+        return CallPlan(
+            backend: backend, nJobs: nJobs, nJobsLabel: requested, verbose: verbose,
+            timeout: nJobs > 1 ? arguments.timeout : nil, preDispatch: preDispatch, batchSize: arguments.batchSize,
+            context: context, taskScope: scope.nested(parallel: nJobs > 1), notices: notices)
+    }
+}

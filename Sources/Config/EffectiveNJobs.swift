@@ -1,0 +1,23 @@
+import ParallelCore
+
+/// The number of workers `nJobs` stands for, as joblib's `effective_n_jobs`.
+///
+/// `nil` takes the enclosing scope's value, else 1; `-1` is every CPU (``cpuCount()``), `-2` all
+/// but one, and below that `cpuCount() + 1 + nJobs`, at least 1; a positive value is used as is,
+/// even above the CPU count (oversubscription, useful for I/O).
+/// - Throws: ``ParallelError`` `.invalidArgument` for 0.
+public func effectiveNJobs(_ nJobs: Int?) throws -> Int {
+    try NJobsRule.effective(nJobs ?? ScopeStorage.current.nJobs ?? 1)
+}
+
+/// joblib's arithmetic for `n_jobs`.
+package enum NJobsRule {
+    package static func effective(_ nJobs: Int, cpus: Int = cpuCount()) throws -> Int {
+        if nJobs == 0 {
+            throw ParallelError.invalid(
+                "nJobs", "0 has no meaning", fix: "Use a positive count, -1 for all CPUs, or -2 for all but one.")
+        }
+        if nJobs < 0 { return max(cpus + 1 + nJobs, 1) }
+        return nJobs
+    }
+}

@@ -1,0 +1,67 @@
+/// One `Parallel` call's handle on a backend: the engine submits batches to it and is told when
+/// each ends.
+///
+/// The engine keeps a bounded number of batches in flight (the pre-dispatch window), so `submit`
+/// may be called while earlier batches still run; a backend queues what it cannot start yet.
+///
+/// - Concurrency: `submit` and `abort` are called from the caller's isolation; `completion` may be
+///   called from any thread.
+public protocol BackendCall: Sendable {
+    /// Starts (or queues) a batch and returns at once.
+    ///
+    /// Call `completion` exactly once when the batch ends — with its results, or with the error of
+    /// the task that failed and the results of the tasks before it. After ``abort()`` a backend
+    /// may drop completions; the engine ignores late ones.
+    /// - Complexity: must not block; O(1) apart from queueing.
+    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void)
+
+    /// Stops the call's work now: an error, a timeout, cancellation or an abandoned generator.
+    ///
+    /// Synchronous so it can run from a `deinit`. In-process backends cancel their running tasks
+    /// (cooperatively: a thread cannot be killed) and drop queued ones; process backends kill the
+    /// workers that run this call's batches. Must be idempotent.
+    func abort()
+
+    /// Ends a call whose batches have all completed; releases per-call resources.
+    func finish() async
+}
+
+extension BackendCall {
+    /// Defaults to doing nothing.
+    public func finish() async {}
+}
+
+/// What a backend is told when a call starts.
+public struct BackendCallContext: Sendable {
+    /// The number of workers for this call (already passed through
+    /// ``ParallelBackend/effectiveNJobs(_:)``), 2 or more.
+    public var nJobs: Int
+    /// The call's verbosity (joblib's `verbose`).
+    public var verbose: Int
+    /// The per-task timeout, if any. The engine enforces it; a backend that can kill a stuck
+    /// worker does so in ``BackendCall/abort()``.
+    public var timeout: Duration?
+    /// Where large arrays are shared with worker processes, if the caller named a folder.
+    public var tempFolder: String?
+    /// Arrays of plain values larger than this many bytes travel through shared memory; `nil`
+    /// turns that off.
+    public var maxNbytes: Int?
+    /// How workers map shared arrays.
+    public var mmapMode: MmapMode
+    /// Thread limit for native thread pools inside workers, when the scope set one.
+    public var innerMaxNumThreads: Int?
+
+    /// Creates a context.
+    public init(
+        nJobs: Int, verbose: Int = 0, timeout: Duration? = nil, tempFolder: String? = nil,
+        maxNbytes: Int? = 1_048_576, mmapMode: MmapMode = .r, innerMaxNumThreads: Int? = nil
+    ) {
+        self.nJobs = nJobs
+        self.verbose = verbose
+        self.timeout = timeout
+        self.tempFolder = tempFolder
+        self.maxNbytes = maxNbytes
+        self.mmapMode = mmapMode
+        self.innerMaxNumThreads = innerMaxNumThreads
+    }
+}

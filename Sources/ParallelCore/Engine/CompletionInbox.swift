@@ -1,0 +1,89 @@
+import Synchronization
+
+/// Where backends (from any thread) and the timeout watchdog post events for the engine, which
+/// waits for them on the caller's isolation.
+///
+/// One lock round trip per posted batch, never per task. The waiting side takes every queued
+/// event at once, so a burst of completions costs one wake-up.
+///
+/// - Concurrency: `post` from any thread; `take`/`next` from the one engine that owns the inbox.
+package final class CompletionInbox: Sendable {
+    package enum Event: Sendable {
+        /// A batch ended; `at` is the monotonic time the backend reported it.
+        case completed(batchID: Int, outcome: BatchOutcome, at: UInt64)
+        /// A task ran past the call's timeout.
+        case timedOut(taskIndex: Int, after: Duration)
+    }
+
+    private struct State {
+        var events: [Event] = []
+        var waiter: CheckedContinuation<[Event], any Error>?
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+    /// Mirrors `!events.isEmpty` so the generator's fast path can skip the lock.
+    private let hasEvents = Atomic<Bool>(false)
+
+    package init() {}
+
+    /// Queues an event and wakes the engine if it waits.
+    package func post(_ event: Event) {
+        let waiter: CheckedContinuation<[Event], any Error>? = state.withLock { state in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.events.append(event)
+            hasEvents.store(true, ordering: .releasing)
+            return nil
+        }
+        waiter?.resume(returning: [event])
+    }
+
+    /// Whether events are queued; one relaxed atomic load, for polling between results.
+    package var hasPendingEvents: Bool { hasEvents.load(ordering: .relaxed) }
+
+    /// Every queued event, without waiting.
+    package func takeAvailable() -> [Event] {
+        guard hasEvents.load(ordering: .acquiring) else { return [] }
+        return state.withLock { state in
+            defer {
+                state.events.removeAll(keepingCapacity: true)
+                hasEvents.store(false, ordering: .relaxed)
+            }
+            return state.events
+        }
+    }
+
+    /// Waits until at least one event is queued and returns them all.
+    /// - Throws: `CancellationError` when the waiting task is cancelled.
+    package func next(isolation: isolated (any Actor)? = #isolation) async throws -> [Event] {
+        let ready = takeAvailable()
+        if !ready.isEmpty { return ready }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation(isolation: isolation) { (continuation: CheckedContinuation<[Event], any Error>) in
+                let immediate: Result<[Event], any Error>? = state.withLock { state in
+                    if state.cancelled { return .failure(CancellationError()) }
+                    if !state.events.isEmpty {
+                        defer {
+                            state.events.removeAll(keepingCapacity: true)
+                            hasEvents.store(false, ordering: .relaxed)
+                        }
+                        return .success(state.events)
+                    }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<[Event], any Error>? in
+                state.cancelled = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

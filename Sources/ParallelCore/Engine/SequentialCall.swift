@@ -1,0 +1,96 @@
+/// Runs a call whose worker count resolved to 1: in the calling task, with no threads and no
+/// backend, the same code path whichever backend was named (joblib's `_get_sequential_output`).
+///
+/// Tasks run one at a time as the consumer asks. With a fixed `batchSize` of k, k inputs are
+/// taken before any of them runs, as joblib does; with `.auto` inputs and tasks strictly
+/// interleave. An array input with no progress output is run in one pass, since taking from an
+/// array has no observable effect. Progress lines follow joblib's rules; a task's error is
+/// rethrown as itself; cancellation is checked between tasks.
+package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultProducer {
+    private let plan: CallPlan
+    private let source: TaskSource<Element>
+    private let kernel: TaskKernel<Element, Output>
+    private var reporter: ProgressReporter
+    private var counters = ProgressReporter.Counters(iterating: true)
+    private var pending: ArraySlice<Element> = []
+    private var drained = false
+    private var finished = false
+    private var failed = false
+
+    package init(plan: CallPlan, source: TaskSource<Element>, kernel: TaskKernel<Element, Output>) {
+        self.plan = plan
+        self.source = source
+        self.kernel = kernel
+        self.reporter = ProgressReporter(
+            verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, totalTasks: source.knownCount,
+            preDispatchAmount: 0, startTime: MonotonicClock.now())
+        for notice in plan.notices { reporter.emit(notice) }
+    }
+
+    /// Runs every task and returns the results in order.
+    package func collect(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
+        if source.isInert && !reporter.isEnabled {
+            let all = source.take(Int.max)
+            counters.dispatchedTasks = all.count
+            let outcome = await runSlice(all)
+            if let error = outcome.failure { throw error }
+            return outcome.values.map { $0 as! [Output] } ?? []
+        }
+        var results: [Output] = []
+        if let count = source.knownCount { results.reserveCapacity(count) }
+        while let value = try await next(isolation: isolation) { results.append(value) }
+        return results
+    }
+
+    /// Runs the next task and returns its result.
+    package func next(isolation: isolated (any Actor)?) async throws -> Output? {
+        guard !finished else { return nil }
+        do {
+            if Task.isCancelled { throw CancellationError() }
+            if pending.isEmpty && !drained {
+                let size: Int
+                if case .fixed(let k) = plan.batchSize { size = k } else { size = 1 }
+                pending = source.take(size)
+                if pending.count < size { drained = true }
+            }
+            guard let element = pending.popFirst() else {
+                finish()
+                return nil
+            }
+            counters.dispatchedBatches += 1
+            counters.dispatchedTasks += 1
+            let outcome = await runSlice([element][...])
+            if let error = outcome.failure {
+                if plan.verbose > 0 && !(error is CancellationError) {
+                    reporter.emit("Task \(counters.dispatchedTasks - 1) failed: \(String(describing: error))")
+                }
+                throw error
+            }
+            counters.completedTasks += 1
+            if let line = reporter.progressLine(counters, now: MonotonicClock.now()) { reporter.emit(line) }
+            return (outcome.values as! [Output])[0]
+        } catch {
+            failed = true
+            finished = true
+            counters.aborting = true
+            throw error
+        }
+    }
+
+    private func runSlice(
+        _ slice: ArraySlice<Element>, isolation: isolated (any Actor)? = #isolation
+    ) async -> BatchOutcome {
+        let run = kernel.run
+        let batch = TaskBatch(
+            firstIndex: counters.dispatchedTasks - slice.count, count: slice.count, progress: BatchProgress(),
+            portable: nil, tracksEachTask: false, scope: plan.taskScope,
+            runner: { progress, track in await run(slice, progress, track) })
+        return await batch.run()
+    }
+
+    private func finish() {
+        finished = true
+        counters.iterating = false
+        if let line = reporter.progressLine(counters, now: MonotonicClock.now()) { reporter.emit(line) }
+    }
+}

@@ -1,0 +1,70 @@
+/// The per-task loop of a call, built where the task type is concrete.
+///
+/// `Parallel`'s entry points are `@inlinable`, so the closures made here are compiled in the
+/// caller's module, specialised for its task and output types: running a task is a direct call
+/// and storing its result a plain store, with no generic witness calls per task. Everything the
+/// engine does per *batch* stays unspecialised in the library.
+@usableFromInline
+package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
+    /// Runs a slice of tasks in order; see ``runEach(_:progress:tracksEachTask:_:)``.
+    @usableFromInline package let run: @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome
+    /// Packs a slice for a worker process; `nil` when the tasks cannot leave this process.
+    @usableFromInline package let portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
+
+    @inlinable
+    package init(
+        run: @escaping @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome,
+        portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
+    ) {
+        self.run = run
+        self.portable = portable
+    }
+}
+
+/// The kernel for ``Delayed`` tasks: in-process only.
+@inlinable
+package func makeDelayedKernel<Output: Sendable>(_: Output.Type) -> TaskKernel<Delayed<Output>, Output> {
+    TaskKernel(
+        run: { slice, progress, track in
+            await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.body() }
+        },
+        portable: nil)
+}
+
+/// The kernel for ``ParallelJob``s: runnable here, and portable to worker processes.
+@inlinable
+package func makeJobKernel<Job: ParallelJob>(_: Job.Type) -> TaskKernel<Job, Job.Output> {
+    TaskKernel(
+        run: { slice, progress, track in
+            await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.run() }
+        },
+        portable: { slice in PortableBatch(jobs: Array(slice)) })
+}
+
+/// Runs tasks in order until one throws or the engine asks the batch to stop.
+///
+/// - Complexity: per task, one relaxed atomic load, the task itself and one array append; with
+///   `tracksEachTask` (the call has a timeout) also one clock read and three atomic stores.
+@inlinable
+package func runEach<Element, Output: Sendable>(
+    _ slice: ArraySlice<Element>, progress: BatchProgress, tracksEachTask: Bool,
+    _ body: (Element) async throws -> Output
+) async -> BatchOutcome {
+    var results = [Output]()
+    results.reserveCapacity(slice.count)
+    if !tracksEachTask { progress.markBatchStarted() }
+    var offset = 0
+    for element in slice {
+        if progress.isAbortRequested {
+            return BatchOutcome(values: results, failure: CancellationError())
+        }
+        if tracksEachTask { progress.markTaskStarted(offset: offset) }
+        do {
+            results.append(try await body(element))
+        } catch {
+            return BatchOutcome(values: results, failure: error)
+        }
+        offset &+= 1
+    }
+    return BatchOutcome(values: results, failure: nil)
+}
