@@ -37,3 +37,6 @@ int pk_current_thread_id(void);
 }
 #endif
 #endif
+
+// Worker mode for the process backends (issue 3); kept in its own header.
+#include "CParallelWorkerHook.h"

@@ -1,0 +1,33 @@
+// Arrays of plain values above the call's `maxNbytes` do not travel through the pipe: the
+// encoder hands their bytes to a sink that places them in shared memory and writes only this
+// reference; the worker's decoder asks a resolver to map it. The codec knows nothing about
+// memfd or files: the hooks below keep that policy in Shared/.
+
+/// Where an array's bytes wait in shared memory.
+struct SegmentReference: Hashable, Sendable {
+    /// The process holding `fd`; the reader opens `/proc/<ownerPID>/fd/<fd>`.
+    var ownerPID: Int32
+    /// The owner's descriptor of the memfd or (unlinked) temp file.
+    var fd: Int32
+    /// Where the bytes start in the file.
+    var offset: UInt64
+    /// How many bytes.
+    var byteCount: UInt64
+    /// Identity of the file (st_dev, st_ino), checked after opening, so a descriptor number that
+    /// the owner has since reused for another file is detected instead of read.
+    var device: UInt64
+    var inode: UInt64
+}
+
+/// Decides, during encoding, whether an array's bytes go to shared memory.
+protocol LargeArraySink: AnyObject {
+    /// Returns a reference to a copy of `bytes` in shared memory, or nil to inline them.
+    /// `owner` keeps the source array alive while the sink caches its segment by address.
+    func reference(for bytes: UnsafeRawBufferPointer, owner: Any) throws -> SegmentReference?
+}
+
+/// Maps segment references during decoding.
+protocol SegmentResolver: AnyObject {
+    /// Calls `body` with the referenced bytes, mapped read-only for the duration of the call.
+    func withBytes<R>(of reference: SegmentReference, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}

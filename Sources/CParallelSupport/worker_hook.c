@@ -1,0 +1,155 @@
+// The constructor that turns a re-executed ParallelKit binary into a worker process.
+//
+// Why a constructor: users should not have to write a line of code for process backends to work
+// in a plain executable or inside `swift test`. The parent re-runs /proc/self/exe with
+// PARALLELKIT_WORKER set; this constructor runs before main (and before XCTest / Swift Testing
+// parse their arguments), and hands control to the Swift worker loop, which never returns.
+//
+// Why it may defer: with a statically linked Swift runtime, Foundation's and Dispatch's own
+// constructors come after this one and have not run yet, so Swift code that touches them crashes
+// or hangs (measured in research/swift-spikes.md, Q1). Then the constructor only records the
+// request and `ParallelWorker.enterIfNeeded()`, called first thing in main, runs the loop.
+#define _GNU_SOURCE
+#include "CParallelWorkerHook.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/// Defined with @_cdecl in ParallelProcess. Weak, so a binary that links CParallelSupport without
+/// ParallelProcess still loads; such a worker exits with PK_WORKER_EXIT_NOT_LINKED.
+extern void parallelkit_worker_main(void) __attribute__((weak));
+
+static pk_worker_request pk_request;
+static int pk_state = PK_WORKER_NONE;
+
+int pk_worker_current_state(void) { return __atomic_load_n(&pk_state, __ATOMIC_ACQUIRE); }
+
+int pk_worker_copy_request(pk_worker_request *out) {
+    if (pk_worker_current_state() == PK_WORKER_NONE) return 0;
+    *out = pk_request;
+    return 1;
+}
+
+int pk_worker_claim_deferred(void) {
+    int expected = PK_WORKER_DEFERRED;
+    return __atomic_compare_exchange_n(&pk_state, &expected, PK_WORKER_RUNNING, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE)
+               ? 1
+               : 0;
+}
+
+/// Parses one non-negative decimal field ending at `:` or the end of the string.
+static int pk_parse_field(const char **cursor, long *value) {
+    const char *start = *cursor;
+    char *end = NULL;
+    errno = 0;
+    long parsed = strtol(start, &end, 10);
+    if (errno != 0 || end == start || parsed < 0 || parsed > 0x7fffffffL) return 0;
+    if (*end != ':' && *end != '\0') return 0;
+    *value = parsed;
+    *cursor = (*end == ':') ? end + 1 : end;
+    return 1;
+}
+
+static int pk_parse_request(const char *text, pk_worker_request *out) {
+    long fields[5];
+    const char *cursor = text;
+    for (int i = 0; i < 5; i++) {
+        if (!pk_parse_field(&cursor, &fields[i])) return 0;
+    }
+    if (*cursor != '\0') return 0;
+    out->protocol_version = (int)fields[0];
+    out->parent_pid = (pid_t)fields[1];
+    out->request_fd = (int)fields[2];
+    out->reply_fd = (int)fields[3];
+    out->board_fd = (int)fields[4];
+    return out->protocol_version == 1 && out->request_fd > 2 && out->reply_fd > 2 && out->board_fd > 2;
+}
+
+/// True when the Swift runtime lives in the main executable (a --static-swift-stdlib build).
+/// dlsym finds swift_retain only where it is exported, which a static executable does not do; when
+/// found, dladdr names the image that holds it. Unknown counts as static: deferring is safe, running
+/// Swift too early is not.
+static int pk_swift_runtime_is_static(void) {
+    void *retain = dlsym(RTLD_DEFAULT, "swift_retain");
+    if (retain == NULL) return 1;
+    Dl_info runtime, self;
+    if (dladdr(retain, &runtime) == 0 || dladdr((void *)&pk_worker_current_state, &self) == 0) return 1;
+    return runtime.dli_fbase == self.dli_fbase;
+}
+
+static void pk_write_all(int fd, const unsigned char *bytes, size_t count) {
+    while (count > 0) {
+        ssize_t written = write(fd, bytes, count);
+        if (written < 0 && errno == EINTR) continue;
+        // The parent is gone or the fd is not ours: nothing to serve, leave quietly.
+        if (written <= 0) _exit(0);
+        bytes += written;
+        count -= (size_t)written;
+    }
+}
+
+/// The bootstrap frame: u32 little-endian body length, then kind, mode and our pid (i32 LE).
+static void pk_send_bootstrap(int fd, unsigned char mode) {
+    unsigned char frame[10];
+    uint32_t length = 6;
+    int32_t pid = (int32_t)getpid();
+    for (int i = 0; i < 4; i++) frame[i] = (unsigned char)(length >> (8 * i));
+    frame[4] = PK_FRAME_KIND_BOOTSTRAP;
+    frame[5] = mode;
+    for (int i = 0; i < 4; i++) frame[6 + i] = (unsigned char)((uint32_t)pid >> (8 * i));
+    pk_write_all(fd, frame, sizeof frame);
+}
+
+__attribute__((constructor)) static void pk_worker_constructor(void) {
+    const char *value = getenv(PK_WORKER_ENV);
+    if (value == NULL) return;
+    pk_worker_request request;
+    int valid = pk_parse_request(value, &request);
+    // Children of this worker (a nested process backend inside a job) must start as ordinary
+    // programs and receive their own request, so the variable goes away before anything else runs.
+    unsetenv(PK_WORKER_ENV);
+    if (!valid) {
+        static const char message[] =
+            "ParallelKit: ignoring a malformed PARALLELKIT_WORKER variable; running as a normal program\n";
+        (void)!write(2, message, sizeof message - 1);
+        return;
+    }
+    if (fcntl(request.request_fd, F_GETFD) < 0 || fcntl(request.reply_fd, F_GETFD) < 0 ||
+        fcntl(request.board_fd, F_GETFD) < 0) {
+        static const char message[] =
+            "ParallelKit: PARALLELKIT_WORKER names file descriptors this process does not have\n";
+        (void)!write(2, message, sizeof message - 1);
+        _exit(PK_WORKER_EXIT_NOT_LINKED);
+    }
+    // The worker must not outlive its parent. The death signal is armed first and the parent is
+    // checked after, so a parent that died in between is still noticed.
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != request.parent_pid) _exit(0);
+    // A job's print must reach the parent's terminal promptly and survive a crash of the worker.
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    pk_request = request;
+    if (pk_swift_runtime_is_static()) {
+        __atomic_store_n(&pk_state, PK_WORKER_DEFERRED, __ATOMIC_RELEASE);
+        pk_send_bootstrap(request.reply_fd, PK_BOOTSTRAP_MODE_DEFERRED);
+        return;
+    }
+    __atomic_store_n(&pk_state, PK_WORKER_RUNNING, __ATOMIC_RELEASE);
+    pk_send_bootstrap(request.reply_fd, PK_BOOTSTRAP_MODE_RUNNING);
+    if (parallelkit_worker_main == NULL) {
+        static const char message[] =
+            "ParallelKit: this executable was started as a worker but does not link ParallelProcess\n";
+        (void)!write(2, message, sizeof message - 1);
+        _exit(PK_WORKER_EXIT_NOT_LINKED);
+    }
+    parallelkit_worker_main(); // never returns
+    _exit(0);
+}
