@@ -15,8 +15,9 @@ def overload(n, is_async):
     kind = "an async" if is_async else "a synchronous"
     noun = {0: "no arguments", 1: "one argument"}.get(n, f"{n} arguments")
     await_kw = "await " if is_async else ""
-    body = (f"    {{ Delayed {{ try {await_kw}function() }} }}" if n == 0 else
-            f"    {{ ({call_args}) in Delayed {{ try {await_kw}function({call_args}) }} }}")
+    call = f"try {await_kw}function({call_args})"
+    make = f"Delayed {{ {call} }}" if is_async else f"Delayed(synchronous: {{ {call} }})"
+    body = f"    {{ {make} }}" if n == 0 else f"    {{ ({call_args}) in {make} }}"
     return [
         f"/// Wraps {kind} function of {noun} so that calling the result with arguments makes a",
         "/// ``Delayed`` task instead of running it: `delayed(f)(x)` is joblib's `delayed(f)(x)`.",

@@ -1,11 +1,16 @@
 import ParallelCore
 import Synchronization
 
-/// One call on the threading backend: runs at most `width` batches at once on the pool and
-/// queues the rest.
+/// One call on the threading backend: up to `width` lanes, each a task on the pool that runs
+/// queued batches one after another.
 ///
-/// - Concurrency: the queue, the running count and the task handles are guarded by a `Mutex`;
-///   completions arrive on pool threads.
+/// A lane starts when a batch arrives and fewer than `width` lanes run, and ends when it finds the
+/// queue empty. Running the next batch in the same task (rather than a task per batch) saves a
+/// task creation per batch and never enqueues work from a thread that is about to become free,
+/// so the pool does not start threads it will not need.
+///
+/// - Concurrency: the queue, the lane count and the lane tasks are guarded by a `Mutex`;
+///   completions are called on pool threads.
 final class ThreadingCall: BackendCall {
     private struct Pending {
         var batch: TaskBatch
@@ -15,9 +20,20 @@ final class ThreadingCall: BackendCall {
     private struct State {
         var queue: [Pending] = []
         var queueHead = 0
-        var running = 0
-        var tasks: [Int: Task<Void, Never>] = [:]
+        var lanes: [Int: Task<Void, Never>] = [:]
+        var nextLaneID = 0
         var aborted = false
+
+        mutating func popFirst() -> Pending? {
+            guard queueHead < queue.count else { return nil }
+            let next = queue[queueHead]
+            queueHead += 1
+            if queueHead == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueHead = 0
+            }
+            return next
+        }
     }
 
     private let pool: WorkerThreadPool
@@ -30,57 +46,42 @@ final class ThreadingCall: BackendCall {
     }
 
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
-        let startNow = state.withLock { state -> Bool in
-            guard !state.aborted else { return false }
-            if state.running < width {
-                state.running += 1
-                return true
-            }
-            state.queue.append(Pending(batch: batch, completion: completion))
-            return false
-        }
-        if startNow { launch(Pending(batch: batch, completion: completion)) }
-    }
-
-    private func launch(_ pending: Pending) {
-        let key = pending.batch.firstIndex
+        let pending = Pending(batch: batch, completion: completion)
         state.withLock { state in
             guard !state.aborted else { return }
-            let task = Task(executorPreference: pool) { [self] in
-                let outcome = await pending.batch.run()
-                pending.completion(outcome)
-                batchEnded(key: key)
+            guard state.lanes.count < width else {
+                state.queue.append(pending)
+                return
             }
-            state.tasks[key] = task
+            let laneID = state.nextLaneID
+            state.nextLaneID += 1
+            // Created under the lock so the lane cannot retire before it is recorded.
+            state.lanes[laneID] = Task(executorPreference: pool) { [self] in
+                await runLane(laneID, first: pending)
+            }
         }
     }
 
-    private func batchEnded(key: Int) {
-        let next = state.withLock { state -> Pending? in
-            state.tasks[key] = nil
-            guard !state.aborted, state.queueHead < state.queue.count else {
-                state.running -= 1
+    private func runLane(_ laneID: Int, first: Pending) async {
+        var current: Pending? = first
+        while let pending = current {
+            pending.completion(await pending.batch.run())
+            current = state.withLock { state -> Pending? in
+                if !state.aborted, let next = state.popFirst() { return next }
+                state.lanes[laneID] = nil
                 return nil
             }
-            let next = state.queue[state.queueHead]
-            state.queueHead += 1
-            if state.queueHead == state.queue.count {
-                state.queue.removeAll(keepingCapacity: true)
-                state.queueHead = 0
-            }
-            return next
         }
-        if let next { launch(next) }
     }
 
     func abort() {
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
+        let lanes = state.withLock { state -> [Task<Void, Never>] in
             state.aborted = true
             state.queue.removeAll()
             state.queueHead = 0
-            defer { state.tasks.removeAll() }
-            return Array(state.tasks.values)
+            defer { state.lanes.removeAll() }
+            return Array(state.lanes.values)
         }
-        for task in tasks { task.cancel() }
+        for lane in lanes { lane.cancel() }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Drives one call with workers: takes inputs, forms batches, submits them to the backend, reacts
 /// to completions, failures and timeouts, orders results, prints progress, and stops everything on
 /// the first error, on cancellation or when its consumer goes away.
@@ -258,7 +260,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
                 fail(
                     ParallelError(
                         .timeout, taskIndex: taskIndex,
-                        "task \(taskIndex) ran longer than the timeout of \(timeout.seconds) s and was abandoned. "
+                        "task \(taskIndex) ran longer than the timeout of \(String(format: "%g", timeout.seconds)) s and was abandoned. "
                             + "Raise `timeout`, or make the task finish sooner."),
                     taskIndex: taskIndex)
             }

@@ -26,7 +26,7 @@ package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
 package func makeDelayedKernel<Output: Sendable>(_: Output.Type) -> TaskKernel<Delayed<Output>, Output> {
     TaskKernel(
         run: { slice, progress, track in
-            await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.body() }
+            await runDelayed(slice, progress: progress, tracksEachTask: track)
         },
         portable: nil)
 }
@@ -39,6 +39,37 @@ package func makeJobKernel<Job: ParallelJob>(_: Job.Type) -> TaskKernel<Job, Job
             await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.run() }
         },
         portable: { slice in PortableBatch(jobs: Array(slice)) })
+}
+
+/// Runs ``Delayed`` tasks in order until one throws or the engine asks the batch to stop.
+///
+/// Written out rather than shared with ``runEach(_:progress:tracksEachTask:_:)`` so that a
+/// synchronous task is a plain call: going through an `async` closure parameter costs about
+/// 40 ns per task here, several times the work of a trivial task.
+@inlinable
+package func runDelayed<Output: Sendable>(
+    _ slice: ArraySlice<Delayed<Output>>, progress: BatchProgress, tracksEachTask: Bool
+) async -> BatchOutcome {
+    var results = [Output]()
+    results.reserveCapacity(slice.count)
+    if !tracksEachTask { progress.markBatchStarted() }
+    var offset = 0
+    for task in slice {
+        if progress.isAbortRequested {
+            return BatchOutcome(values: results, failure: CancellationError())
+        }
+        if tracksEachTask { progress.markTaskStarted(offset: offset) }
+        do {
+            switch task.work {
+            case .synchronous(let body): results.append(try body())
+            case .asynchronous(let body): results.append(try await body())
+            }
+        } catch {
+            return BatchOutcome(values: results, failure: error)
+        }
+        offset &+= 1
+    }
+    return BatchOutcome(values: results, failure: nil)
 }
 
 /// Runs tasks in order until one throws or the engine asks the batch to stop.

@@ -22,14 +22,3 @@ public protocol ParallelJob<Output>: Codable, Sendable {
     /// Does the work. Runs at most once per submission, in a worker process or in this one.
     func run() async throws -> Output
 }
-
-/// Adapts a ``ParallelJob`` to the engine's task shape without boxing it.
-package struct JobTask<Job: ParallelJob>: EngineTask {
-    package let job: Job
-
-    package init(_ job: Job) { self.job = job }
-
-    package func runHere() async throws -> Job.Output {
-        try await job.run()
-    }
-}
