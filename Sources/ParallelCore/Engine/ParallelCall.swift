@@ -146,6 +146,8 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
                 abortAll()
                 throw CancellationError()
             }
+            replayDeferredDispatches()
+            if isComplete { continue }
             try await handle(waitForEvents())
         }
     }

@@ -30,11 +30,22 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
     /// Runs every task and returns the results in order.
     package func collect(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
         if source.isInert && !reporter.isEnabled {
-            let all = source.take(Int.max)
-            counters.dispatchedTasks = all.count
-            let outcome = await runSlice(all)
-            if let error = outcome.failure { throw error }
-            return outcome.values.map { $0 as! [Output] } ?? []
+            // Taking from an array has no observable effect, so run it in chunks: no per-task
+            // bookkeeping, and cancellation is still noticed every `chunk` tasks.
+            let chunk = 4096
+            var results: [Output] = []
+            if let count = source.knownCount { results.reserveCapacity(count) }
+            while true {
+                if Task.isCancelled { throw CancellationError() }
+                let slice = source.take(chunk)
+                if slice.isEmpty { break }
+                counters.dispatchedTasks += slice.count
+                let outcome = await runSlice(slice)
+                if let values = outcome.values { results.append(contentsOf: values as! [Output]) }
+                if let error = outcome.failure { throw error }
+                if slice.count < chunk { break }
+            }
+            return results
         }
         var results: [Output] = []
         if let count = source.knownCount { results.reserveCapacity(count) }
