@@ -55,6 +55,7 @@ final class ThreadingCall: BackendCall {
             }
             let laneID = state.nextLaneID
             state.nextLaneID += 1
+            pool.reserve()
             // Created under the lock so the lane cannot retire before it is recorded.
             state.lanes[laneID] = Task(executorPreference: pool) { [self] in
                 await runLane(laneID, first: pending)
@@ -63,6 +64,7 @@ final class ThreadingCall: BackendCall {
     }
 
     private func runLane(_ laneID: Int, first: Pending) async {
+        defer { pool.release() }
         var current: Pending? = first
         while let pending = current {
             pending.completion(await pending.batch.run())

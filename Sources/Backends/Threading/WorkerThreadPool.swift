@@ -5,9 +5,12 @@ import Foundation
 ///
 /// Batches run as tasks that prefer this executor, so a task that blocks (I/O, a lock, a slow C
 /// call) occupies one of these threads and never starves Swift's cooperative pool. The pool is
-/// elastic: it starts a thread whenever more jobs are queued than threads wait, so each call gets
-/// as many threads as batches it runs at once (its `nJobs`, also above the core count), and a
-/// thread that idles for ``idleSeconds`` ends. Threads are reused across calls.
+/// elastic and sized by demand: each running lane of a call ``reserve()``s a thread, so a call
+/// gets as many threads as batches it runs at once (its `nJobs`, also above the core count). A
+/// job wakes an idle thread if there is one, else starts a thread while fewer threads exist than
+/// are reserved, else waits for a busy thread (only jobs beyond one per lane — child tasks that
+/// inherit the executor preference — ever wait). A thread that idles for ``idleSeconds`` ends.
+/// Threads are reused across calls, so back-to-back calls start no threads.
 ///
 /// - Concurrency: `enqueue` from any thread. The queue and counters are guarded by `lock`, which
 ///   is what makes the `@unchecked Sendable` sound.
@@ -25,6 +28,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     private var jobsHead = 0
     private var waiting = 0
     private var threadCount = 0
+    private var reserved = 0
 
     init(name: String) {
         self.name = name
@@ -37,13 +41,34 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         return threadCount
     }
 
+    /// Records one more lane that needs a thread of its own.
+    func reserve() {
+        lock.lock()
+        reserved += 1
+        lock.unlock()
+    }
+
+    /// Records that a lane ended.
+    func release() {
+        lock.lock()
+        reserved -= 1
+        lock.unlock()
+    }
+
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         lock.lock()
         jobs.append(job)
         let queued = jobs.count - jobsHead
-        let spawn = queued > waiting
-        if spawn { threadCount += 1 } else { lock.signal() }
+        var spawn = false
+        if waiting >= queued {
+            lock.signal()
+        } else if threadCount < max(reserved, 1) {
+            threadCount += 1
+            spawn = true
+        } else if waiting > 0 {
+            lock.signal()
+        }
         lock.unlock()
         if spawn { startThread() }
     }
