@@ -1,0 +1,132 @@
+import CParallelSupport
+import Glibc
+
+// A region of shared memory: a memfd, or a file in a private temp folder that is unlinked as soon
+// as it is open, so nothing can be left behind on disk whatever way the process ends. Workers map
+// it through /proc/<owner>/fd/<n> (same user, measured in research/swift-spikes.md Q6), so no
+// descriptor passing is needed.
+
+/// An owned memory mapping of a shared file.
+///
+/// - Concurrency: `@unchecked Sendable` because its fields never change after init; the bytes are
+///   shared memory whose synchronisation is the users' (as with any shared buffer).
+final class SharedSegment: @unchecked Sendable {
+    /// Start of the mapping (nil for an empty segment, which maps nothing).
+    let base: UnsafeMutableRawPointer?
+    /// Mapped length in bytes.
+    let byteCount: Int
+    /// Whether the mapping may be written.
+    let isWritable: Bool
+    /// How other processes find it; nil for a mapping that is not the owner's.
+    let reference: SegmentReference?
+    /// The owner's descriptor (kept open so workers can reach the file); -1 when not the owner.
+    private let fd: Int32
+
+    private init(base: UnsafeMutableRawPointer?, byteCount: Int, isWritable: Bool, reference: SegmentReference?, fd: Int32) {
+        self.base = base
+        self.byteCount = byteCount
+        self.isWritable = isWritable
+        self.reference = reference
+        self.fd = fd
+    }
+
+    deinit {
+        if let base { munmap(base, byteCount) }
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Creates a segment of `byteCount` bytes, zero-filled, mapped read-write.
+    /// - Parameter folder: a temp folder to hold it, or nil for anonymous memory (memfd).
+    /// - Throws: `SystemError` when memory or space is short (the caller may fall back to
+    ///   copying), or the folder is unusable.
+    static func create(byteCount: Int, in folder: String?) throws -> SharedSegment {
+        let fd: Int32
+        if let folder {
+            fd = try TempFolder.shared.createUnlinkedFile(in: folder)
+        } else {
+            fd = pk_memfd_create("parallelkit-array")
+            guard fd >= 0 else { throw SystemError("memfd_create", errno) }
+        }
+        do {
+            return try mapOwned(fd: fd, byteCount: byteCount)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    private static func mapOwned(fd: Int32, byteCount: Int) throws -> SharedSegment {
+        if byteCount > 0 {
+            // Reserve the space now: a full tmpfs would otherwise surface as SIGBUS on first
+            // write, long after the choice to use shared memory was made.
+            let result = posix_fallocate(fd, 0, off_t(byteCount))
+            guard result == 0 else { throw SystemError("reserving \(byteCount) bytes of shared memory", result) }
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError("fstat", errno) }
+        let base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
+        let reference = SegmentReference(
+            ownerPID: getpid(), fd: fd, offset: 0, byteCount: UInt64(byteCount),
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        return SharedSegment(base: base, byteCount: byteCount, isWritable: true, reference: reference, fd: fd)
+    }
+
+    /// How a worker maps a segment it did not create.
+    enum Access {
+        /// Read-only, shared: writes are impossible (`.r`).
+        case readOnly
+        /// Read-write, shared: writes reach the owner (`.rPlus`, `.wPlus`).
+        case readWrite
+        /// Read-write, private: writes stay in this process (`.c`).
+        case copyOnWrite
+    }
+
+    /// Maps a segment created by another process (or by this one, through /proc/self).
+    /// - Throws: `SystemError` when the owner is gone or the descriptor now names another file.
+    static func open(_ reference: SegmentReference, access: Access) throws -> SharedSegment {
+        guard reference.byteCount <= UInt64(Int.max), reference.offset == 0 else {
+            throw SystemError("shared array reference out of range", EINVAL)
+        }
+        let byteCount = Int(reference.byteCount)
+        let path = "/proc/\(reference.ownerPID)/fd/\(reference.fd)"
+        let fd = Glibc.open(path, (access == .readWrite ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("opening shared array \(path)", errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError("fstat \(path)", errno) }
+        guard UInt64(info.st_dev) == reference.device, UInt64(info.st_ino) == reference.inode,
+            info.st_size >= off_t(byteCount)
+        else {
+            throw SystemError("shared array \(path) is no longer the array that was sent", ESTALE)
+        }
+        let base: UnsafeMutableRawPointer?
+        switch access {
+        case .readOnly: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ, flags: MAP_SHARED)
+        case .readWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
+        case .copyOnWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
+        }
+        return SharedSegment(base: base, byteCount: byteCount, isWritable: access != .readOnly, reference: nil, fd: -1)
+    }
+
+    /// A private, writable, anonymous copy of `bytes` (a `SharedArray` sent with mmap disabled).
+    static func privateCopy(of bytes: UnsafeRawBufferPointer) throws -> SharedSegment {
+        guard bytes.count > 0 else { return SharedSegment(base: nil, byteCount: 0, isWritable: true, reference: nil, fd: -1) }
+        guard let base = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            base != MAP_FAILED
+        else { throw SystemError("mmap", errno) }
+        base.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        return SharedSegment(base: base, byteCount: bytes.count, isWritable: true, reference: nil, fd: -1)
+    }
+
+    private static func map(fd: Int32, byteCount: Int, protection: Int32, flags: Int32) throws -> UnsafeMutableRawPointer? {
+        // mmap rejects a length of 0; an empty array needs no memory.
+        guard byteCount > 0 else { return nil }
+        guard let base = mmap(nil, byteCount, protection, flags, fd, 0), base != MAP_FAILED else {
+            throw SystemError("mmap of \(byteCount) bytes", errno)
+        }
+        return base
+    }
+
+    /// The bytes, read-only.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : byteCount) }
+}

@@ -1,0 +1,117 @@
+import ParallelCore
+
+// What a worker does with one `.runBatch` frame: find the job type by name, decode the jobs, run
+// them in order under the caller's configuration scope, and build the reply frame.
+
+/// Runs batches inside a worker process.
+enum BatchExecutor {
+    /// Where a running batch reports task starts (only when the call has a timeout).
+    typealias TaskStartSink = @Sendable (TaskStartedNotice) -> Void
+
+    /// Runs the batch in a `.runBatch` body and returns the reply frame.
+    /// - Concurrency: runs on the cooperative pool; a job may hop to the main actor, which the
+    ///   worker's parked main thread serves.
+    static func run(body: ByteStorage, board: StatusBoard, notify: TaskStartSink) async -> [UInt8] {
+        let header: BatchRequestHeader
+        let payload: Range<Int>
+        do {
+            (header, payload) = try parse(body)
+        } catch {
+            return faultFrame(batchID: 0, "malformed batch request: \(error)")
+        }
+        guard let type = JobTypeResolver.type(named: header.jobType) else {
+            return faultFrame(
+                batchID: header.batchID,
+                "no type named \"\(header.jobType)\" in the worker (is the worker a different executable?)")
+        }
+        guard let jobType = type as? any ParallelJob.Type else {
+            return faultFrame(batchID: header.batchID, "\(String(reflecting: type)) is not a ParallelJob in the worker")
+        }
+        return await runTyped(jobType, header: header, body: body, payload: payload, board: board, notify: notify)
+    }
+
+    /// Splits a `.runBatch` body into its header and the range of the encoded jobs.
+    static func parse(_ body: ByteStorage) throws -> (BatchRequestHeader, Range<Int>) {
+        guard body.count >= 4 else { throw FrameError.malformed("batch body of \(body.count) bytes") }
+        let headerLength = Int(UInt32(littleEndian: body.base.loadUnaligned(as: UInt32.self)))
+        guard headerLength <= body.count - 4 else { throw FrameError.malformed("batch header length \(headerLength)") }
+        let header = try BinaryDecoder().decode(BatchRequestHeader.self, from: body, range: 4..<(4 + headerLength))
+        return (header, (4 + headerLength)..<body.count)
+    }
+
+    private static func runTyped<Job: ParallelJob>(
+        _ type: Job.Type, header: BatchRequestHeader, body: ByteStorage, payload: Range<Int>,
+        board: StatusBoard, notify: TaskStartSink
+    ) async -> [UInt8] {
+        let jobs: [Job]
+        do {
+            jobs = try WorkerDecoding.decoder(mmapMode: header.mmapMode).decode([Job].self, from: body, range: payload)
+        } catch {
+            return faultFrame(batchID: header.batchID, "could not decode the jobs of tasks \(header.firstIndex)...: \(error)")
+        }
+        guard jobs.count == header.count else {
+            return faultFrame(batchID: header.batchID, "batch announced \(header.count) jobs but carried \(jobs.count)")
+        }
+        let startedAt = MonotonicClock.now()
+        let (outputs, failure) = await ScopeStorage.$current.withValue(header.scope) {
+            await runEach(jobs, batchID: header.batchID, report: header.reportTaskStarts, board: board, notify: notify)
+        }
+        board.idle()
+        let finishedAt = MonotonicClock.now()
+        if let failure {
+            return failureFrame(
+                header: header, outputs: outputs, error: failure, startedAt: startedAt, finishedAt: finishedAt)
+        }
+        var frame = FrameBuilder(.batchResult, capacity: 16 * outputs.count + 32)
+        BatchResultHeader(batchID: header.batchID, startedAt: startedAt, finishedAt: finishedAt).write(to: &frame)
+        do {
+            try frame.append(encoding: outputs)
+            return try frame.finish()
+        } catch {
+            // An output whose encode(to:) throws, or results beyond the frame limit: report it as
+            // the batch's failure rather than losing the batch.
+            return failureFrame(header: header, outputs: [Job.Output](), error: error, startedAt: startedAt, finishedAt: finishedAt)
+        }
+    }
+
+    private static func runEach<Job: ParallelJob>(
+        _ jobs: [Job], batchID: UInt64, report: Bool, board: StatusBoard, notify: TaskStartSink
+    ) async -> ([Job.Output], (any Error)?) {
+        var outputs: [Job.Output] = []
+        outputs.reserveCapacity(jobs.count)
+        for (offset, job) in jobs.enumerated() {
+            // The clock is read only when someone watches the time; the board is always updated,
+            // so a crash can be pinned on the exact task.
+            let now = report ? MonotonicClock.now() : 0
+            board.taskStarted(batchID: batchID, offset: offset, at: now)
+            if report { notify(TaskStartedNotice(batchID: batchID, offset: UInt32(truncatingIfNeeded: offset), startedAt: now)) }
+            do {
+                outputs.append(try await job.run())
+            } catch {
+                return (outputs, error)
+            }
+        }
+        return (outputs, nil)
+    }
+
+    private static func failureFrame<Output: Encodable>(
+        header: BatchRequestHeader, outputs: [Output], error: any Error, startedAt: UInt64, finishedAt: UInt64
+    ) -> [UInt8] {
+        let encodedOutputs = try? BinaryEncoder().encode(outputs)
+        let report = BatchFailureReport(
+            batchID: header.batchID, completedCount: encodedOutputs == nil ? 0 : outputs.count,
+            completedOutputs: encodedOutputs ?? [], error: ErrorEnvelope(error), startedAt: startedAt,
+            finishedAt: finishedAt)
+        var frame = FrameBuilder(.batchFailure)
+        if (try? frame.append(encoding: report)) != nil, let bytes = try? frame.finish() { return bytes }
+        return faultFrame(batchID: header.batchID, "task \(header.firstIndex + outputs.count) failed: \(error)")
+    }
+
+    /// A `.workerFault` frame.
+    static func faultFrame(batchID: UInt64, _ message: String) -> [UInt8] {
+        var frame = FrameBuilder(.workerFault)
+        // A fault report is a short string; encoding it cannot fail.
+        try? frame.append(encoding: WorkerFault(batchID: batchID, message: message))
+        return (try? frame.finish()) ?? []
+    }
+}

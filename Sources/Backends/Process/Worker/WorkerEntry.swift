@@ -1,0 +1,34 @@
+import CParallelSupport
+import Foundation
+
+// Where worker mode starts: called by the C constructor (dynamic Swift runtime) or by
+// `ParallelWorker.enterIfNeeded()` (static runtime). It never returns: the main thread parks in
+// its run loop so jobs that hop to the main actor work (research/swift-spikes.md Q1, problem 2),
+// and the request loop runs on a thread of its own.
+
+enum WorkerEntry {
+    /// Starts the worker described by the constructor's request.
+    static func start() -> Never {
+        var request = pk_worker_request()
+        guard pk_worker_copy_request(&request) == 1 else { WorkerLoop.exitWorker(PK_WORKER_EXIT_NOT_LINKED) }
+        guard let board = StatusBoard.map(fd: request.board_fd) else {
+            FileDescriptorIO.writeAll(2, Array("ParallelKit worker: cannot map its status board\n".utf8))
+            WorkerLoop.exitWorker(PK_WORKER_EXIT_NOT_LINKED)
+        }
+        close(request.board_fd)
+        let loop = WorkerLoop(requestFD: request.request_fd, replyFD: request.reply_fd, board: board)
+        let thread = Thread { loop.run() }
+        thread.name = "pk-worker"
+        thread.stackSize = 8 << 20
+        thread.start()
+        while true {
+            _ = RunLoop.main.run(mode: .default, before: .distantFuture)
+        }
+    }
+}
+
+/// The symbol the C constructor calls when the Swift runtime is ready (see worker_hook.c).
+@_cdecl("parallelkit_worker_main")
+func parallelKitWorkerMain() {
+    WorkerEntry.start()
+}
