@@ -1,0 +1,48 @@
+import ParallelCore
+
+/// The `"multiprocessing"` backend: worker processes started for one call and ended with it, as
+/// joblib's multiprocessing backend does.
+///
+/// Like ``ProcessBackend`` it runs ``ParallelJob``s in crash-isolated workers that re-run this
+/// executable, but nothing is kept between calls: each call pays the start-up (a few milliseconds
+/// per worker) and leaves no process behind when it returns. Workers get no thread limits, as in
+/// joblib.
+///
+/// - Concurrency: thread-safe; overlapping calls each get their own workers.
+public final class MultiprocessingBackend: ParallelBackend {
+    /// The program workers run; nil means this executable.
+    public let workerExecutable: String?
+
+    /// Creates a backend.
+    /// - Parameter workerExecutable: a ParallelKit program to run as workers, or nil for this
+    ///   executable.
+    public init(workerExecutable: String? = nil) {
+        self.workerExecutable = workerExecutable
+    }
+
+    /// `MultiprocessingBackend`.
+    public var displayName: String { "MultiprocessingBackend" }
+
+    /// Out of process, no shared memory, no thread limits.
+    public var capabilities: BackendCapabilities {
+        BackendCapabilities(usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true)
+    }
+
+    /// joblib's batch durations for process pools.
+    public var autoBatching: AutoBatchingPolicy { .outOfProcess }
+
+    /// Starts `nJobs` workers for this call and waits until one is ready.
+    public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+        try WorkerLaunch.checkMayStartWorkers()
+        let pool = WorkerPool(configuration: WorkerLaunch.configuration(
+            executable: workerExecutable, overrides: [:], idleTimeout: nil))
+        let callID = WorkerLaunch.makeCallID()
+        do {
+            try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+        } catch {
+            await withCheckedContinuation { done in EventLoop.shared.execute { pool.shutdown(done: done) } }
+            throw error
+        }
+        return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: true)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import ParallelCore
+import Synchronization
+
+/// The `"process"` backend (alias `"loky"`): a reusable pool of worker processes that re-run this
+/// executable, as joblib's loky backend does.
+///
+/// The pool starts on the first call, is shared by overlapping calls and reused by later ones,
+/// grows or shrinks to the call's `nJobs`, and its idle workers end after
+/// ``idleWorkerTimeout``. All end when the program exits, also when it is killed (each worker
+/// has a parent-death signal and sees end of file on its request pipe).
+///
+/// Tasks must be ``ParallelJob``s. A task that traps, segfaults or exits ends only its worker:
+/// the call throws `ParallelError(.workerCrashed)` naming the task, the signal or exit status and
+/// the worker's last stderr lines, and the worker is replaced. Workers get `OMP_NUM_THREADS` and
+/// the other native thread limits: `innerMaxNumThreads`, else the parent's value, else
+/// `max(cpuCount() / nJobs, 1)`.
+///
+/// - Concurrency: thread-safe; calls may overlap. Each call runs at most `nJobs` batches at once.
+public final class ProcessBackend: ParallelBackend {
+    /// The program workers run; nil means this executable (`/proc/self/exe`).
+    public let workerExecutable: String?
+    /// How long a worker may stay idle before it ends.
+    public let idleWorkerTimeout: Duration
+
+    /// Pools by worker environment: a call with other thread limits gets workers started with
+    /// them, as loky makes a new executor when the environment changes.
+    private let pools = Mutex<[String: WorkerPool]>([:])
+
+    /// Creates a backend; no process starts before its first call.
+    /// - Parameters:
+    ///   - workerExecutable: a ParallelKit program to run as workers, or nil for this executable.
+    ///   - idleWorkerTimeout: idle workers end after this long (loky's default is 300 s).
+    public init(workerExecutable: String? = nil, idleWorkerTimeout: Duration = .seconds(300)) {
+        self.workerExecutable = workerExecutable
+        self.idleWorkerTimeout = idleWorkerTimeout
+    }
+
+    /// `ProcessBackend`.
+    public var displayName: String { "ProcessBackend" }
+
+    /// Out of process, no shared memory, honours `innerMaxNumThreads`.
+    public var capabilities: BackendCapabilities {
+        BackendCapabilities(
+            usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true, supportsInnerMaxNumThreads: true)
+    }
+
+    /// joblib's batch durations for process pools (0.2 s to 2 s).
+    public var autoBatching: AutoBatchingPolicy { .outOfProcess }
+
+    /// Starts workers if needed (waiting for the first to be ready) and returns the call.
+    /// - Throws: `ParallelError(.workerCrashed)` when no worker can be started, with the reason.
+    public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+        try WorkerLaunch.checkMayStartWorkers()
+        let limits = WorkerEnvironment.threadLimits(
+            nJobs: context.nJobs, innerMaxNumThreads: context.innerMaxNumThreads, cpuCount: cpuCount(),
+            parent: ProcessInfo.processInfo.environment)
+        let key = limits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let (pool, others) = pools.withLock { pools -> (WorkerPool, [WorkerPool]) in
+            let pool = pools[key] ?? WorkerPool(configuration: WorkerLaunch.configuration(
+                executable: workerExecutable, overrides: limits, idleTimeout: idleWorkerTimeout))
+            pools[key] = pool
+            return (pool, pools.filter { $0.key != key }.map(\.value))
+        }
+        // Workers started with other limits are not reused; end those no call is using.
+        if !others.isEmpty { EventLoop.shared.execute { for other in others { other.retireIfUnused() } } }
+        let callID = WorkerLaunch.makeCallID()
+        try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+        return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: false)
+    }
+
+    /// The pids of the live workers (for tests and diagnostics).
+    func liveWorkerPIDs() async -> [pid_t] {
+        let all = pools.withLock { Array($0.values) }
+        return await EventLoop.shared.submit { all.flatMap(\.liveWorkerPIDs) }
+    }
+}

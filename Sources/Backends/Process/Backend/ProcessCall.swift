@@ -1,0 +1,92 @@
+import ParallelCore
+import Synchronization
+
+// One `Parallel` call on a worker pool: what the engine submits batches to.
+
+/// A call of the `"process"` or `"multiprocessing"` backend.
+///
+/// - Concurrency: `submit` encodes on the caller's thread and hands the batch to the event loop;
+///   `abort` and `finish` post to the loop as well. All stored properties are immutable or
+///   thread-safe.
+final class ProcessCall: BackendCall {
+    private static let nextBatchID = Atomic<UInt64>(1)
+
+    let pool: WorkerPool
+    let callID: Int
+    let context: BackendCallContext
+    /// Large arrays of this call in shared memory (nil when sharing is off).
+    let largeArrays: LargeArrayStore?
+    /// A pool made for this call alone (multiprocessing), ended with it.
+    let ownsPool: Bool
+
+    init(pool: WorkerPool, callID: Int, context: BackendCallContext, ownsPool: Bool) {
+        self.pool = pool
+        self.callID = callID
+        self.context = context
+        self.ownsPool = ownsPool
+        if let threshold = context.maxNbytes, context.mmapMode != .disabled {
+            largeArrays = LargeArrayStore(threshold: threshold, folder: TempFolder.resolve(context.tempFolder))
+        } else {
+            largeArrays = nil
+        }
+    }
+
+    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+        guard let portable = batch.portable else {
+            completion(BatchOutcome(failure: ParallelError(
+                .notSerializable, taskIndex: batch.firstIndex,
+                "process backends run ParallelJob values only; describe the work as a ParallelJob")))
+            return
+        }
+        if let error = JobTypeResolver.checkJobType(portable.jobType) {
+            completion(BatchOutcome(failure: error))
+            return
+        }
+        let batchID = Self.nextBatchID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let frame: [UInt8]
+        do {
+            frame = try BatchCodec.encodeRequest(
+                batch, portable: portable, batchID: batchID, mmapMode: context.mmapMode, largeArrays: largeArrays)
+        } catch {
+            completion(BatchOutcome(failure: ParallelError(
+                .notSerializable, taskIndex: batch.firstIndex,
+                "tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) could not be encoded for a worker "
+                    + "process: \(error)")))
+            return
+        }
+        let queued = QueuedBatch(
+            batchID: batchID, callID: callID, firstIndex: batch.firstIndex, count: batch.count, frame: frame,
+            progress: batch.progress, tracksEachTask: batch.tracksEachTask,
+            complete: BatchCodec.completion(
+                for: portable, firstIndex: batch.firstIndex, count: batch.count, reportTo: completion))
+        let pool = self.pool
+        EventLoop.shared.execute { pool.enqueue(queued) }
+    }
+
+    func abort() {
+        let pool = self.pool
+        let callID = self.callID
+        if ownsPool {
+            EventLoop.shared.execute { pool.killAll() }
+        } else {
+            EventLoop.shared.execute { pool.abort(callID: callID) }
+        }
+        largeArrays?.releaseAll()
+    }
+
+    func finish() async {
+        largeArrays?.releaseAll()
+        let pool = self.pool
+        let callID = self.callID
+        if ownsPool {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                EventLoop.shared.execute {
+                    pool.close(callID: callID)
+                    pool.shutdown(done: done)
+                }
+            }
+        } else {
+            EventLoop.shared.execute { pool.close(callID: callID) }
+        }
+    }
+}

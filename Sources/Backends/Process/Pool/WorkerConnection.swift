@@ -1,0 +1,387 @@
+import Foundation
+import ParallelCore
+
+// The parent's side of one worker: a state machine on the event loop thread.
+//
+//   launching ──bootstrap(deferred)──▶ deferred ──hello──▶ ready ⇄ busy ──▶ retiring ──▶ dead
+//        └──────────────────hello───────────────────────────┘
+//
+// Any state can end in `dead` when the pidfd says the process is gone. Death is only acted on
+// there (never on end of file alone), after draining the reply and stderr pipes: a result written
+// just before exiting still counts, and a crash report gets the complete stderr tail.
+
+/// What a connection tells its pool.
+protocol WorkerConnectionDelegate: AnyObject {
+    /// The worker loop answered; the worker can take a batch.
+    func workerReady(_ worker: WorkerConnection)
+    /// The running batch ended with `reply`; the worker is ready again.
+    func worker(_ worker: WorkerConnection, finished batch: QueuedBatch, with reply: BatchReply)
+    /// The process is gone. `batch` is what it was running, if anything; `startFailure` is set
+    /// when it never became ready.
+    func workerDied(_ worker: WorkerConnection, running batch: QueuedBatch?, crash: ParallelError?, startFailure: StartFailure?)
+}
+
+/// Why a worker never became ready.
+struct StartFailure: Error {
+    /// What to tell the user.
+    let message: String
+    /// A failure that will repeat for every worker (wrong executable, missing
+    /// `enterIfNeeded()`), so retrying is pointless.
+    let isPermanent: Bool
+}
+
+/// One worker process, seen from the parent.
+///
+/// - Concurrency: confined to the event loop thread.
+final class WorkerConnection: EventHandler {
+    enum Phase: Equatable { case launching, deferred, ready, busy, retiring, dead }
+
+    /// How long a worker may take to show any sign of life (the bootstrap frame): loading a
+    /// large executable on a loaded machine takes well under a second; ten is generous.
+    static let bootstrapTimeout: UInt64 = 10_000_000_000
+    /// How long, after a deferred bootstrap, `main` may take to reach `enterIfNeeded()`.
+    static let deferredTimeout: UInt64 = 5_000_000_000
+    /// How long a retiring worker gets to exit before SIGKILL.
+    static let retireGrace: UInt64 = 2_000_000_000
+
+    let process: SpawnedProcess
+    private weak var delegate: (any WorkerConnectionDelegate)?
+    private let loop: EventLoop
+
+    private(set) var phase: Phase = .launching
+    private(set) var current: QueuedBatch?
+    /// Monotonic time the worker last became idle.
+    private(set) var idleSince: UInt64 = 0
+    /// Set when the parent ended the worker itself (abort, retire): its death is no crash.
+    private(set) var endedByParent = false
+
+    private var reader = FrameReader(initialCapacity: 16 * 1024)
+    private var tail = StderrTail()
+    private var outbox: [UInt8] = []
+    private var outboxOffset = 0
+    private var requestOpen = true
+    private var lastStartedOffset: Int?
+    private var phaseTimer: Int?
+    private var bootstrapMode: UInt8 = 0
+    private var replyOpen = true
+    private var stderrOpen = true
+    private var ending = false
+    private var protocolError: String?
+
+    init(process: SpawnedProcess, delegate: any WorkerConnectionDelegate, loop: EventLoop) {
+        self.process = process
+        self.delegate = delegate
+        self.loop = loop
+        loop.register(process.replyFD, events: Int16(POLLIN), handler: self)
+        loop.register(process.stderrFD, events: Int16(POLLIN), handler: self)
+        loop.register(process.requestFD, events: 0, handler: self)
+        if process.pidFD >= 0 { loop.register(process.pidFD, events: Int16(POLLIN), handler: self) }
+        phaseTimer = loop.schedule(at: MonotonicClock.now() &+ Self.bootstrapTimeout) { [weak self] in
+            self?.startTimedOut()
+        }
+    }
+
+    var pid: pid_t { process.pid }
+    var isAlive: Bool { phase != .dead }
+    /// Counts towards the pool's size (not on its way out).
+    var isActive: Bool { phase != .dead && phase != .retiring }
+
+    // MARK: Commands from the pool
+
+    /// Sends `batch`; the worker must be ready.
+    func assign(_ batch: QueuedBatch) {
+        precondition(phase == .ready, "assign to a worker that is \(phase)")
+        phase = .busy
+        current = batch
+        lastStartedOffset = nil
+        if !batch.tracksEachTask { batch.progress.markBatchStarted() }
+        send(batch.frame)
+    }
+
+    /// Asks the worker to exit after its current batch (now, when idle), and kills it if it has
+    /// not within `retireGrace`.
+    func retire() {
+        guard phase != .dead, phase != .retiring else { return }
+        endedByParent = true
+        let wasBusy = phase == .busy
+        phase = .retiring
+        if !wasBusy { closeRequestPipe() }
+        cancelPhaseTimer()
+        phaseTimer = loop.schedule(at: MonotonicClock.now() &+ Self.retireGrace) { [weak self] in self?.kill() }
+    }
+
+    /// Kills the worker now (SIGKILL). Its death is reported through the pidfd as usual.
+    func kill() {
+        guard phase != .dead else { return }
+        endedByParent = true
+        _ = Glibc.kill(process.pid, SIGKILL)
+    }
+
+    /// Drops the current batch without reporting it (the call was aborted), and kills the worker.
+    func abandonCurrentBatch() {
+        current = nil
+        kill()
+    }
+
+    // MARK: Events
+
+    func handleEvents(_ events: Int16, on fd: Int32) {
+        switch fd {
+        case process.replyFD: readReplies(limit: 16)
+        case process.stderrFD: readStderr(limit: 16)
+        case process.requestFD: flushOutbox()
+        case process.pidFD: processEnded()
+        default: break
+        }
+    }
+
+    private func readReplies(limit: Int) {
+        guard replyOpen else { return }
+        for _ in 0..<limit {
+            let count = reader.read(from: process.replyFD)
+            if count > 0 {
+                handleFrames()
+                if phase == .dead { return }
+                continue
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EAGAIN { return }
+            // End of file or error: the worker is exiting. The pidfd reports the end; without
+            // one (old kernels) the end is detected here.
+            replyOpen = false
+            loop.unregister(process.replyFD)
+            if process.pidFD < 0 && !ending { processEnded() }
+            return
+        }
+    }
+
+    private func handleFrames() {
+        do {
+            while let frame = try reader.next() {
+                try handle(frame)
+                if phase == .dead { return }
+            }
+        } catch {
+            protocolViolation("\(error)")
+        }
+    }
+
+    private func handle(_ frame: Frame) throws {
+        switch frame.kind {
+        case .bootstrap:
+            guard frame.body.count >= 1 else { throw FrameError.malformed("bootstrap") }
+            bootstrapMode = frame.body.bytes[0]
+            if bootstrapMode == 2 {
+                phase = .deferred
+                cancelPhaseTimer()
+                phaseTimer = loop.schedule(at: MonotonicClock.now() &+ Self.deferredTimeout) { [weak self] in
+                    self?.startTimedOut()
+                }
+            }
+        case .hello:
+            let hello = try BinaryDecoder().decode(WorkerHello.self, from: frame.body, range: 0..<frame.body.count)
+            guard hello.protocolVersion == FrameLimits.protocolVersion else {
+                throw FrameError.malformed("worker speaks protocol \(hello.protocolVersion)")
+            }
+            guard phase == .launching || phase == .deferred else { return }
+            cancelPhaseTimer()
+            phase = .ready
+            idleSince = MonotonicClock.now()
+            delegate?.workerReady(self)
+        case .taskStarted:
+            let notice = try TaskStartedNotice(reading: frame.body)
+            guard let current, current.batchID == notice.batchID else { return }
+            lastStartedOffset = Int(notice.offset)
+            current.progress.markTaskStarted(offset: Int(notice.offset), at: notice.startedAt)
+        case .batchResult:
+            let header = try BatchResultHeader(reading: frame.body)
+            finishCurrent(batchID: header.batchID, with: .finished(frame.body))
+        case .batchFailure:
+            let report = try BinaryDecoder().decode(BatchFailureReport.self, from: frame.body, range: 0..<frame.body.count)
+            finishCurrent(batchID: report.batchID, with: .failed(report))
+        case .workerFault:
+            let fault = try BinaryDecoder().decode(WorkerFault.self, from: frame.body, range: 0..<frame.body.count)
+            finishCurrent(batchID: fault.batchID == 0 ? current?.batchID ?? 0 : fault.batchID, with: .fault(fault.message))
+        default:
+            throw FrameError.unexpected(frame.rawKind)
+        }
+    }
+
+    private func finishCurrent(batchID: UInt64, with reply: BatchReply) {
+        guard let batch = current, batch.batchID == batchID else {
+            // A reply for an abandoned batch (the call was aborted while the reply was in flight).
+            return
+        }
+        current = nil
+        batch.progress.markFinished()
+        if phase == .busy {
+            phase = .ready
+            idleSince = MonotonicClock.now()
+        } else if phase == .retiring {
+            closeRequestPipe()
+        }
+        delegate?.worker(self, finished: batch, with: reply)
+    }
+
+    private func readStderr(limit: Int) {
+        guard stderrOpen else { return }
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        for _ in 0..<limit {
+            let count = chunk.withUnsafeMutableBytes { read(process.stderrFD, $0.baseAddress, $0.count) }
+            if count > 0 {
+                chunk.withUnsafeBytes { bytes in
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
+                    // The worker's stderr is the user's; it goes on to the parent's stderr as is.
+                    FileDescriptorIO.writeAll(2, piece)
+                    tail.append(piece)
+                }
+                continue
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EAGAIN { return }
+            stderrOpen = false
+            loop.unregister(process.stderrFD)
+            return
+        }
+    }
+
+    // MARK: Writing
+
+    private func send(_ frame: [UInt8]) {
+        guard requestOpen else { return }
+        if outboxOffset == outbox.count {
+            outbox = frame
+            outboxOffset = 0
+        } else {
+            outbox.append(contentsOf: frame)
+        }
+        flushOutbox()
+    }
+
+    private func flushOutbox() {
+        while outboxOffset < outbox.count {
+            let written = outbox.withUnsafeBytes { bytes in
+                write(process.requestFD, bytes.baseAddress! + outboxOffset, bytes.count - outboxOffset)
+            }
+            if written > 0 {
+                outboxOffset += written
+                continue
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written < 0 && errno == EAGAIN {
+                loop.setEvents(process.requestFD, Int16(POLLOUT))
+                return
+            }
+            // EPIPE: the worker is gone; its pidfd will say so. The SIGPIPE this raised is
+            // blocked on the loop thread and discarded there.
+            SignalMask.discardPendingSIGPIPE()
+            outbox = []
+            outboxOffset = 0
+            loop.setEvents(process.requestFD, 0)
+            return
+        }
+        outbox = []
+        outboxOffset = 0
+        loop.setEvents(process.requestFD, 0)
+        if phase == .retiring && current == nil { closeRequestPipe() }
+    }
+
+    /// End of file on fd 3 makes an idle worker exit with status 0.
+    private func closeRequestPipe() {
+        guard requestOpen else { return }
+        // Frames still queued (none when idle) would be lost; a retiring worker has none.
+        requestOpen = false
+        loop.unregister(process.requestFD)
+        close(process.requestFD)
+    }
+
+    // MARK: The end
+
+    private func startTimedOut() {
+        phaseTimer = nil
+        guard phase == .launching || phase == .deferred else { return }
+        kill()
+    }
+
+    /// The worker sent something that is not the protocol: it cannot be trusted with more work.
+    private func protocolViolation(_ message: String) {
+        protocolError = message
+        loop.unregister(process.replyFD)
+        replyOpen = false
+        kill()
+    }
+
+    private func processEnded() {
+        guard phase != .dead, !ending else { return }
+        ending = true
+        let wasPhase = phase
+        // Results and diagnostics written just before the end are still in the pipes.
+        readReplies(limit: Int.max)
+        readStderr(limit: Int.max)
+        var raw: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(process.pid, &raw, 0) } while result < 0 && errno == EINTR
+        let status = ExitStatus(raw: result == process.pid ? raw : nil)
+        ProcessRegistry.shared.remove(process.pid)
+        phase = .dead
+        cancelPhaseTimer()
+        for fd in [process.replyFD, process.stderrFD, process.pidFD] where fd >= 0 {
+            loop.unregister(fd)
+            close(fd)
+        }
+        closeRequestPipe()
+        let batch = current
+        current = nil
+
+        var startFailure: StartFailure?
+        if wasPhase == .launching || wasPhase == .deferred {
+            startFailure = describeStartFailure(status: status, deferred: wasPhase == .deferred)
+        }
+        var crash: ParallelError?
+        if let batch, !endedByParent || protocolError != nil {
+            crash = describeCrash(of: batch, status: status)
+        }
+        delegate?.workerDied(self, running: endedByParent && protocolError == nil ? nil : batch, crash: crash, startFailure: startFailure)
+    }
+
+    private func describeCrash(of batch: QueuedBatch, status: ExitStatus) -> ParallelError {
+        let offset = process.board.runningTask(batchID: batch.batchID) ?? lastStartedOffset
+        let index = batch.firstIndex + (offset ?? 0)
+        let which = offset == nil
+            ? "the batch of tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) (task \(index) is its first; the running one is unknown)"
+            : "task \(index)"
+        var text = "the worker process (pid \(process.pid)) running \(which) \(status)"
+        if let protocolError { text += " after a protocol error: \(protocolError)" }
+        text += ". The worker was replaced; other calls are not affected."
+        let lines = tail.lastLines
+        if !lines.isEmpty { text += " Its last lines on stderr:\n" + lines }
+        return ParallelError(.workerCrashed, taskIndex: index, text)
+    }
+
+    private func describeStartFailure(status: ExitStatus, deferred: Bool) -> StartFailure {
+        let lines = tail.lastLines
+        let stderrText = lines.isEmpty ? "" : " Its last lines on stderr:\n" + lines
+        if deferred {
+            return StartFailure(
+                message: "a worker process (pid \(process.pid)) of this statically linked executable \(status) "
+                    + "before starting worker mode. Call ParallelWorker.enterIfNeeded() as the first statement of "
+                    + "main: with --static-swift-stdlib the worker cannot start before main runs." + stderrText,
+                isPermanent: true)
+        }
+        if bootstrapMode == 0 {
+            return StartFailure(
+                message: "a worker process (pid \(process.pid)) \(status) without starting worker mode; "
+                    + "the worker executable must be this program or another that links ParallelKit." + stderrText,
+                isPermanent: status.exitCode != nil)
+        }
+        let exitCode = status.exitCode
+        return StartFailure(
+            message: "a worker process (pid \(process.pid)) \(status) while starting." + stderrText,
+            isPermanent: exitCode == 121)
+    }
+
+    private func cancelPhaseTimer() {
+        if let phaseTimer { loop.cancel(timer: phaseTimer) }
+        phaseTimer = nil
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import ParallelCore
+
+// A set of identical workers (same executable, same environment) and the queue of batches they
+// share. Calls register with a concurrency limit (their nJobs); batches are dispatched first in,
+// first out to idle workers, skipping those of calls already at their limit. Workers are spawned
+// when there is work and fewer than the target size; dead ones are replaced the same way, lazily.
+//
+// Everything here runs on the event loop thread.
+
+/// Workers and their queue.
+///
+/// - Concurrency: `@unchecked Sendable` so that other threads can hold a reference and hand it
+///   work with `EventLoop.execute`; every method must run on the loop thread.
+final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
+    /// What workers of this pool are started with.
+    struct Configuration: Sendable {
+        var executable: String
+        var argument0: String
+        /// `KEY=value` entries, thread limits included.
+        var environment: [String]
+        /// Idle workers end after this long (nil: never, for per-call pools).
+        var idleTimeout: Duration?
+    }
+
+    private struct CallSlot {
+        var limit: Int
+        var running = 0
+    }
+
+    let configuration: Configuration
+    private let loop: EventLoop
+    private var workers: [WorkerConnection] = []
+    private var queue: [QueuedBatch] = []
+    private var calls: [Int: CallSlot] = [:]
+    private var targetSize = 0
+    private var consecutiveStartFailures = 0
+    private var lastStartFailure: String?
+    private var spawningBlocked = false
+    private var gaveUp: ParallelError?
+    private var readyWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    private var shuttingDown = false
+    private var idleTimer: Int?
+
+    /// Start failures in a row after which queued batches fail instead of waiting.
+    static let maxConsecutiveStartFailures = 3
+
+    init(configuration: Configuration, loop: EventLoop = .shared) {
+        self.configuration = configuration
+        self.loop = loop
+    }
+
+    // MARK: Calls
+
+    /// Registers a call that runs at most `limit` batches at once, grows the pool to at least
+    /// `limit` workers, and resumes `ready` once a worker can take work (or throws when none can
+    /// be started).
+    func open(callID: Int, limit: Int, ready: CheckedContinuation<Void, any Error>) {
+        calls[callID] = CallSlot(limit: limit)
+        shuttingDown = false
+        gaveUp = nil
+        spawningBlocked = false
+        consecutiveStartFailures = 0
+        resize(to: calls.values.map(\.limit).max() ?? limit)
+        spawnIfNeeded(minimum: limit)
+        if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
+            ready.resume()
+        } else if let gaveUp {
+            ready.resume(throwing: gaveUp)
+        } else {
+            readyWaiters.append(ready)
+        }
+    }
+
+    /// Queues a batch of a registered call.
+    func enqueue(_ batch: QueuedBatch) {
+        guard calls[batch.callID] != nil else { return }
+        if let gaveUp {
+            batch.complete(.couldNotStart(gaveUp))
+            return
+        }
+        queue.append(batch)
+        pump()
+    }
+
+    /// Stops a call's work now: its queued batches are dropped and the workers running its
+    /// batches are killed (and replaced when there is work). No completion is reported for them.
+    func abort(callID: Int) {
+        queue.removeAll { $0.callID == callID }
+        for worker in workers where worker.current?.callID == callID {
+            worker.abandonCurrentBatch()
+        }
+        calls[callID]?.running = 0
+        calls.removeValue(forKey: callID)
+        pump()
+    }
+
+    /// Forgets a call whose batches have all completed.
+    func close(callID: Int) {
+        queue.removeAll { $0.callID == callID }
+        calls.removeValue(forKey: callID)
+        if let largest = calls.values.map(\.limit).max() { resize(to: largest) }
+    }
+
+    /// Ends every worker (gracefully, then by SIGKILL after a grace period) and resumes `done`
+    /// when all are reaped.
+    func shutdown(done: CheckedContinuation<Void, Never>?) {
+        shuttingDown = true
+        targetSize = 0
+        queue.removeAll()
+        for worker in workers { worker.retire() }
+        if let done {
+            if workers.isEmpty { done.resume() } else { drainWaiters.append(done) }
+        }
+    }
+
+    /// Ends the workers when no call is using the pool (its environment went out of use).
+    func retireIfUnused() {
+        guard calls.isEmpty else { return }
+        shutdown(done: nil)
+    }
+
+    /// Kills every worker now (the per-call pool of an aborted call).
+    func killAll() {
+        shuttingDown = true
+        targetSize = 0
+        queue.removeAll()
+        for worker in workers { worker.abandonCurrentBatch() }
+    }
+
+    /// Live workers (for tests).
+    var liveWorkerPIDs: [pid_t] { workers.filter(\.isAlive).map(\.pid) }
+
+    // MARK: Dispatch
+
+    private func pump() {
+        guard !shuttingDown else { return }
+        var index = 0
+        while index < queue.count {
+            let batch = queue[index]
+            guard let slot = calls[batch.callID] else {
+                queue.remove(at: index)
+                continue
+            }
+            guard slot.running < slot.limit else {
+                index += 1
+                continue
+            }
+            guard let worker = workers.first(where: { $0.phase == .ready }) else { break }
+            queue.remove(at: index)
+            calls[batch.callID]?.running += 1
+            worker.assign(batch)
+        }
+        spawnIfNeeded(minimum: 0)
+    }
+
+    /// Spawns workers while there is unserved work (or fewer than `minimum`) below the target.
+    private func spawnIfNeeded(minimum: Int) {
+        guard !shuttingDown, !spawningBlocked else { return }
+        let active = workers.filter(\.isActive)
+        let idleOrStarting = active.filter { $0.phase != .busy }.count
+        let waiting = queue.filter { batch in calls[batch.callID].map { $0.running < $0.limit } ?? false }.count
+        let wanted = min(targetSize, max(minimum, active.count + max(0, waiting - idleOrStarting)))
+        guard active.count < wanted else { return }
+        for _ in active.count..<wanted { spawnOne() }
+    }
+
+    private func spawnOne() {
+        do {
+            let process = try SpawnedProcess.spawn(
+                executable: configuration.executable, argument0: configuration.argument0,
+                environment: configuration.environment)
+            ProcessRegistry.shared.insert(process.pid)
+            workers.append(WorkerConnection(process: process, delegate: self, loop: loop))
+        } catch {
+            startFailed(StartFailure(message: "cannot start a worker process: \(error)", isPermanent: true))
+        }
+    }
+
+    /// Grows or shrinks the target; idle workers beyond it retire now.
+    private func resize(to size: Int) {
+        targetSize = size
+        var excess = workers.filter(\.isActive).count - size
+        guard excess > 0 else { return }
+        for worker in workers where excess > 0 && worker.phase == .ready {
+            worker.retire()
+            excess -= 1
+        }
+    }
+
+    private func startFailed(_ failure: StartFailure) {
+        consecutiveStartFailures += 1
+        lastStartFailure = failure.message
+        // A passing failure is retried by the next pump; a permanent one, or too many in a row,
+        // stops spawning. Workers that do run keep serving.
+        guard failure.isPermanent || consecutiveStartFailures >= Self.maxConsecutiveStartFailures else { return }
+        spawningBlocked = true
+        failIfStarved()
+    }
+
+    /// With spawning blocked and no worker left that could serve, waiting would never end: fail
+    /// the waiters and the queued batches instead.
+    private func failIfStarved() {
+        guard spawningBlocked, !workers.contains(where: \.isActive) else { return }
+        let error = ParallelError(
+            .workerCrashed, "worker processes could not be started: \(lastStartFailure ?? "unknown reason")")
+        gaveUp = error
+        for waiter in readyWaiters { waiter.resume(throwing: error) }
+        readyWaiters.removeAll()
+        let failed = queue
+        queue.removeAll()
+        for batch in failed { batch.complete(.couldNotStart(error)) }
+    }
+
+    // MARK: Idle timeout
+
+    private func scheduleIdleCheck() {
+        guard idleTimer == nil, let timeout = configuration.idleTimeout else { return }
+        let limit = timeout.nanoseconds
+        guard let oldest = workers.filter({ $0.phase == .ready }).map(\.idleSince).min() else { return }
+        idleTimer = loop.schedule(at: oldest &+ limit) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            let now = MonotonicClock.now()
+            for worker in self.workers where worker.phase == .ready && now &- worker.idleSince >= limit {
+                worker.retire()
+            }
+            self.scheduleIdleCheck()
+        }
+    }
+
+    // MARK: WorkerConnectionDelegate
+
+    func workerReady(_ worker: WorkerConnection) {
+        consecutiveStartFailures = 0
+        for waiter in readyWaiters { waiter.resume() }
+        readyWaiters.removeAll()
+        if shuttingDown || workers.filter(\.isActive).count > targetSize {
+            worker.retire()
+            return
+        }
+        pump()
+        scheduleIdleCheck()
+    }
+
+    func worker(_ worker: WorkerConnection, finished batch: QueuedBatch, with reply: BatchReply) {
+        calls[batch.callID]?.running -= 1
+        batch.complete(reply)
+        if worker.phase == .ready && (shuttingDown || workers.filter(\.isActive).count > targetSize) {
+            worker.retire()
+        }
+        pump()
+        scheduleIdleCheck()
+    }
+
+    func workerDied(_ worker: WorkerConnection, running batch: QueuedBatch?, crash: ParallelError?, startFailure: StartFailure?) {
+        workers.removeAll { $0 === worker }
+        if let batch {
+            calls[batch.callID]?.running -= 1
+            let error = crash ?? ParallelError(.workerCrashed, taskIndex: batch.firstIndex, "a worker process ended while running tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count).")
+            batch.complete(.crashed(error, completedCount: max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)))
+        }
+        if let startFailure { startFailed(startFailure) }
+        failIfStarved()
+        if workers.isEmpty {
+            for waiter in drainWaiters { waiter.resume() }
+            drainWaiters.removeAll()
+        }
+        pump()
+    }
+}
