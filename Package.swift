@@ -67,5 +67,31 @@ let package = Package(
         .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+
+        // Examples/: the seed's joblib examples (`swift run parallel-demo`) and a third-party-style
+        // backend that imports ParallelCore alone, with its demo and its test.
+        .executableTarget(
+            name: "parallel-demo",
+            dependencies: ["ParallelKit"],
+            path: "Examples/ParallelDemo",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ConcurrentPerformBackend",
+            dependencies: ["ParallelCore"],
+            path: "Examples/ConcurrentPerformBackend",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "concurrent-perform-demo",
+            dependencies: ["ConcurrentPerformBackend", "ParallelKit"],
+            path: "Examples/ConcurrentPerformDemo",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ConcurrentPerformBackendTests",
+            dependencies: ["ConcurrentPerformBackend", "ParallelKit"],
+            swiftSettings: strictSettings
+        ),
     ]
 )
