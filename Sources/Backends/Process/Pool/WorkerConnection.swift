@@ -351,6 +351,7 @@ final class WorkerConnection: EventHandler {
             ? "the batch of tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) (task \(index) is its first; the running one is unknown)"
             : "task \(index)"
         var text = "the worker process (pid \(process.pid)) running \(which) \(status)"
+        if let message = tail.crashMessage { text += " with \"\(message)\"" }
         if let protocolError { text += " after a protocol error: \(protocolError)" }
         text += ". The worker was replaced; other calls are not affected."
         let lines = tail.lastLines
