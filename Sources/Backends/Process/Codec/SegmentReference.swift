@@ -4,7 +4,7 @@
 // memfd or files: the hooks below keep that policy in Shared/.
 
 /// Where an array's bytes wait in shared memory.
-struct SegmentReference: Hashable, Sendable {
+struct SegmentReference: Hashable, Sendable, Codable {
     /// The process holding `fd`; the reader opens `/proc/<ownerPID>/fd/<fd>`.
     var ownerPID: Int32
     /// The owner's descriptor of the memfd or (unlinked) temp file.

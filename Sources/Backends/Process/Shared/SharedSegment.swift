@@ -17,9 +17,9 @@ final class SharedSegment: @unchecked Sendable {
     let byteCount: Int
     /// Whether the mapping may be written.
     let isWritable: Bool
-    /// How other processes find it; nil for a mapping that is not the owner's.
+    /// How other processes find it; nil for private memory.
     let reference: SegmentReference?
-    /// The owner's descriptor (kept open so workers can reach the file); -1 when not the owner.
+    /// The owner's descriptor (kept open so workers can reach the file); -1 in other processes.
     private let fd: Int32
 
     private init(base: UnsafeMutableRawPointer?, byteCount: Int, isWritable: Bool, reference: SegmentReference?, fd: Int32) {
@@ -105,7 +105,11 @@ final class SharedSegment: @unchecked Sendable {
         case .readWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
         case .copyOnWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
         }
-        return SharedSegment(base: base, byteCount: byteCount, isWritable: access != .readOnly, reference: nil, fd: -1)
+        // A shared mapping keeps the owner's reference, so it can be passed on (to a nested
+        // pool); a private one has diverged from it.
+        return SharedSegment(
+            base: base, byteCount: byteCount, isWritable: access != .readOnly,
+            reference: access == .copyOnWrite ? nil : reference, fd: -1)
     }
 
     /// A private, writable, anonymous copy of `bytes` (a `SharedArray` sent with mmap disabled).
