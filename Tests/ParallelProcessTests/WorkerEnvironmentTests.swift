@@ -100,7 +100,8 @@ struct WorkerEnvironmentTests {
         #expect(!pids.isEmpty)
         let ended = await eventually(within: .seconds(5)) { pids.allSatisfy(ProcResources.hasEnded) }
         #expect(ended)
-        #expect(await backend.liveWorkerPIDs().isEmpty)
+        let forgotten = await eventuallyAsync(within: .seconds(5)) { await backend.liveWorkerPIDs().isEmpty }
+        #expect(forgotten)
         // The pool starts again on the next call.
         #expect(try await Parallel(nJobs: 2, backend: .instance(backend))([SquareJob(x: 3)]) == [9])
     }

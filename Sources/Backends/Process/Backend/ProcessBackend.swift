@@ -36,6 +36,14 @@ public final class ProcessBackend: ParallelBackend {
         self.idleWorkerTimeout = idleWorkerTimeout
     }
 
+    /// Ends the workers of a backend that is no longer referenced (their calls have ended: a call
+    /// keeps its pool alive).
+    deinit {
+        let all = pools.withLock { Array($0.values) }
+        guard !all.isEmpty else { return }
+        EventLoop.shared.execute { for pool in all { pool.shutdown(done: nil) } }
+    }
+
     /// `ProcessBackend`.
     public var displayName: String { "ProcessBackend" }
 
