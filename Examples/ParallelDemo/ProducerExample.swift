@@ -29,13 +29,14 @@ func producer() -> some Sequence<Int> {
 /// (1.5 × 2 jobs) before the first result is in, then again as tasks complete. At verbose 50 and
 /// above the progress lines go to standard output, between the "Produced" lines.
 ///
-/// The seed shows one "Produced" per completed task. Here, as with joblib's loky backend once its
-/// workers are warm, `batchSize: .auto` sees the first batch finish in microseconds and doubles
-/// the batch size (the "Batch computation too fast" line), so the next dispatch takes
-/// 2 × 2 jobs = 4 inputs: the last 3 are produced together. (joblib 1.6 itself prints "Produced 3"
-/// and "Produced 4" together here.) `batchSize: 1` takes one input per completed task.
+/// The seed's output is joblib's threading backend, which always dispatches one task per batch:
+/// one "Produced" per completed task. `batchSize: 1` asks for exactly that, so the interleaving is
+/// the seed's. With the default `batchSize: .auto`, the first batch finishes in microseconds and
+/// the batch size doubles (a "Batch computation too fast" line at verbose 10 and above), so the
+/// next dispatch takes 2 × 2 jobs = 4 inputs and the last 3 are produced together — as joblib's
+/// loky backend does with its own auto batching.
 func producerExample() async throws {
-    let out = try await Parallel(nJobs: 2, verbose: 100, preDispatch: "1.5*n_jobs")(
+    let out = try await Parallel(nJobs: 2, verbose: 100, preDispatch: "1.5*n_jobs", batchSize: 1)(
         producer().lazy.map { i in delayed(sqrt)(Double(i)) })
     print("out =", out)
 }
