@@ -1,0 +1,130 @@
+import Foundation
+import ParallelKit
+import Synchronization
+import Testing
+
+/// The threading backend: a pool of dedicated threads of this process, at most nJobs batches at
+/// once, nJobs above the core count oversubscribes (for I/O), tasks share the caller's memory, and
+/// the configuration scope is re-bound on its threads.
+@Suite("Threading backend: dedicated threads, nJobs wide")
+struct ThreadingBackendTests {
+    @Test("tasks run on the backend's named threads, never on the caller's task", arguments: [2, 3, -1])
+    func runsOnPoolThreads(nJobs: Int) async throws {
+        try #require(try effectiveNJobs(nJobs) > 1)
+        let names = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)((0..<16).map { _ in
+            Delayed { currentThreadName() }
+        })
+        #expect(names.allSatisfy { $0 == "pk-threading" }, "\(Set(names))")
+    }
+
+    @Test("nJobs threads really run at once: a blocking barrier for nJobs tasks passes", arguments: [2, 4, 8])
+    func nJobsThreadsAtOnce(nJobs: Int) async throws {
+        // 4 and 8 are above the 2 cores here: oversubscription, as joblib allows for I/O.
+        let barrier = BlockingBarrier(parties: nJobs)
+        let passed = try await Parallel(nJobs: nJobs, batchSize: 1)((0..<nJobs).map { _ in
+            Delayed { () -> (Bool, Int) in (barrier.arriveAndWait(), currentThreadID()) }
+        })
+        #expect(passed.allSatisfy { $0.0 }, "fewer than \(nJobs) threads ran the tasks")
+        #expect(Set(passed.map(\.1)).count == nJobs, "the tasks did not run on \(nJobs) distinct threads")
+    }
+
+    @Test("at most nJobs tasks run at once", arguments: [1, 2, 3])
+    func atMostNJobs(nJobs: Int) async throws {
+        let meter = ConcurrencyMeter()
+        let results = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)((0..<24).map { i in
+            Delayed { () -> Int in
+                meter.enter()
+                defer { meter.leave() }
+                Thread.sleep(forTimeInterval: 0.005)  // work that blocks its thread
+                return i
+            }
+        })
+        #expect(results == Array(0..<24))
+        #expect(meter.peak <= nJobs)
+        #expect(meter.peak >= 1)
+    }
+
+    @Test("blocking tasks on the pool do not starve Swift's cooperative pool")
+    func blockingDoesNotStarve() async throws {
+        let barrier = BlockingBarrier(parties: 5)
+        async let blocked = Parallel(nJobs: 4, batchSize: 1)((0..<4).map { _ in Delayed { barrier.arriveAndWait(timeout: 20) } })
+        // Meanwhile ordinary async work still runs, and completes the barrier.
+        let ran = await Task { () -> Bool in
+            try? await Task.sleep(for: .milliseconds(1))
+            return true
+        }.value
+        #expect(ran)
+        let releaser = Thread { _ = barrier.arriveAndWait(timeout: 20) }
+        releaser.start()
+        #expect(try await blocked.allSatisfy { $0 })
+    }
+
+    @Test("test_mutate_input_with_threads: tasks share the caller's memory")
+    func sharedMemory() async throws {
+        let queue = SharedQueue(capacity: 5)
+        _ = try await Parallel(nJobs: 2, backend: "threading", require: .sharedMemory)((0..<5).map { _ in
+            Delayed { queue.put(1) }
+        })
+        #expect(queue.isFull)
+    }
+
+    @Test("workers are released after a call: many calls in a row keep working")
+    func manyCalls() async throws {
+        let p = Parallel(nJobs: 2)
+        for round in 0..<200 {
+            let results = try await p((0..<10).map { i in delayed { i + round }() })
+            #expect(results.first == round)
+        }
+    }
+
+    @Test("the configuration scope is visible to tasks on pool threads, with the nesting applied")
+    func scopeOnPoolThreads() async throws {
+        let observed = try await withParallelConfig(verbose: 0, tempFolder: "/tmp/threads", maxNbytes: "2K") {
+            try await Parallel(nJobs: 3, batchSize: 1)((0..<12).map { _ in
+                Delayed { () -> (String?, MaxNbytes?, Int, BackendChoice?, String) in
+                    let c = ParallelConfig.current
+                    return (c.tempFolder, c.maxNbytes, c.nestingLevel, c.backend, currentThreadName())
+                }
+            })
+        }
+        for (folder, maxNbytes, level, backend, thread) in observed {
+            #expect(folder == "/tmp/threads")
+            #expect(maxNbytes == "2K")
+            #expect(level == 1)
+            #expect(backend == "threading")
+            #expect(thread == "pk-threading")
+        }
+    }
+
+    @Test("a raw thread started by a task does not see the scope (only tasks inherit it)")
+    func rawThreadFromTask() async throws {
+        let observed = try await withParallelConfig(tempFolder: "/tmp/raw") {
+            try await Parallel(nJobs: 2)((0..<2).map { _ in
+                Delayed { () -> String? in
+                    let result = ThreadResult<String?>()
+                    Thread { result.set(ParallelConfig.current.tempFolder) }.start()
+                    return result.wait() ?? "not run"
+                }
+            })
+        }
+        #expect(observed == [nil, nil])
+    }
+
+    @Test("the sequential backend by name runs in the calling thread's task, with no pool thread")
+    func sequentialBackend() async throws {
+        let names = try await Parallel(nJobs: 4, backend: "sequential")((0..<4).map { _ in Delayed { currentThreadName() } })
+        #expect(!names.contains("pk-threading"))
+    }
+}
+
+/// A bounded queue shared with tasks by reference (Python's `Queue(maxsize=5)`).
+final class SharedQueue: Sendable {
+    private let items = Mutex<[Int]>([])
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ item: Int) { items.withLock { if $0.count < capacity { $0.append(item) } } }
+
+    var isFull: Bool { items.withLock { $0.count == capacity } }
+}
