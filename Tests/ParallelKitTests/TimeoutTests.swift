@@ -1,0 +1,123 @@
+import ParallelKit
+import Testing
+
+/// Item 8: `timeout` — a task running longer throws `ParallelError(.timeout)` naming the task; it
+/// is not applied when nJobs resolves to 1. Margins are generous: a 0.2 s timeout must fire well
+/// within 5 s, never before the timeout.
+@Suite("Timeout: a stuck task fails the call, naming the task")
+struct TimeoutTests {
+    /// Tasks where `stuck` waits on an event that is never signalled (it only ends when cancelled).
+    static func tasks(count: Int, stuck: Int, gate: Gate) -> [Delayed<Int>] {
+        (0..<count).map { i in
+            Delayed { () async -> Int in
+                if i == stuck { await gate.wait() }
+                return i
+            }
+        }
+    }
+
+    @Test("a task stuck past the timeout throws .timeout with its index, well within 10 s", arguments: [0, 3])
+    func stuckTaskTimesOut(stuck: Int) async throws {
+        let gate = Gate()
+        defer { gate.open() }
+        let (error, seconds) = await elapsedSeconds {
+            await #expect(throws: ParallelError.self) {
+                try await Parallel(nJobs: 2, timeout: .milliseconds(200), batchSize: 1)(Self.tasks(count: 10, stuck: stuck, gate: gate))
+            }
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.taskIndex == stuck)
+        #expect(error?.description.contains("\(stuck)") == true)
+        #expect(seconds >= 0.2)
+        #expect(seconds < 10, "the timeout fired after \(seconds) s")
+        #expect(!gate.isOpen)
+    }
+
+    @Test("a timed-out task is cancelled, not left running")
+    func timedOutTaskIsCancelled() async throws {
+        let gate = Gate()
+        let cancelled = EventCounter()
+        let tasks = (0..<4).map { i in
+            Delayed { () async -> Int in
+                if i == 1, !(await gate.wait()) { cancelled.increment() }
+                return i
+            }
+        }
+        await #expect(throws: ParallelError.self) {
+            try await Parallel(nJobs: 2, timeout: .milliseconds(100), batchSize: 1)(tasks)
+        }
+        #expect(await cancelled.wait(until: 1), "the stuck task never saw cancellation")
+        gate.open()
+    }
+
+    @Test("the generators time out too", arguments: [false, true])
+    func generatorTimeout(unordered: Bool) async throws {
+        let gate = Gate()
+        defer { gate.open() }
+        let p = Parallel(nJobs: 2, timeout: .milliseconds(200), batchSize: 1)
+        let tasks = Self.tasks(count: 10, stuck: 2, gate: gate)
+        let results = unordered ? p.generatorUnordered(tasks) : p.generator(tasks)
+        let (error, seconds) = await elapsedSeconds {
+            await #expect(throws: ParallelError.self) {
+                for try await _ in results {}
+            }
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.taskIndex == 2)
+        #expect(seconds < 10)
+    }
+
+    @Test("a long Task.sleep times out like a blocked wait")
+    func sleepingTask() async throws {
+        let tasks = (0..<6).map { i in
+            Delayed { () async throws -> Int in
+                if i == 4 { try await Task.sleep(for: .seconds(60)) }
+                return i
+            }
+        }
+        let (error, seconds) = await elapsedSeconds {
+            await #expect(throws: ParallelError.self) {
+                try await Parallel(nJobs: 2, timeout: .milliseconds(200))(tasks)
+            }
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.taskIndex == 4)
+        #expect(seconds < 10)
+    }
+
+    @Test("test_parallel_timeout_success: a generous timeout lets quick tasks finish")
+    func timeoutSuccess() async throws {
+        let tasks = (0..<10).map { i in
+            Delayed { () async throws -> Int in
+                try await Task.sleep(for: .milliseconds(1))
+                return i
+            }
+        }
+        #expect(try await Parallel(nJobs: 2, timeout: .seconds(30))(tasks) == Array(0..<10))
+        var out: [Int] = []
+        for try await value in Parallel(nJobs: 2, timeout: .seconds(30)).generatorUnordered(tasks) { out.append(value) }
+        #expect(out.sorted() == Array(0..<10))
+    }
+
+    @Test("the timeout is per task: many tasks each shorter than it pass although the call is longer")
+    func perTaskNotPerCall() async throws {
+        let tasks = (0..<60).map { i in
+            Delayed { () async throws -> Int in
+                try await Task.sleep(for: .milliseconds(40))
+                return i
+            }
+        }
+        // 60 × 40 ms on 2 workers is at least 1.2 s: longer than the 1 s timeout, but no task is.
+        #expect(try await Parallel(nJobs: 2, timeout: .seconds(1), batchSize: 1)(tasks) == Array(0..<60))
+    }
+
+    @Test("not applied when nJobs resolves to 1: a task longer than the timeout completes")
+    func notAppliedSequentially() async throws {
+        let tasks = [Delayed { () async throws -> Int in
+            try await Task.sleep(for: .milliseconds(250))
+            return 7
+        }]
+        #expect(try await Parallel(nJobs: 1, timeout: .milliseconds(50))(tasks) == [7])
+        #expect(try await Parallel(nJobs: 4, backend: "sequential", timeout: .milliseconds(50))(tasks) == [7])
+    }
+}
