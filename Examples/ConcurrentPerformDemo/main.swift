@@ -31,9 +31,10 @@ func flushOutput() {
     fflush(nil)
 }
 
-/// The `concurrentPerform` iteration a task runs on.
+/// Does a few milliseconds of work, then says which `concurrentPerform` iteration ran it.
 @Sendable func worker(_ task: Int) -> Int {
-    ConcurrentPerformBackend.currentWorker ?? -1
+    _ = countPrimes(below: 100_000)
+    return ConcurrentPerformBackend.currentWorker ?? -1
 }
 
 // 1. Registration is explicit: importing the module registers nothing.

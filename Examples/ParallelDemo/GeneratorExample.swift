@@ -24,10 +24,13 @@ func generatorExample() async throws {
     // Completion order: short naps come back first (the exact order depends on the scheduler).
     let naps = [0.4, 0.1, 0.3, 0.05, 0.2, 0.0]
     print("generatorUnordered, naps \(naps):")
+    let clock = ContinuousClock()
+    let start = clock.now
     for try await (index, seconds) in Parallel(nJobs: 2).generatorUnordered(
         naps.enumerated().map { index, seconds in delayed(sleepThenReturn)(index, seconds) })
     {
-        print("  task \(index) done (slept \(seconds) s)")
+        let elapsed = (clock.now - start) / .milliseconds(1) / 1000
+        print("  at \(String(format: "%.2f", elapsed)) s: task \(index) (slept \(seconds) s)")
     }
 }
 

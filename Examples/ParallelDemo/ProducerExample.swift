@@ -29,12 +29,14 @@ func producer() -> some Sequence<Int> {
 /// (1.5 × 2 jobs) before the first result is in, then again as tasks complete. At verbose 50 and
 /// above the progress lines go to standard output, between the "Produced" lines.
 ///
-/// The seed's output is joblib's threading backend, which always dispatches one task per batch:
-/// one "Produced" per completed task. `batchSize: 1` asks for exactly that, so the interleaving is
-/// the seed's. With the default `batchSize: .auto`, the first batch finishes in microseconds and
-/// the batch size doubles (a "Batch computation too fast" line at verbose 10 and above), so the
-/// next dispatch takes 2 × 2 jobs = 4 inputs and the last 3 are produced together — as joblib's
-/// loky backend does with its own auto batching.
+/// `batchSize: 1` is what joblib's threading backend always uses, and with it the output is
+/// joblib 1.6's, line for line: after the pre-dispatch window each completed batch dispatches
+/// batch size × nJobs = 2 inputs, so "Produced 3" and "Produced 4" come together. (The seed's
+/// output, one "Produced" per completed task, is from an older joblib.) With the default
+/// `batchSize: .auto`, the first batch finishes in microseconds and the batch size doubles (a
+/// "Batch computation too fast" line at verbose 10 and above), so the next dispatch takes
+/// 2 × 2 = 4 inputs and the last 3 are produced together, as joblib's loky backend does with its
+/// own auto batching.
 func producerExample() async throws {
     let out = try await Parallel(nJobs: 2, verbose: 100, preDispatch: "1.5*n_jobs", batchSize: 1)(
         producer().lazy.map { i in delayed(sqrt)(Double(i)) })
