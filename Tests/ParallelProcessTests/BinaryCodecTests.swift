@@ -161,6 +161,30 @@ struct BinaryCodecTests {
         #expect(bytes[0] == WireTag.packed.rawValue)
     }
 
+    struct Point: Codable, Equatable { var x: Double; var y: Double; var id: Int32 }
+    struct WithBool: Codable, Equatable { var x: Int; var flag: Bool }
+    struct Labelled: Codable, Equatable { var x: Int; var label: String }
+
+    @Test func numberOnlyStructsTravelAsRawMemory() throws {
+        #expect(PlainLayout.isPlain(Point(x: 1, y: 2, id: 3)))
+        #expect(!PlainLayout.isPlain(WithBool(x: 1, flag: true)))
+        #expect(!PlainLayout.isPlain(Labelled(x: 1, label: "a")))
+        #expect(!PlainLayout.isPlain(Optional(1)))
+        let points = (0..<1000).map { Point(x: Double($0), y: -Double($0), id: Int32($0)) }
+        let bytes = try BinaryEncoder().encode(points)
+        #expect(bytes[0] == WireTag.plainStructs.rawValue)
+        #expect(bytes.count < 1000 * MemoryLayout<Point>.stride + 64)
+        #expect(try BinaryDecoder().decode([Point].self, from: bytes) == points)
+        // Nested inside another value, and arrays that do not qualify, round-trip too.
+        struct Holder: Codable, Equatable { var points: [Point]; var flags: [WithBool]; var labels: [Labelled] }
+        let holder = Holder(points: points, flags: [WithBool(x: 1, flag: true)], labels: [Labelled(x: 2, label: "b")])
+        #expect(try roundTrip(holder) == holder)
+        #expect(try roundTrip([Point]()) == [])
+        // Raw bytes are only accepted for a type the receiver itself finds number-only.
+        #expect(throws: DecodingError.self) { try BinaryDecoder().decode([WithBool].self, from: bytes) }
+        #expect(throws: DecodingError.self) { try BinaryDecoder().decode([Int].self, from: bytes) }
+    }
+
     @Test func packedArrayCanBeReadElementByElement() throws {
         struct Loop: Decodable {
             var values: [Int32] = []

@@ -18,6 +18,8 @@ struct CodecFuzzTests {
         }
     }
 
+    struct Vector: Codable, Equatable { var x: Double; var y: Double; var n: Int }
+
     struct Sample: Codable, Equatable {
         var id: Int
         var name: String
@@ -25,6 +27,7 @@ struct CodecFuzzTests {
         var nested: [Sample]
         var optional: UInt8?
         var map: [String: Int]
+        var vectors: [Vector] = [Vector(x: 1, y: 2, n: 3), Vector(x: 4, y: 5, n: 6)]
     }
 
     static let sample = Sample(
@@ -42,6 +45,7 @@ struct CodecFuzzTests {
         _ = try? decoder.decode([String: [Int]].self, from: bytes)
         _ = try? decoder.decode(Int128.self, from: bytes)
         _ = try? decoder.decode([Bool].self, from: bytes)
+        _ = try? decoder.decode([Vector].self, from: bytes)
     }
 
     @Test func randomBytesNeverCrash() {
@@ -59,7 +63,7 @@ struct CodecFuzzTests {
         for _ in 0..<20_000 {
             var bytes: [UInt8] = []
             for _ in 0..<Int.random(in: 1..<24, using: &random) {
-                bytes.append(UInt8.random(in: 0...13, using: &random))
+                bytes.append(UInt8.random(in: 0...14, using: &random))
                 if Bool.random(using: &random) { bytes.append(UInt8.random(in: 0...255, using: &random)) }
             }
             decodeAll(bytes)

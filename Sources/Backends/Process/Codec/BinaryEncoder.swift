@@ -26,8 +26,7 @@ struct BinaryEncoder {
         let state = EncoderState(bytes: [], userInfo: userInfo, largeArrays: largeArrays)
         swap(&state.bytes, &bytes)
         defer { swap(&state.bytes, &bytes) }
-        if let packed = value as? any PackedArrayCodable {
-            try packed.encodePacked(into: state)
+        if let array = value as? any ArrayFastPath, try array.encodeFast(into: state, keys: []) {
             return
         }
         let slot = try state.openSlot()

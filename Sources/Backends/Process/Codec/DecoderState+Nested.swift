@@ -1,4 +1,4 @@
-// Decoding a nested value: the path bookkeeping, the depth limit and the packed-array fast path.
+// Decoding a nested value: the path bookkeeping, the depth limit and the array fast paths.
 
 extension DecoderState {
     /// Decodes the value at `offset`, which ends at `limit`, with `keys` and `key` appended to
@@ -19,14 +19,17 @@ extension DecoderState {
             throw WireError(message: "values nested deeper than \(WireLimits.maxDepth) levels")
                 .decodingError(at: codingPath)
         }
-        if ObjectIdentifier(T.self) != lastUnpackedType, let packedType = T.self as? any PackedArrayCodable.Type {
-            do {
-                guard let value = try packedType.decodePacked(from: self, at: offset, limit: limit) as? T else {
-                    throw WireError(message: "packed array type mismatch for \(T.self)")
+        if ObjectIdentifier(T.self) != lastUnpackedType {
+            if let arrayType = T.self as? any ArrayFastPath.Type {
+                do {
+                    if let fast = try arrayType.decodeFast(from: self, at: offset, limit: limit) {
+                        guard let value = fast as? T else { throw WireError(message: "array type mismatch for \(T.self)") }
+                        return value
+                    }
+                } catch let error as WireError {
+                    throw error.decodingError(at: codingPath)
                 }
-                return value
-            } catch let error as WireError {
-                throw error.decodingError(at: codingPath)
+                return try T(from: SlotDecoder(state: self, offset: offset, limit: limit, depth: codingPath.count))
             }
         }
         lastUnpackedType = ObjectIdentifier(T.self)

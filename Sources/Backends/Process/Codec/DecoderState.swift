@@ -109,7 +109,40 @@ final class DecoderState {
             return try container(at: offset, limit: limit).end
         case .packed, .sharedPacked:
             return try packedHeader(at: offset, limit: limit).end
+        case .plainStructs:
+            return try plainStructsHeader(at: offset, limit: limit).end
         }
+    }
+
+    /// An array of raw number-only structs: element size, count, the witness element, the bytes.
+    struct PlainStructsHeader {
+        let stride: Int
+        let count: Int
+        /// The first element in Codable form.
+        let witness: Int
+        /// The raw bytes of all `count` elements.
+        let payload: Int
+        let end: Int
+    }
+
+    func plainStructsHeader(at offset: Int, limit: Int) throws -> PlainStructsHeader {
+        var cursor = offset + 1
+        let stride = try length(at: &cursor, limit: limit)
+        let count = try length(at: &cursor, limit: limit)
+        guard count >= 1, stride >= 1 else {
+            throw WireError(message: "raw struct array at byte \(offset) has \(count) elements of \(stride) bytes")
+        }
+        let witness = cursor
+        // A number-only struct never encodes itself as another raw array; refusing that here also
+        // keeps hostile input from nesting this header (and this recursion) without bound.
+        guard try tag(at: witness, limit: limit) != .plainStructs else {
+            throw WireError(message: "nested raw struct array at byte \(witness)")
+        }
+        let payload = try valueEnd(at: witness, limit: limit)
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: stride)
+        guard !overflow else { throw WireError(message: "array length overflows at byte \(offset)") }
+        try require(byteCount, at: payload, limit: limit)
+        return PlainStructsHeader(stride: stride, count: count, witness: witness, payload: payload, end: payload + byteCount)
     }
 
     /// A container's body bounds and entry count, validated against `limit`.

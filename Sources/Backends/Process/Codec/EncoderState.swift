@@ -39,8 +39,8 @@ final class EncoderState {
     /// the enclosing value finishes.
     var deferredError: EncodingError?
 
-    /// The last type found not to be a packed array: arrays of structs ask the same question for
-    /// every element, and a dynamic cast costs more than encoding a small struct.
+    /// The last type found not to be an array: arrays of structs ask the same question for every
+    /// element, and a dynamic cast costs more than encoding a small struct.
     private var lastUnpackedType: ObjectIdentifier?
     private var stack: [OpenItem] = []
     private var nextID = 1
@@ -196,11 +196,11 @@ final class EncoderState {
             nesting -= 1
         }
         if ObjectIdentifier(T.self) != lastUnpackedType {
-            if let packed = value as? any PackedArrayCodable {
-                try packed.encodePacked(into: self)
-                return
+            if let array = value as? any ArrayFastPath {
+                if try array.encodeFast(into: self, keys: []) { return }
+            } else {
+                lastUnpackedType = ObjectIdentifier(T.self)
             }
-            lastUnpackedType = ObjectIdentifier(T.self)
         }
         let slot = try openSlot()
         try value.encode(to: SlotEncoder(state: self, slot: slot, depth: codingPath.count))

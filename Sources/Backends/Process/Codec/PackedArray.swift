@@ -1,44 +1,79 @@
-// The fast path for arrays of plain values: one memcpy each way instead of a Codable call per
-// element. The encoder and decoder look for this conformance on every nested value.
+// Fast paths for arrays, the bulk of what jobs carry and return:
+//
+// * arrays of plain scalars ([Double], [Int], [UInt8], …) as one raw copy (`.packed`), or, above
+//   the call's `maxNbytes`, as a reference to shared memory (`.sharedPacked`);
+// * arrays of number-only structs (see `PlainLayout`) as one raw copy preceded by one element in
+//   Codable form (`.plainStructs`). The receiver decodes that witness and checks the type itself
+//   before trusting the bytes, so a corrupt frame cannot smuggle in a type that is not plain.
+//
+// Everything else goes through Codable element by element.
 
-/// An array that can be written and read as raw memory.
-protocol PackedArrayCodable {
-    /// Writes `self` as one packed value.
-    func encodePacked(into state: EncoderState) throws
-    /// Reads a packed (or, as a fallback, element-wise) value at `offset`.
-    static func decodePacked(from state: DecoderState, at offset: Int, limit: Int) throws -> Self
+/// An array that may have a faster encoding than element-wise Codable.
+protocol ArrayFastPath {
+    /// Writes `self` in a fast form and returns true, or returns false to use Codable.
+    func encodeFast(into state: EncoderState, keys: [any CodingKey]) throws -> Bool
+    /// Reads a fast form at `offset`, or returns nil when the value there is not one.
+    static func decodeFast(from state: DecoderState, at offset: Int, limit: Int) throws -> Self?
 }
 
-extension Array: PackedArrayCodable where Element: PlainValue {
-    func encodePacked(into state: EncoderState) throws {
-        try withUnsafeBytes { raw in
-            try state.writePacked(raw, kind: Element.plainKind, count: count, owner: self)
+extension Array: ArrayFastPath where Element: Codable {
+    func encodeFast(into state: EncoderState, keys: [any CodingKey]) throws -> Bool {
+        if let plainType = Element.self as? any PlainValue.Type {
+            try withUnsafeBytes { raw in
+                try state.writePacked(raw, kind: plainType.plainKind, count: count, owner: self)
+            }
+            return true
         }
+        guard let first, PlainLayout.isPlain(first) else { return false }
+        state.bytes.append(WireTag.plainStructs.rawValue)
+        state.writeVarint(UInt64(MemoryLayout<Element>.stride))
+        state.writeVarint(UInt64(count))
+        try state.encodeNested(first, keys: keys, key: IndexKey(0))
+        withUnsafeBytes { state.bytes.append(contentsOf: $0) }
+        return true
     }
 
-    static func decodePacked(from state: DecoderState, at offset: Int, limit: Int) throws -> [Element] {
-        let tag = try state.tag(at: offset, limit: limit)
-        switch tag {
+    static func decodeFast(from state: DecoderState, at offset: Int, limit: Int) throws -> [Element]? {
+        switch try state.tag(at: offset, limit: limit) {
         case .packed, .sharedPacked:
+            guard let plainType = Element.self as? any PlainValue.Type else {
+                throw WireError(message: "an array of plain numbers at byte \(offset) cannot be decoded as [\(Element.self)]")
+            }
             let header = try state.packedHeader(at: offset, limit: limit)
-            guard header.kind == Element.plainKind else {
+            guard header.kind == plainType.plainKind else {
                 throw WireError(message: "expected an array of \(Element.self) at byte \(offset), found packed \(header.kind)")
             }
             return try state.withPackedBytes(header) { raw in
-                guard Element.isValidRepresentation(raw) else {
+                guard plainType.isValidRepresentation(raw) else {
                     throw WireError(message: "invalid \(Element.self) values in the packed array at byte \(offset)")
                 }
-                return [Element](unsafeUninitializedCapacity: header.count) { buffer, initialized in
-                    if header.count > 0 {
-                        UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(
-                            from: raw.baseAddress!, byteCount: raw.count)
-                    }
-                    initialized = header.count
-                }
+                return copyElements(from: raw, count: header.count)
             }
+        case .plainStructs:
+            let header = try state.plainStructsHeader(at: offset, limit: limit)
+            guard header.stride == MemoryLayout<Element>.stride, _isPOD(Element.self) else {
+                throw WireError(message: "raw \(header.stride)-byte values at byte \(offset) cannot be decoded as [\(Element.self)]")
+            }
+            let witness = try state.decodeNested(
+                Element.self, at: header.witness, limit: header.payload, keys: [], key: IndexKey(0))
+            guard PlainLayout.isPlain(witness) else {
+                throw WireError(message: "\(Element.self) is not a number-only type; its raw bytes are refused")
+            }
+            let raw = UnsafeRawBufferPointer(start: state.base + header.payload, count: header.count * header.stride)
+            return copyElements(from: raw, count: header.count)
         default:
-            // Written element by element (a custom encode(to:)): decode the same way.
-            return try [Element](from: SlotDecoder(state: state, offset: offset, limit: limit, depth: state.codingPath.count))
+            return nil
+        }
+    }
+
+    /// A new array holding the `count` elements whose bytes are `raw`; only called for types
+    /// whose bytes are their value (plain scalars or `PlainLayout` structs).
+    private static func copyElements(from raw: UnsafeRawBufferPointer, count: Int) -> [Element] {
+        [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+            }
+            initialized = count
         }
     }
 }

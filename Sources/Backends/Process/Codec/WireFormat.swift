@@ -38,6 +38,10 @@ enum WireTag: UInt8 {
     case int128 = 12
     /// A `UInt128`: 16 bytes, little-endian.
     case uint128 = 13
+    /// An array of number-only structs (see `PlainLayout`): LEB128 stride, LEB128 count (at least
+    /// 1), the first element as an ordinary value (the witness the receiver checks the type on),
+    /// then `count × stride` raw bytes.
+    case plainStructs = 14
 }
 
 /// Limits that keep a malformed or hostile frame from exhausting the stack or memory.

@@ -79,17 +79,21 @@ enum BatchExecutor {
     ) async -> ([Job.Output], (any Error)?) {
         var outputs: [Job.Output] = []
         outputs.reserveCapacity(jobs.count)
-        for (offset, job) in jobs.enumerated() {
+        // An index loop, not `enumerated()`: this code is generic over a type known only at run
+        // time, and the enumerated iterator costs a tuple-metadata lookup per element.
+        var offset = 0
+        while offset < jobs.count {
             // The clock is read only when someone watches the time; the board is always updated,
             // so a crash can be pinned on the exact task.
             let now = report ? MonotonicClock.now() : 0
             board.taskStarted(batchID: batchID, offset: offset, at: now)
             if report { notify(TaskStartedNotice(batchID: batchID, offset: UInt32(truncatingIfNeeded: offset), startedAt: now)) }
             do {
-                outputs.append(try await job.run())
+                outputs.append(try await jobs[offset].run())
             } catch {
                 return (outputs, error)
             }
+            offset += 1
         }
         return (outputs, nil)
     }
