@@ -92,11 +92,18 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         _ slice: ArraySlice<Element>, isolation: isolated (any Actor)? = #isolation
     ) async -> BatchOutcome {
         let run = kernel.run
+        let progress = BatchProgress()
         let batch = TaskBatch(
-            firstIndex: counters.dispatchedTasks - slice.count, count: slice.count, progress: BatchProgress(),
+            firstIndex: counters.dispatchedTasks - slice.count, count: slice.count, progress: progress,
             portable: nil, tracksEachTask: false, scope: plan.taskScope,
             runner: { progress, track in await run(slice, progress, track) })
-        return await batch.run()
+        // The kernel checks one atomic flag between tasks; cancelling the calling task raises it,
+        // so a cancelled call stops before its next task without a runtime call per task.
+        return await withTaskCancellationHandler {
+            await batch.run()
+        } onCancel: {
+            progress.requestAbort()
+        }
     }
 
     private func finish() {
