@@ -28,8 +28,8 @@ public final class MultiprocessingBackend: ParallelBackend {
         BackendCapabilities(usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true)
     }
 
-    /// joblib's batch durations for process pools.
-    public var autoBatching: AutoBatchingPolicy { .outOfProcess }
+    /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
+    public var autoBatching: AutoBatchingPolicy { .workerProcesses }
 
     /// Starts `nJobs` workers for this call and waits until one is ready.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {

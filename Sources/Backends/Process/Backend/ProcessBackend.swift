@@ -53,8 +53,8 @@ public final class ProcessBackend: ParallelBackend {
             usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true, supportsInnerMaxNumThreads: true)
     }
 
-    /// joblib's batch durations for process pools (0.2 s to 2 s).
-    public var autoBatching: AutoBatchingPolicy { .outOfProcess }
+    /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
+    public var autoBatching: AutoBatchingPolicy { .workerProcesses }
 
     /// Starts workers if needed (waiting for the first to be ready) and returns the call.
     /// - Throws: `ParallelError(.workerCrashed)` when no worker can be started, with the reason.
