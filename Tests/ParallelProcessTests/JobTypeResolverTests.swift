@@ -26,6 +26,13 @@ struct JobTypeResolverTests {
         #expect(ObjectIdentifier(found) == ObjectIdentifier(Generic<Internal>.self))
     }
 
+    @Test func corruptNamesResolveToNothing() {
+        #expect(JobTypeResolver.type(named: "") == nil)
+        #expect(JobTypeResolver.type(named: "\u{1}\u{0}\u{0}\u{0}\u{0}") == nil)
+        #expect(JobTypeResolver.type(named: "NotAMangledName") == nil)
+        #expect(JobTypeResolver.type(named: String(repeating: "Si", count: 5000)) == nil)
+    }
+
     @Test func privateFileprivateAndLocalTypesAreRefused() throws {
         struct Local: ParallelJob { func run() async throws -> Int { 0 } }
         for type in [Hidden.self, FilePrivateJob.self, Local.self, Generic<FilePrivateJob>.self] as [any Any.Type] {

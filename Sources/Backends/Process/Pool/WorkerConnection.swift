@@ -161,6 +161,7 @@ final class WorkerConnection: EventHandler {
                 try handle(frame)
                 if phase == .dead { return }
             }
+            reader.shrinkIfIdle(to: 16 * 1024)
         } catch {
             protocolViolation("\(error)")
         }

@@ -63,6 +63,17 @@ struct FrameReader: ~Copyable {
         return Frame(rawKind: kind, body: ByteStorage(adopting: body, count: bodyCount))
     }
 
+    /// Returns a buffer that grew for one large frame to its initial size once it is empty, so a
+    /// long-lived connection does not keep the memory of its largest message.
+    mutating func shrinkIfIdle(to size: Int = 64 * 1024) {
+        guard start == end, capacity > 4 * size else { return }
+        buffer.deallocate()
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        capacity = size
+        start = 0
+        end = 0
+    }
+
     /// Ensures room for `extra` more bytes after `end`, compacting first and growing if needed.
     private mutating func reserve(_ extra: Int) {
         if capacity - end >= extra { return }

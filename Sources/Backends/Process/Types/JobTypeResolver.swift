@@ -22,6 +22,12 @@ enum JobTypeResolver {
     /// The type with this mangled name in this executable, or nil.
     /// - Complexity: a dictionary lookup after the first resolution of each name.
     static func type(named name: String) -> (any Any.Type)? {
+        // `_mangledTypeName` only produces printable ASCII. Bytes below 0x20 are symbolic
+        // references to the runtime, which would follow them as pointers: a corrupt name must
+        // never get that far.
+        guard !name.isEmpty, name.utf8.count <= 4096, name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) else {
+            return nil
+        }
         if let cached = byName.withLock({ $0[name] }) { return cached }
         guard let type = _typeByName(name) else { return nil }
         byName.withLock { $0[name] = type }

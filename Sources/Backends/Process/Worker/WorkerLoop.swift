@@ -75,6 +75,7 @@ final class WorkerLoop: Sendable {
 
     /// Blocks until a whole frame is read; nil at end of file.
     private static func nextFrame(_ reader: inout FrameReader, fd: Int32) throws -> Frame? {
+        reader.shrinkIfIdle()
         while true {
             if let frame = try reader.next() { return frame }
             let count = reader.read(from: fd)
