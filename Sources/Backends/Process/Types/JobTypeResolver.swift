@@ -50,13 +50,25 @@ enum JobTypeResolver {
         // name holds an address that means nothing in another process, even when this process
         // happens to resolve it.
         if shown.contains("(unknown context at") {
-            return "\(shown) is private, fileprivate or local to a function (or uses such a type as a generic argument)"
+            return "\(readable(shown)) is private, fileprivate or local to a function (or uses such a type as a "
+                + "generic argument)"
         }
         guard let name = name(of: type) else { return "\(shown) has no mangled name" }
         guard let found = Self.type(named: name), found == type else {
             return "\(shown) cannot be found again by its mangled name \"\(name)\""
         }
         return nil
+    }
+
+    /// `String(reflecting:)` without its "(unknown context at $…)." parts, which name addresses.
+    static func readable(_ shown: String) -> String {
+        var result = shown
+        while let start = result.range(of: "(unknown context at "),
+            let end = result[start.upperBound...].range(of: ").")
+        {
+            result.removeSubrange(start.lowerBound..<end.upperBound)
+        }
+        return result
     }
 
     /// The `.notSerializable` error for a job type that cannot reach a worker, or nil.
