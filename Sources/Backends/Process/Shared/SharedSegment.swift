@@ -90,7 +90,13 @@ final class SharedSegment: @unchecked Sendable {
         let byteCount = Int(reference.byteCount)
         let path = "/proc/\(reference.ownerPID)/fd/\(reference.fd)"
         let fd = Glibc.open(path, (access == .readWrite ? O_RDWR : O_RDONLY) | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("opening shared array \(path)", errno) }
+        guard fd >= 0 else {
+            // Reaching another process's descriptors needs the same user and ptrace read access;
+            // a hardened kernel (Yama ptrace_scope 2 or 3) refuses it.
+            throw SystemError(
+                "opening shared array \(path) (if this is refused, pass mmapMode: .disabled and maxNbytes: .disabled "
+                    + "to copy arrays instead)", errno)
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SystemError("fstat \(path)", errno) }

@@ -1,0 +1,70 @@
+import Foundation
+import ParallelKit
+import Testing
+
+@testable import ParallelProcess
+
+/// The small pieces: stderr tails, exit statuses, and bad inputs to the backends' initialisers.
+@Suite("Support")
+struct SupportTests {
+    @Test func stderrTailKeepsTheLastLinesAndTheCrashMessage() {
+        var tail = StderrTail(capacity: 256, maxLines: 3)
+        func append(_ text: String) { Array(text.utf8).withUnsafeBytes { tail.append($0) } }
+        append("starting\nFatal error: Index out")
+        append(" of range\n")
+        for index in 0..<100 { append("backtrace frame \(index)\n") }
+        #expect(tail.crashMessage == "Fatal error: Index out of range")
+        #expect(tail.lastLines == "backtrace frame 97\nbacktrace frame 98\nbacktrace frame 99")
+        append(String(repeating: "x", count: 10_000))
+        #expect(tail.lastLines.utf8.count <= 256)
+    }
+
+    @Test func exitStatusesReadAsWords() {
+        #expect(ExitStatus(raw: 11).description.contains("signal 11 (SIGSEGV"))
+        #expect(ExitStatus(raw: 3 << 8).description == "exited with status 3")
+        #expect(ExitStatus(raw: nil).description.contains("could not be collected"))
+        #expect(ExitStatus(raw: 9).signal == SIGKILL)
+        #expect(ExitStatus(raw: 0).exitCode == 0)
+    }
+
+    @Test func theCallerIsNotAWorker() {
+        #expect(!ParallelWorker.isWorkerProcess)
+        #expect(!ParallelWorker.isUnclaimedWorker)
+        ParallelWorker.enterIfNeeded()  // returns at once outside a worker
+    }
+
+    @Test func privateJobTypesFailBeforeAnythingIsSent() async throws {
+        do {
+            _ = try await Parallel(nJobs: 2, backend: .instance(sharedProcessBackend))([PrivateJob()])
+            Issue.record("a private job type must be refused")
+        } catch let error as ParallelError {
+            #expect(error.code == .notSerializable)
+            #expect(error.description.contains("PrivateJob"))
+            #expect(!error.description.contains("unknown context"))
+        }
+    }
+
+    @Test func zeroIdleTimeoutStillServesCalls() async throws {
+        let backend = ProcessBackend(idleWorkerTimeout: .zero)
+        for round in 0..<3 {
+            #expect(try await Parallel(nJobs: 2, backend: .instance(backend))([SquareJob(x: round)]) == [round * round])
+        }
+        let negative = ProcessBackend(idleWorkerTimeout: .seconds(-5))
+        #expect(try await Parallel(nJobs: 2, backend: .instance(negative))([SquareJob(x: 4)]) == [16])
+    }
+
+    @Test func namesAndCapabilities() {
+        let process = ProcessBackend()
+        #expect(process.displayName == "ProcessBackend")
+        #expect(process.capabilities.runsOutOfProcess && process.capabilities.supportsInnerMaxNumThreads)
+        #expect(!process.capabilities.usesThreads && !process.capabilities.supportsSharedMemory)
+        let multiprocessing = MultiprocessingBackend()
+        #expect(multiprocessing.displayName == "MultiprocessingBackend")
+        #expect(multiprocessing.capabilities.runsOutOfProcess && !multiprocessing.capabilities.supportsInnerMaxNumThreads)
+        #expect(process.autoBatching == .workerProcesses)
+    }
+}
+
+private struct PrivateJob: ParallelJob {
+    func run() async throws -> Int { 0 }
+}
