@@ -93,5 +93,14 @@ let package = Package(
             dependencies: ["ConcurrentPerformBackend", "ParallelKit"],
             swiftSettings: strictSettings
         ),
+        // The process backends' examples (`swift run process-examples`) and their C library that is
+        // not thread-safe.
+        .target(name: "ProcessExamplesLegacyC", path: "Examples/ProcessExamplesLegacyC"),
+        .executableTarget(
+            name: "process-examples",
+            dependencies: ["ParallelKit", "ProcessExamplesLegacyC"],
+            path: "Examples/ProcessExamples",
+            swiftSettings: strictSettings
+        ),
     ]
 )
