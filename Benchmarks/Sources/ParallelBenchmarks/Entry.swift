@@ -21,6 +21,8 @@ struct Options: Sendable {
     var sharedMB = 200
     /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib).
     var only: Set<String> = ["g", "t", "c", "p", "j"]
+    /// Where to write every raw sample as JSON (`--json FILE`).
+    var json: String?
     var sectionTimeout = 900.0
     var joblibTimeout = 1200.0
     // Internal: child modes.
@@ -33,11 +35,13 @@ struct Options: Sendable {
                                   [--trivial-n N] [--joblib-trivial-n N] [--cpu-n N] [--cpu-ms MS]
                                   [--gen-n N] [--gen-reps N] [--consumer-ns NS]
                                   [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j]
+                                  [--json FILE]
           --quick        small sizes and 1 repetition (a smoke test, e.g. in CI)
           --no-joblib    skip the joblib side (its rows print "n/a")
           --no-process   skip the process-backend rows (they print "n/a")
           --only LIST    run only these sections: t trivial, c CPU, g generator, p process rows,
                          j joblib (the others print "n/a: not run")
+          --json FILE    also write every raw sample (seconds) and reason as JSON
           --python PATH  the Python that runs joblib/bench_joblib.py (default: $PK_BENCH_PYTHON,
                          else Benchmarks/.venv-bench/bin/python, else python3)
         """
@@ -90,6 +94,7 @@ struct Options: Sendable {
             case "--consumer-ns": o.consumerNanos = Double(value()) ?? o.consumerNanos
             case "--process-trivial-n": o.procTrivialN = int()
             case "--shared-mb": o.sharedMB = int()
+            case "--json": o.json = value()
             case "--only": o.only = Set(value().split(separator: ",").map(String.init))
             case "--child": o.child = value()
             case "--out": o.out = value()
@@ -122,6 +127,13 @@ struct BenchmarkMain {
             return
         }
         let figures = await runAll(o)
+        if let path = o.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try encoder.encode(figures).write(to: URL(fileURLWithPath: path)) } catch {
+                log("cannot write \(path): \(error)")
+            }
+        }
         var t = TableBuilder(figures, o)
         t.build()
         printReport(t, figures, o)
@@ -146,6 +158,7 @@ struct BenchmarkMain {
 
     static func runAll(_ o: Options) async -> Figures {
         var f = Figures()
+        f.info["load.start"] = loadAverage()
         log("calibrating the CPU-bound task (\(o.cpuMillis) ms)")
         let (iterations, millis) = calibrateSpin(targetMillis: o.cpuMillis)
         f.info["c.task_ms"] = String(format: "%.2f", millis)
@@ -190,6 +203,7 @@ struct BenchmarkMain {
             f.errors["p"] = "skipped (--no-process)"
         }
 
+        f.info["load.swiftEnd"] = loadAverage()
         if !o.only.contains("j") {
             f.errors["j"] = "not run (--only)"
         } else if o.joblib {
@@ -197,6 +211,7 @@ struct BenchmarkMain {
         } else {
             f.errors["j"] = "skipped (--no-joblib)"
         }
+        f.info["load.end"] = loadAverage()
         return f
     }
 
@@ -222,6 +237,9 @@ struct BenchmarkMain {
         lines.append("Medians of \(o.reps) timed repetition\(o.reps == 1 ? "" : "s") after one untimed warm-up"
             + " (ratios and speed-ups: the median of the per-repetition ratios, both sides timed"
             + " back to back)\(o.quick ? "; --quick sizes" : "").")
+        lines.append("Load average (1, 5, 15 min) from /proc/loadavg: \(f.info["load.start"] ?? "?") at the start,"
+            + " \(f.info["load.swiftEnd"] ?? "?") after the Swift rows, \(f.info["load.end"] ?? "?") at the end"
+            + " (the first is before this run; the others include this run's own threads, up to 2).")
         lines.append("joblib: \(f.info["j.version"].map { "joblib \($0), Python \(f.info["j.python"] ?? "?")" } ?? (f.reason(for: "j") ?? "?")).")
         lines.append("")
         lines.append(t.render())

@@ -102,6 +102,12 @@ func procStatus(_ field: String) -> Int? {
     return nil
 }
 
+/// The first three fields of /proc/loadavg.
+func loadAverage() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+}
+
 /// Resets VmHWM to the current VmRSS (Linux 4.0+: write "5" to /proc/self/clear_refs).
 func resetPeakRSS() -> Bool {
     let fd = open("/proc/self/clear_refs", O_WRONLY)
