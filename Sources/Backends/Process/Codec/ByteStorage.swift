@@ -15,7 +15,11 @@ final class ByteStorage: @unchecked Sendable {
     /// Copies `bytes` into a new buffer. O(n).
     init(copying bytes: some Collection<UInt8>) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
-        _ = buffer.initializeMemory(as: UInt8.self, from: bytes)
+        // One memcpy for contiguous input; the generic path copies byte by byte.
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
+            if let start = source.baseAddress { buffer.baseAddress!.copyMemory(from: start, byteCount: source.count) }
+        }
+        if copied == nil { _ = buffer.initializeMemory(as: UInt8.self, from: bytes) }
         base = UnsafeRawPointer(buffer.baseAddress!)
         count = bytes.count
     }

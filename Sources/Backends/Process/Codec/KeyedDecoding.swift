@@ -3,18 +3,23 @@
 
 import Glibc
 
+/// One entry of a keyed container: where its key's bytes are and where its value starts and ends.
+///
+/// Declared outside `KeyedDecoding` on purpose: a type nested in a generic class is generic too,
+/// and every `Entry?` or `[Entry]` would then cost a run-time metadata lookup per container.
+struct KeyedEntry {
+    let keyStart: Int
+    let keyCount: Int
+    let value: Int
+    let valueEnd: Int
+}
+
 /// A keyed container being read.
 ///
 /// A class because `KeyedDecodingContainerProtocol`'s methods are non-mutating but reading in
 /// order advances a cursor.
 final class KeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    /// One entry: where its key's bytes are and where its value starts and ends.
-    struct Entry {
-        let keyStart: Int
-        let keyCount: Int
-        let value: Int
-        let valueEnd: Int
-    }
+    typealias Entry = KeyedEntry
 
     let state: DecoderState
     let header: DecoderState.ContainerHeader
