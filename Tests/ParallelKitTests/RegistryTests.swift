@@ -69,13 +69,15 @@ struct RegistryTests {
 
     @Test("an unknown name is .unknownBackend listing the registered names, and nothing is taken")
     func unknownName() async throws {
+        let registered = Self.uniqueName("listed-in-error")
+        registerParallelBackend(registered) { RecordingBackend() }
         let input = CountingSequence(count: 10) { i in delayed { i }() }
         let error = await #expect(throws: ParallelError.self) {
             try await Parallel(nJobs: 2, backend: "unit-testing")(input)
         }
         #expect(error?.code == .unknownBackend)
         #expect(error?.description.contains("unit-testing") == true)
-        for name in ["sequential", "threading", "process", "loky", "multiprocessing"] {
+        for name in ["sequential", "threading", "process", "loky", "multiprocessing", registered] {
             #expect(error?.description.contains(name) == true, "\(name) is not listed")
         }
         #expect(input.pulls.value == 0)

@@ -258,6 +258,8 @@ func captureOutput(
     let readEnd = fds[0]
     let writeEnd = fds[1]
     let original = dup(fd)
+    // Keep these out of child processes started meanwhile (they inherit only the redirected fd).
+    for descriptor in [readEnd, writeEnd, original] { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
     let marker = Array("\n<<pk-capture-end-\(UUID().uuidString)>>\n".utf8)
     let capture = CaptureBuffer(marker: marker, forwardTo: original)
     let reader = Thread {

@@ -110,6 +110,31 @@ struct ThreadingBackendTests {
         #expect(observed == [nil, nil])
     }
 
+    @Test("unlike joblib (batch 1 for threads), the threading backend batches trivial tasks with .auto")
+    func autoBatchingOnThreads() async throws {
+        let recorder = BatchRecordingThreads()
+        let count = 50_000
+        let results = try await Parallel(nJobs: 2, backend: .instance(recorder))((0..<count).map { i in delayed { i }() })
+        #expect(results == Array(0..<count))
+        let sizes = recorder.sizes
+        #expect(sizes.reduce(0, +) == count)
+        #expect((sizes.max() ?? 0) > 1)
+        #expect(sizes.count < count / 10, "\(sizes.count) batches for \(count) trivial tasks")
+    }
+
+    @Test("concurrent scopes inside pool tasks do not leak into each other (test_backend_context_manager)")
+    func scopesAreTaskLocal() async throws {
+        let observed = try await Parallel(nJobs: 4, batchSize: 1)((0..<16).map { i in
+            Delayed { () async throws -> (Int, Int) in
+                try await withParallelConfig(nJobs: i + 1) { () async throws -> (Int, Int) in
+                    await Task.yield()
+                    return (i + 1, try effectiveNJobs(nil))
+                }
+            }
+        })
+        #expect(observed.allSatisfy { $0.0 == $0.1 })
+    }
+
     @Test("the sequential backend by name runs in the calling thread's task, with no pool thread")
     func sequentialBackend() async throws {
         let names = try await Parallel(nJobs: 4, backend: "sequential")((0..<4).map { _ in Delayed { currentThreadName() } })
@@ -127,4 +152,40 @@ final class SharedQueue: Sendable {
     func put(_ item: Int) { items.withLock { if $0.count < capacity { $0.append(item) } } }
 
     var isFull: Bool { items.withLock { $0.count == capacity } }
+}
+
+/// The threading backend, observed: records the size of every batch the engine submits to it.
+final class BatchRecordingThreads: ParallelBackend {
+    private let threading = ThreadingBackend()
+    private let recorded = Mutex<[Int]>([])
+
+    var sizes: [Int] { recorded.withLock { $0 } }
+    var displayName: String { threading.displayName }
+    var capabilities: BackendCapabilities { threading.capabilities }
+    var autoBatching: AutoBatchingPolicy { threading.autoBatching }
+
+    func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+        Recording(inner: try await threading.startCall(context), owner: self)
+    }
+
+    fileprivate func record(_ size: Int) { recorded.withLock { $0.append(size) } }
+
+    final class Recording: BackendCall {
+        let inner: any BackendCall
+        let owner: BatchRecordingThreads
+
+        init(inner: any BackendCall, owner: BatchRecordingThreads) {
+            self.inner = inner
+            self.owner = owner
+        }
+
+        func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+            owner.record(batch.count)
+            inner.submit(batch, completion: completion)
+        }
+
+        func abort() { inner.abort() }
+
+        func finish() async { await inner.finish() }
+    }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import ParallelKit
+import Testing
+
+/// API.md: the input sequence is consumed lazily, on the caller's isolation (hence `#isolation`),
+/// while the tasks run on the backend's workers. The caller here is an actor whose executor is one
+/// dedicated thread, so "on the caller's isolation" is checkable as "on that thread".
+@Suite("Isolation: inputs are taken on the caller's actor")
+struct IsolationTests {
+    static let executor = DedicatedThreadExecutor()
+
+    actor PinnedCaller {
+        nonisolated var unownedExecutor: UnownedSerialExecutor { IsolationTests.executor.asUnownedSerialExecutor() }
+
+        func list(_ parallel: Parallel, _ input: CountingSequence<Delayed<pthread_t>>) async throws -> [pthread_t] {
+            try await parallel(input)
+        }
+
+        func drain(_ parallel: Parallel, _ input: CountingSequence<Delayed<pthread_t>>, unordered: Bool) async throws -> [pthread_t] {
+            var out: [pthread_t] = []
+            for try await value in unordered ? parallel.generatorUnordered(input) : parallel.generator(input) { out.append(value) }
+            return out
+        }
+    }
+
+    /// An input that records the thread each element is taken on; each task returns its own thread.
+    static func input(_ pulls: ThreadLog) -> CountingSequence<Delayed<pthread_t>> {
+        CountingSequence(count: 200) { _ in
+            pulls.record(pthread_self())
+            return Delayed { pthread_self() }
+        }
+    }
+
+    @Test("a list call from an actor takes every input on the actor; the tasks run on workers")
+    func listCall() async throws {
+        let pulls = ThreadLog()
+        let ran = try await PinnedCaller().list(Parallel(nJobs: 2, preDispatch: 4, batchSize: 1), Self.input(pulls))
+        let callerThread = try #require(Self.executor.thread)
+        #expect(pulls.threads.count == 200)
+        #expect(pulls.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
+        #expect(ran.allSatisfy { pthread_equal($0, callerThread) == 0 })
+    }
+
+    @Test("a generator iterated on an actor takes its inputs there too", arguments: [false, true])
+    func generator(unordered: Bool) async throws {
+        let pulls = ThreadLog()
+        let ran = try await PinnedCaller().drain(Parallel(nJobs: 2, batchSize: 1), Self.input(pulls), unordered: unordered)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 200)
+        #expect(pulls.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
+    @Test("with nJobs 1 the inputs are taken on the actor as well")
+    func sequential() async throws {
+        let pulls = ThreadLog()
+        _ = try await PinnedCaller().list(Parallel(nJobs: 1), Self.input(pulls))
+        let callerThread = try #require(Self.executor.thread)
+        #expect(pulls.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+}
+
+/// Records threads.
+final class ThreadLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [pthread_t] = []
+
+    func record(_ thread: pthread_t) {
+        lock.lock()
+        recorded.append(thread)
+        lock.unlock()
+    }
+
+    var threads: [pthread_t] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
+    }
+}
+
+/// A serial executor that runs every job on one dedicated thread.
+final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var runner: pthread_t?
+
+    init() {
+        let worker = Thread { [self] in run() }
+        worker.start()
+    }
+
+    /// The thread that runs the jobs (once it has started).
+    var thread: pthread_t? {
+        condition.lock()
+        defer { condition.unlock() }
+        while runner == nil { condition.wait() }
+        return runner
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        runner = pthread_self()
+        condition.broadcast()
+        while true {
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedSerialExecutor())
+            condition.lock()
+        }
+    }
+}
