@@ -1,5 +1,6 @@
 import Foundation
 import ParallelKit
+import Synchronization
 import Testing
 
 /// Item 9: a task's error is rethrown as itself; the remaining tasks are not started; the call
@@ -109,6 +110,27 @@ struct ErrorPropagationTests {
         }
         #expect(seconds < 8, "100 × 200 ms tasks take at least 10 s on 2 workers; failing took \(seconds) s")
         #expect(ran.value < 20)
+    }
+
+    @Test("a failing task stops the rest of its own batch", arguments: [1, 2])
+    func errorStopsItsBatch(nJobs: Int) async throws {
+        let ran = Mutex<Set<Int>>([])
+        let tasks = (0..<10).map { i in
+            Delayed { () throws -> Int in
+                ran.withLock { _ = $0.insert(i) }
+                if i == 3 { throw TestError(index: 3) }
+                return i
+            }
+        }
+        // Batches of five (joblib splits a take of ten across two workers): tasks 0–4 run in order
+        // in one batch, which stops at the error.
+        await #expect(throws: TestError(index: 3)) {
+            try await Parallel(nJobs: nJobs, preDispatch: .all, batchSize: 5)(tasks)
+        }
+        let ranTasks = ran.withLock { $0 }
+        #expect(ranTasks.isSuperset(of: [0, 1, 2, 3]))
+        #expect(!ranTasks.contains(4))
+        if nJobs == 1 { #expect(ranTasks == [0, 1, 2, 3]) }
     }
 
     @Test("an error in a lazily consumed input stops taking inputs")

@@ -33,6 +33,18 @@ struct TimeoutTests {
         #expect(!gate.isOpen)
     }
 
+    @Test("inside a batch of several tasks, the timeout names the exact task, not the batch's first", arguments: [BatchSize.fixed(5), .fixed(10)])
+    func exactTaskInBatch(batchSize: BatchSize) async throws {
+        let gate = Gate()
+        defer { gate.open() }
+        let error = await #expect(throws: ParallelError.self) {
+            try await Parallel(nJobs: 2, timeout: .milliseconds(200), preDispatch: .all, batchSize: batchSize)(
+                Self.tasks(count: 40, stuck: 7, gate: gate))
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.taskIndex == 7)
+    }
+
     @Test("a timed-out task is cancelled, not left running")
     func timedOutTaskIsCancelled() async throws {
         let gate = Gate()
