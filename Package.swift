@@ -49,6 +49,7 @@ let package = Package(
             name: "ParallelProcess",
             dependencies: ["ParallelCore", "ParallelConfiguration", "CParallelSupport"],
             path: "Sources/Backends/Process",
+            exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
         // The umbrella users import: `Parallel`, re-exports, built-in backend registration.

@@ -157,7 +157,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
     /// joblib's `_start`: dispatch the pre-dispatch window (or, with "all", the whole input).
     private func start() {
         started = true
-        for notice in plan.notices { reporter.emit(notice) }
+        for notice in plan.notices { reporter.emit(notice, toStandardOutput: true) }
         reporter.emit("Using backend \(plan.backend.displayName) with \(plan.nJobs) concurrent workers.")
         watchdog?.start(posting: inbox)
         if dispatchOneBatch() {

@@ -85,11 +85,12 @@ package struct ProgressReporter: Sendable {
         "[Parallel(n_jobs=\(nJobsLabel))]: \(message)"
     }
 
-    /// Writes a message (prefixed) to standard error, or to standard output from verbose 50.
-    package func emit(_ message: String) {
+    /// Writes a message (prefixed) to standard error, or to standard output from verbose 50
+    /// (or always, with `toStandardOutput`, as joblib prints its backend substitution notice).
+    package func emit(_ message: String, toStandardOutput: Bool = false) {
         guard verbose > 0 else { return }
         let line = format(message)
-        if verbose >= 50 {
+        if verbose >= 50 || toStandardOutput {
             print(line)
         } else {
             StandardError.write(line + "\n")

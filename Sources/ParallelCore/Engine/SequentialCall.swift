@@ -24,7 +24,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         self.reporter = ProgressReporter(
             verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, totalTasks: source.knownCount,
             preDispatchAmount: 0, startTime: MonotonicClock.now())
-        for notice in plan.notices { reporter.emit(notice) }
+        for notice in plan.notices { reporter.emit(notice, toStandardOutput: true) }
     }
 
     /// Runs every task and returns the results in order.

@@ -7,10 +7,11 @@ import Glibc
 /// The engine stamps batches and tasks with plain `UInt64` nanoseconds so that a stamp is one
 /// `clock_gettime` call (about 20 ns) and fits in an atomic, and so the pure state machines can be
 /// driven by times their tests choose.
-public enum MonotonicClock {
+@usableFromInline
+package enum MonotonicClock {
     /// The current monotonic time in nanoseconds; never 0.
     @inlinable
-    public static func now() -> UInt64 {
+    package static func now() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec) | 1
