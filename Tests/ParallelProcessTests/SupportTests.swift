@@ -53,6 +53,42 @@ struct SupportTests {
         #expect(try await Parallel(nJobs: 2, backend: .instance(negative))([SquareJob(x: 4)]) == [16])
     }
 
+    @Test func workersThatFailToStartAreReplaced() async throws {
+        let folder = NSTemporaryDirectory() + "parallelkit-flaky-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The first two workers die by a signal before starting (a passing failure, retried);
+        // later ones become this test binary. mkdir is atomic, so exactly two die, and with
+        // nJobs 2 that can be both first workers: the call must still start.
+        let script = folder + "/worker.sh"
+        let text = [
+            "#!/bin/sh",
+            "mkdir '\(folder)/first' 2>/dev/null && kill -9 $$",
+            "mkdir '\(folder)/second' 2>/dev/null && kill -9 $$",
+            "exec /proc/$PPID/exe \"$@\"",
+        ].joined(separator: "\n") + "\n"
+        try text.write(toFile: script, atomically: true, encoding: .utf8)
+        #expect(chmod(script, 0o755) == 0)
+        let backend = ProcessBackend(workerExecutable: script)
+        #expect(try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { SquareJob(x: $0) }) == [0, 1, 4, 9])
+    }
+
+    @Test func workersInheritOnlyTheirOwnDescriptors() async throws {
+        let path = NSTemporaryDirectory() + "parallelkit-leak-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Opened without O_CLOEXEC, as plenty of code does: a worker must not keep it.
+        let fd = open(path, O_CREAT | O_RDWR, 0o600)
+        #expect(fd >= 0)
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let backend = MultiprocessingBackend()
+        let seen = try await Parallel(nJobs: 2, backend: .instance(backend))([OpenFilesJob()])
+        #expect(seen.count == 1)
+        #expect(seen.first?.contains(path) == false, "\(seen)")
+        #expect(seen.first?.isEmpty == false)
+    }
+
     @Test func namesAndCapabilities() {
         let process = ProcessBackend()
         #expect(process.displayName == "ProcessBackend")
@@ -62,6 +98,14 @@ struct SupportTests {
         #expect(multiprocessing.displayName == "MultiprocessingBackend")
         #expect(multiprocessing.capabilities.runsOutOfProcess && !multiprocessing.capabilities.supportsInnerMaxNumThreads)
         #expect(process.autoBatching == .workerProcesses)
+    }
+}
+
+/// The targets of a worker's open descriptors.
+struct OpenFilesJob: ParallelJob {
+    func run() async throws -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
     }
 }
 

@@ -4,6 +4,7 @@
 #ifndef C_PARALLEL_WORKER_HOOK_H
 #define C_PARALLEL_WORKER_HOOK_H
 
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -53,6 +54,12 @@ int pk_worker_claim_deferred(void);
 
 /// Exit status of a worker that cannot run: ParallelProcess is not linked into the executable.
 #define PK_WORKER_EXIT_NOT_LINKED 121
+
+/// Adds "close every descriptor from `lowest` up" to a spawn's file actions, so a worker inherits
+/// only the descriptors it is given: the parent's other descriptors that lack O_CLOEXEC (a file
+/// being written, a socket) must not live on in long-lived workers. Returns 0, or ENOSYS where
+/// the C library lacks posix_spawn_file_actions_addclosefrom_np (glibc before 2.34).
+int pk_spawn_file_actions_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 /// Relaxed-enough atomics on memory shared between processes (the status board): Swift's
 /// Synchronization module has no atomic view of raw memory, so these wrap the C builtins.

@@ -161,7 +161,10 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         let active = workers.filter(\.isActive)
         let idleOrStarting = active.filter { $0.phase != .busy }.count
         let waiting = queue.filter { batch in calls[batch.callID].map { $0.running < $0.limit } ?? false }.count
-        let wanted = min(targetSize, max(minimum, active.count + max(0, waiting - idleOrStarting)))
+        // A call waiting in `open` for its first ready worker counts as work: without this, a
+        // worker that failed to start before any batch was queued would never be replaced.
+        let floor = max(minimum, readyWaiters.isEmpty ? 0 : 1)
+        let wanted = min(targetSize, max(floor, active.count + max(0, waiting - idleOrStarting)))
         guard active.count < wanted else { return }
         for _ in active.count..<wanted { spawnOne() }
     }

@@ -56,6 +56,9 @@ struct SpawnedProcess: Sendable {
             posix_spawn_file_actions_adddup2(&actions, childRequest, 3)
             posix_spawn_file_actions_adddup2(&actions, childReply, 4)
             posix_spawn_file_actions_adddup2(&actions, childBoard, 5)
+            // Everything else the parent has open stays behind, O_CLOEXEC or not (on glibc 2.34
+            // and later; before that only our own descriptors, which are all O_CLOEXEC).
+            _ = pk_spawn_file_actions_close_from(&actions, 6)
 
             var attributes = posix_spawnattr_t()
             posix_spawnattr_init(&attributes)
