@@ -36,6 +36,7 @@ import ParallelCore
 /// - Concurrency: `Sendable`; element reads and writes are plain memory accesses with no
 ///   synchronisation, as with `UnsafeMutableBufferPointer`.
 public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessCollection, MutableCollection, Sendable {
+    /// Positions are `Int`s from 0, as in `Array`.
     public typealias Index = Int
 
     let storage: SharedArrayStorage
