@@ -109,6 +109,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         shuttingDown = true
         targetSize = 0
         queue.removeAll()
+        releaseReadyWaiters()
         for worker in workers { worker.retire() }
         if let done {
             if workers.isEmpty { done.resume() } else { drainWaiters.append(done) }
@@ -126,7 +127,15 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         shuttingDown = true
         targetSize = 0
         queue.removeAll()
+        releaseReadyWaiters()
         for worker in workers { worker.abandonCurrentBatch() }
+    }
+
+    /// A call still waiting in `open` must not wait for a pool that is ending.
+    private func releaseReadyWaiters() {
+        let error = ParallelError(.workerCrashed, "the worker pool was shut down before a worker was ready")
+        for waiter in readyWaiters { waiter.resume(throwing: error) }
+        readyWaiters.removeAll()
     }
 
     /// Live workers (for tests).
