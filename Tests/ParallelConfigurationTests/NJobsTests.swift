@@ -61,6 +61,16 @@ struct NJobsTests {
         #expect(recorder.contexts.map(\.nJobs) == [2])
     }
 
+    @Test("a scope's backend instance and nJobs apply to Parallel(); its tasks see the nested threading scope")
+    func scopeInstance() async throws {
+        let recorder = ContextRecorder()
+        let seen = try await withParallelConfig(backend: .instance(recorder), nJobs: 3) {
+            try await Parallel()((0..<6).map { _ in Delayed { ParallelConfig.current.backend } })
+        }
+        #expect(recorder.contexts.map(\.nJobs) == [3])
+        #expect(seen.allSatisfy { $0 == "threading" })
+    }
+
     @Test("an explicit nJobs beats the scope's (test_parallel_config_params_explicit_set)")
     func explicitBeatsScope() async throws {
         let recorder = ContextRecorder()

@@ -113,23 +113,34 @@ struct VerboseTests {
         #expect(parallelLines(stderr).contains("[Parallel(n_jobs=11)]: Using backend ThreadingBackend with 11 concurrent workers."))
     }
 
-    @Test("with verbose > 0 the failing task's index and description are printed", arguments: [13, 1])
-    func failingTaskPrinted(nJobs: Int) async throws {
+    @Test(
+        "with verbose > 0 the failing task's index and description are printed",
+        arguments: [(13, BatchSize.fixed(1)), (14, .fixed(4)), (1, .auto)])
+    func failingTaskPrinted(nJobs: Int, batchSize: BatchSize) async throws {
+        // The error's description does not contain the failing index, so the index must be printed
+        // on its own. With batches of 4, task 5 is the second of its batch.
+        let failure = TestError(index: 99)
         let tasks = (0..<20).map { i in
             Delayed { () throws -> Int in
-                if i == 5 { throw TestError(index: 5) }
+                if i == 5 { throw failure }
                 return i
             }
         }
         let backend: BackendChoice = nJobs == 1 ? "sequential" : "threading"
         let label = nJobs == 1 ? 3 : nJobs
         let stderr = try await captureOutput(of: 2) {
-            await #expect(throws: TestError(index: 5)) {
-                try await Parallel(nJobs: label, backend: backend, verbose: 1, batchSize: 1)(tasks)
+            await #expect(throws: failure) {
+                try await Parallel(nJobs: label, backend: backend, verbose: 1, batchSize: batchSize)(tasks)
             }
         }
-        let lines = parallelLines(stderr).filter { $0.hasPrefix("[Parallel(n_jobs=\(label))]") }
-        #expect(lines.contains { $0.contains("5") && $0.contains(String(describing: TestError(index: 5))) }, "\(lines)")
+        let lines = parallelLines(stderr).filter { $0.hasPrefix("[Parallel(n_jobs=\(label))]: ") }
+        let description = String(describing: failure)
+        let failureLines = lines.filter { $0.contains(description) }
+        #expect(failureLines.count == 1, "\(lines)")
+        let rest = failureLines.first?
+            .replacingOccurrences(of: "[Parallel(n_jobs=\(label))]: ", with: "")
+            .replacingOccurrences(of: description, with: "") ?? ""
+        #expect(rest.range(of: #"\b5\b"#, options: .regularExpression) != nil, "the index 5 is not in: \(failureLines)")
         #expect(!lines.contains { $0.hasSuffix("finished") })
     }
 }
