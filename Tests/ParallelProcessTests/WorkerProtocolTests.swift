@@ -1,5 +1,6 @@
 import Foundation
 import ParallelCore
+import Synchronization
 import Testing
 
 @testable import ParallelProcess
@@ -44,9 +45,22 @@ final class BlockingWorkerClient {
     var reader = FrameReader()
 
     init() throws {
-        process = try SpawnedProcess.spawn(
-            executable: "/proc/self/exe", argument0: CommandLine.arguments.first ?? "worker",
-            environment: WorkerEnvironment.entries(parent: ProcessInfo.processInfo.environment, overrides: [:]))
+        // Spawned from the event loop's thread, as the pools do: the worker's parent-death signal
+        // fires when the spawning *thread* exits, and a test's thread may be a pool thread that
+        // ends when the machine is busy (this test failed that way under load).
+        let spawned = Mutex<Result<SpawnedProcess, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        EventLoop.shared.execute {
+            let result = Result {
+                try SpawnedProcess.spawn(
+                    executable: "/proc/self/exe", argument0: CommandLine.arguments.first ?? "worker",
+                    environment: WorkerEnvironment.entries(parent: ProcessInfo.processInfo.environment, overrides: [:]))
+            }
+            spawned.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        process = try spawned.withLock { $0! }.get()
         FileDescriptorIO.setNonBlocking(process.requestFD, false)
         FileDescriptorIO.setNonBlocking(process.replyFD, false)
     }
