@@ -16,9 +16,9 @@ protocol WorkerConnectionDelegate: AnyObject {
     func workerReady(_ worker: WorkerConnection)
     /// The running batch ended with `reply`; the worker is ready again.
     func worker(_ worker: WorkerConnection, finished batch: QueuedBatch, with reply: BatchReply)
-    /// The process is gone. `batch` is what it was running, if anything; `startFailure` is set
-    /// when it never became ready.
-    func workerDied(_ worker: WorkerConnection, running batch: QueuedBatch?, crash: ParallelError?, startFailure: StartFailure?)
+    /// The process is gone. `crashed` is the batch it was running, if any, with the error that
+    /// names the task; `startFailure` is set when it never became ready.
+    func workerDied(_ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError)?, startFailure: StartFailure?)
 }
 
 /// Why a worker never became ready.
@@ -52,8 +52,6 @@ final class WorkerConnection: EventHandler {
     private(set) var current: QueuedBatch?
     /// Monotonic time the worker last became idle.
     private(set) var idleSince: UInt64 = 0
-    /// Set when the parent ended the worker itself (abort, retire): its death is no crash.
-    private(set) var endedByParent = false
 
     private var reader = FrameReader(initialCapacity: 16 * 1024)
     private var tail = StderrTail()
@@ -102,7 +100,6 @@ final class WorkerConnection: EventHandler {
     /// not within `retireGrace`.
     func retire() {
         guard phase != .dead, phase != .retiring else { return }
-        endedByParent = true
         let wasBusy = phase == .busy
         phase = .retiring
         if !wasBusy { closeRequestPipe() }
@@ -113,7 +110,6 @@ final class WorkerConnection: EventHandler {
     /// Kills the worker now (SIGKILL). Its death is reported through the pidfd as usual.
     func kill() {
         guard phase != .dead else { return }
-        endedByParent = true
         _ = Glibc.kill(process.pid, SIGKILL)
     }
 
@@ -338,11 +334,10 @@ final class WorkerConnection: EventHandler {
         if wasPhase == .launching || wasPhase == .deferred {
             startFailure = describeStartFailure(status: status, deferred: wasPhase == .deferred)
         }
-        var crash: ParallelError?
-        if let batch, !endedByParent || protocolError != nil {
-            crash = describeCrash(of: batch, status: status)
-        }
-        delegate?.workerDied(self, running: endedByParent && protocolError == nil ? nil : batch, crash: crash, startFailure: startFailure)
+        // A batch the parent abandoned (abort) was cleared before the kill, so any batch still
+        // here is one whose caller waits: it is reported, whoever ended the worker.
+        delegate?.workerDied(
+            self, crashed: batch.map { ($0, describeCrash(of: $0, status: status)) }, startFailure: startFailure)
     }
 
     private func describeCrash(of batch: QueuedBatch, status: ExitStatus) -> ParallelError {

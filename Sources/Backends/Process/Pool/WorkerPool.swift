@@ -266,12 +266,12 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         scheduleIdleCheck()
     }
 
-    func workerDied(_ worker: WorkerConnection, running batch: QueuedBatch?, crash: ParallelError?, startFailure: StartFailure?) {
+    func workerDied(_ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError)?, startFailure: StartFailure?) {
         workers.removeAll { $0 === worker }
-        if let batch {
+        if let (batch, error) = crashed {
             calls[batch.callID]?.running -= 1
-            let error = crash ?? ParallelError(.workerCrashed, taskIndex: batch.firstIndex, "a worker process ended while running tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count).")
-            batch.complete(.crashed(error, completedCount: max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)))
+            let completed = max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)
+            batch.complete(.crashed(error, completedCount: completed))
         }
         if let startFailure { startFailed(startFailure) }
         failIfStarved()
