@@ -12,7 +12,7 @@ final class DecoderState {
     var codingPath: [any CodingKey] = []
     /// How many nested values are being decoded right now (bounded by `WireLimits.maxDepth`).
     var nesting = 0
-    /// The last type found not to be a packed array (see `EncoderState.lastUnpackedType`).
+    /// The last type found not to be an array (see `EncoderState.lastUnpackedType`).
     var lastUnpackedType: ObjectIdentifier?
     /// Passed through to every `Decoder.userInfo`.
     let userInfo: [CodingUserInfoKey: Any]
