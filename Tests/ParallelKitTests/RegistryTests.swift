@@ -136,8 +136,9 @@ final class ThreadingDelegate: ParallelBackend {
     }
 }
 
-/// A third-party-style backend that imports only ParallelCore: batches run on a concurrent
-/// DispatchQueue, at most nJobs at a time.
+/// A third-party-style backend that imports only ParallelCore: batches run on serial
+/// DispatchQueues (one per worker), through a task executor, so nothing ever blocks a thread of
+/// Swift's cooperative pool.
 final class DispatchQueueBackend: ParallelBackend {
     var displayName: String { "DispatchQueueBackend" }
 
@@ -146,27 +147,33 @@ final class DispatchQueueBackend: ParallelBackend {
     }
 }
 
+/// Runs jobs on a serial DispatchQueue.
+final class DispatchQueueExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 final class DispatchQueueCall: BackendCall {
-    private let queue = DispatchQueue(label: "test.dispatch-backend", attributes: .concurrent)
-    private let slots: DispatchSemaphore
-    private let aborted = Atomic<Bool>(false)
+    private let lanes: [DispatchQueueExecutor]
+    private let tasks = Mutex<[Task<Void, Never>]>([])
 
-    init(width: Int) { slots = DispatchSemaphore(value: width) }
-
-    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
-        queue.async { [self] in
-            slots.wait()
-            defer { slots.signal() }
-            guard !aborted.load(ordering: .relaxed) else { return }
-            // Bridge the async batch onto this queue's thread.
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                completion(await batch.run())
-                done.signal()
-            }
-            done.wait()
-        }
+    init(width: Int) {
+        lanes = (0..<width).map { DispatchQueueExecutor(label: "test.dispatch-backend.\($0)") }
     }
 
-    func abort() { aborted.store(true, ordering: .relaxed) }
+    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+        let lane = lanes[batch.firstIndex % lanes.count]
+        let task = Task(executorPreference: lane) { completion(await batch.run()) }
+        tasks.withLock { $0.append(task) }
+    }
+
+    func abort() {
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+    }
 }
