@@ -64,43 +64,19 @@ struct CPUCountTests {
     typealias SchedSetAffinity = @convention(c) (pid_t, Int, UnsafeRawPointer?) -> Int32
 
     @Test("a thread pinned to one CPU counts 1 CPU")
-    func honoursAffinity() throws {
+    func honoursAffinity() async throws {
         let symbol = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity"))
         let setAffinity = unsafeBitCast(symbol, to: SchedSetAffinity.self)
-        let result = PinnedThreadResult()
-        let done = DispatchSemaphore(value: 0)
         // A dedicated thread, so no thread of Swift's pools is pinned.
-        let thread = Thread {
-            var mask = [UInt8](repeating: 0, count: 128)
-            mask[0] = 1  // CPU 0 only
-            let status = mask.withUnsafeBytes { setAffinity(0, 128, $0.baseAddress) }
-            result.set(status: status, count: cpuCount())
-            done.signal()
+        let (status, count) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, Int), Never>) in
+            Thread {
+                var mask = [UInt8](repeating: 0, count: 128)
+                mask[0] = 1  // CPU 0 only
+                let status = mask.withUnsafeBytes { setAffinity(0, 128, $0.baseAddress) }
+                continuation.resume(returning: (status, cpuCount()))
+            }.start()
         }
-        thread.start()
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        let (status, count) = result.get()
         try #require(status == 0, "sched_setaffinity failed")
         #expect(count == 1)
-    }
-}
-
-/// Hands the pinned thread's observations back to the test.
-final class PinnedThreadResult: @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: Int32 = -1
-    private var count = -1
-
-    func set(status: Int32, count: Int) {
-        lock.lock()
-        self.status = status
-        self.count = count
-        lock.unlock()
-    }
-
-    func get() -> (Int32, Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (status, count)
     }
 }
