@@ -82,3 +82,12 @@ final class ThreadResult<Value: Sendable>: @unchecked Sendable {
         return value
     }
 }
+
+/// The number of live threads of this process named `pk-threading` (the threading backend's pool).
+func livePoolThreads() -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter { tid in
+        let name = (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? ""
+        return name.trimmingCharacters(in: .whitespacesAndNewlines) == "pk-threading"
+    }.count
+}

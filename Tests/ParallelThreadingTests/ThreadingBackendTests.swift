@@ -68,13 +68,19 @@ struct ThreadingBackendTests {
         #expect(queue.isFull)
     }
 
-    @Test("workers are released after a call: many calls in a row keep working")
+    @Test("workers are reused across calls: 200 calls in a row do not pile up threads")
     func manyCalls() async throws {
-        let p = Parallel(nJobs: 2)
+        let p = Parallel(nJobs: 2, batchSize: 1)
         for round in 0..<200 {
             let results = try await p((0..<10).map { i in delayed { i + round }() })
             #expect(results.first == round)
         }
+        // A thread per call would leave hundreds alive (idle threads live for seconds); other
+        // suites share the pool, hence the generous bound.
+        let seenFromTask = try await p([Delayed { livePoolThreads() }])
+        #expect(seenFromTask[0] >= 1, "the pool's threads are counted")
+        let poolThreads = livePoolThreads()
+        #expect(poolThreads < 100, "\(poolThreads) pk-threading threads alive after 200 calls")
     }
 
     @Test("the configuration scope is visible to tasks on pool threads, with the nesting applied")
