@@ -1,6 +1,7 @@
 import ParallelConfiguration
 import ParallelCore
 import ParallelKit
+import Synchronization
 import Testing
 
 /// Item 11: the precedence of backend / require / prefer (API.md), highest first: an explicit
@@ -256,6 +257,22 @@ struct PrecedenceTests {
             try await Parallel(nJobs: 2, prefer: .processes)((0..<4).map { i in delayed { i }() })
         }
         #expect(error?.code == .notSerializable)
+    }
+
+    @Test("end to end: a scope's process backend refuses Delayed tasks before taking any input")
+    func endToEndScopeProcessWithDelayed() async {
+        let pulled = Mutex(0)
+        let input = (0..<10).lazy.map { i -> Delayed<Int> in
+            pulled.withLock { $0 += 1 }
+            return delayed { i }()
+        }
+        let error = await #expect(throws: ParallelError.self) {
+            try await withParallelConfig(backend: "process", nJobs: 2) { () async throws -> [Int] in
+                try await Parallel()(input)
+            }
+        }
+        #expect(error?.code == .notSerializable)
+        #expect(pulled.withLock { $0 } == 0)
     }
 
     @Test("end to end: prefer .threads and require .sharedMemory run on threads")

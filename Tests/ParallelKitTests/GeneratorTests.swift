@@ -47,8 +47,10 @@ struct GeneratorTests {
         #expect(rest == Array(1..<10))
     }
 
-    @Test("generatorUnordered returns the fast results before a slow one (test_parallel_unordered_generator_returns_fastest_first)")
-    func unorderedFastestFirst() async throws {
+    @Test(
+        "generatorUnordered returns the fast results before a slow one (test_parallel_unordered_generator_returns_fastest_first)",
+        arguments: [BatchSize.fixed(1), .auto])
+    func unorderedFastestFirst(batchSize: BatchSize) async throws {
         let gate = Gate()
         let tasks = (0..<10).map { i in
             Delayed { () async -> Int in
@@ -56,7 +58,7 @@ struct GeneratorTests {
                 return i
             }
         }
-        var iterator = Parallel(nJobs: 2, batchSize: 1).generatorUnordered(tasks).makeAsyncIterator()
+        var iterator = Parallel(nJobs: 2, batchSize: batchSize).generatorUnordered(tasks).makeAsyncIterator()
         var first: [Int] = []
         for _ in 0..<9 {
             if let value = try await iterator.next() { first.append(value) }
