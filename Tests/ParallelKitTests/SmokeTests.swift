@@ -31,3 +31,21 @@ struct Square: ParallelJob {
         #expect(out == Array(1...500))
     }
 }
+
+@Suite struct ProcessSmokeTests {
+    @Test func jobsOnProcessBackend() async throws {
+        let squares = try await Parallel(nJobs: 2, backend: "process")((0..<100).map { Square(x: $0) })
+        #expect(squares == (0..<100).map { $0 * $0 })
+    }
+
+    @Test func jobsOnMultiprocessing() async throws {
+        let squares = try await Parallel(nJobs: 2, backend: "multiprocessing")((0..<20).map { Square(x: $0) })
+        #expect(squares == (0..<20).map { $0 * $0 })
+    }
+
+    @Test func delayedOnProcessIsNotSerializable() async throws {
+        await #expect(throws: ParallelError.self) {
+            _ = try await Parallel(nJobs: 2, backend: "process")([delayed { (x: Int) in x }(1)])
+        }
+    }
+}
