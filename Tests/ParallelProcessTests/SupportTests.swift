@@ -112,3 +112,18 @@ struct OpenFilesJob: ParallelJob {
 private struct PrivateJob: ParallelJob {
     func run() async throws -> Int { 0 }
 }
+
+/// A call dropped without `finish()` or `abort()` still ends its per-call workers.
+@Suite("Dropped calls")
+struct DroppedCallTests {
+    @Test func aDroppedMultiprocessingCallEndsItsWorkers() async throws {
+        let backend = MultiprocessingBackend()
+        var call: (any BackendCall)? = try await backend.startCall(BackendCallContext(nJobs: 2))
+        let pids = await EventLoop.shared.submit { [call] in (call as? ProcessCall)?.pool.liveWorkerPIDs ?? [] }
+        #expect(!pids.isEmpty)
+        call = nil
+        _ = call
+        let ended = await eventually(within: .seconds(5)) { pids.allSatisfy(ProcResources.hasEnded) }
+        #expect(ended, "workers of a dropped call: \(pids)")
+    }
+}

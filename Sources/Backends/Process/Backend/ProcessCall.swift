@@ -19,6 +19,9 @@ final class ProcessCall: BackendCall {
     /// A pool made for this call alone (multiprocessing), ended with it.
     let ownsPool: Bool
 
+    /// Set by `abort` and `finish`: a call dropped without either still releases its workers.
+    private let ended = Atomic<Bool>(false)
+
     init(pool: WorkerPool, callID: Int, context: BackendCallContext, ownsPool: Bool) {
         self.pool = pool
         self.callID = callID
@@ -63,7 +66,21 @@ final class ProcessCall: BackendCall {
         EventLoop.shared.execute { pool.enqueue(queued) }
     }
 
+    /// A call the engine dropped without `finish()` or `abort()` (an error between starting the
+    /// call and running it, say) must not leave its workers, or its slot in a shared pool, behind.
+    deinit {
+        guard !ended.load(ordering: .relaxed) else { return }
+        let pool = self.pool
+        let callID = self.callID
+        if ownsPool {
+            EventLoop.shared.execute { pool.shutdown(done: nil) }
+        } else {
+            EventLoop.shared.execute { pool.close(callID: callID) }
+        }
+    }
+
     func abort() {
+        ended.store(true, ordering: .relaxed)
         let pool = self.pool
         let callID = self.callID
         if ownsPool {
@@ -75,6 +92,7 @@ final class ProcessCall: BackendCall {
     }
 
     func finish() async {
+        ended.store(true, ordering: .relaxed)
         largeArrays?.releaseAll()
         let pool = self.pool
         let callID = self.callID
