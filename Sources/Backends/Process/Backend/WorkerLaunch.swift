@@ -14,6 +14,11 @@ enum WorkerLaunch {
     /// Fails in a process that was started as a worker but never entered worker mode: starting
     /// workers from there would repeat itself without end.
     static func checkMayStartWorkers() throws {
+        do {
+            try EventLoop.checkAvailable()
+        } catch {
+            throw ParallelError(.workerCrashed, "worker processes cannot be managed: \(error)")
+        }
         if ParallelWorker.isUnclaimedWorker {
             throw ParallelError(
                 .invalidArgument,

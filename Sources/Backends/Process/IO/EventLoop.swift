@@ -24,8 +24,25 @@ protocol EventHandler: AnyObject {
 ///   on the loop thread (checked with `precondition` in debug builds). `@unchecked Sendable`
 ///   because the mutable state below `inbox` is confined to that thread.
 final class EventLoop: @unchecked Sendable {
+    /// The loop, or why it could not start (the process is out of descriptors or threads).
+    private static let instance: Result<EventLoop, any Error> = Result { try EventLoop() }
+
     /// The loop every pool uses; its thread starts on first use and never ends.
-    static let shared = EventLoop()
+    ///
+    /// Only reached once ``checkAvailable()`` has succeeded (every call starts with it), so the
+    /// failure branch is unreachable in practice; it stops with the reason rather than continuing
+    /// without a loop.
+    static var shared: EventLoop {
+        switch instance {
+        case .success(let loop): return loop
+        case .failure(let error): fatalError("ParallelKit: the process backends' I/O thread could not start: \(error)")
+        }
+    }
+
+    /// Throws when the loop could not be started, so a call fails with the reason instead.
+    static func checkAvailable() throws {
+        _ = try instance.get()
+    }
 
     private struct Registration {
         let token: Int
@@ -51,11 +68,9 @@ final class EventLoop: @unchecked Sendable {
     private var timers: [Timer] = []
     private var nextTimerID = 1
 
-    private init() {
+    private init() throws {
         var fds: [Int32] = [-1, -1]
-        // Without a wake-up pipe the loop cannot work at all; this only fails when the process is
-        // out of descriptors at the first use of a process backend.
-        precondition(pk_pipe2_cloexec(&fds) == 0, "ParallelKit: cannot create the event loop's pipe (errno \(errno))")
+        guard pk_pipe2_cloexec(&fds) == 0 else { throw SystemError("creating the event loop's pipe", errno) }
         wakeRead = fds[0]
         wakeWrite = fds[1]
         FileDescriptorIO.setNonBlocking(wakeRead)
@@ -141,9 +156,12 @@ final class EventLoop: @unchecked Sendable {
             }
             let ready = poll(&pollSet, nfds_t(pollSet.count), pollTimeout())
             if ready < 0 && errno != EINTR {
-                // poll fails only for invalid arguments; a descriptor closed behind our back is
-                // reported per descriptor (POLLNVAL), so this is a bug worth stopping on.
-                fatalError("ParallelKit: poll failed (errno \(errno))")
+                // Only a lack of memory or more descriptors than RLIMIT_NOFILE get here (a closed
+                // descriptor is reported per descriptor, as POLLNVAL). Say so and retry shortly
+                // rather than end the program or spin.
+                let message = "ParallelKit: poll on \(pollSet.count) descriptors failed (errno \(errno)); retrying\n"
+                FileDescriptorIO.writeAll(2, Array(message.utf8))
+                usleep(10_000)
             }
             if ready > 0 {
                 if pollSet[0].revents != 0 { drainWakeups() }
