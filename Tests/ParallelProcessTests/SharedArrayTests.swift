@@ -42,6 +42,22 @@ struct PlainSumJob: ParallelJob {
 struct SharedArrayTests {
     let backend = ProcessBackend()
 
+    @Test func badSizesAndFoldersAreErrors() throws {
+        #expect(throws: ParallelError.self) { try SharedArray(repeating: 0.0, count: -1) }
+        #expect(throws: ParallelError.self) { try SharedArray(repeating: 0.0, count: Int.max) }
+        #expect(throws: (any Error).self) {
+            try withParallelConfig(tempFolder: "/nonexistent/parallelkit-folder") { try SharedArray([1, 2, 3]) }
+        }
+        // Too large: an error at creation, never the OOM killer (shared memory has no limit of
+        // its own) nor a SIGBUS at first write; in anonymous memory, on tmpfs and on disk.
+        #expect(throws: (any Error).self) { try SharedArray(repeating: UInt8(0), count: 1 << 50) }
+        for folder in ["/dev/shm", NSTemporaryDirectory()] where FileManager.default.isWritableFile(atPath: folder) {
+            #expect(throws: (any Error).self) {
+                try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: UInt8(0), count: 1 << 50) }
+            }
+        }
+    }
+
     @Test func sharedArrayHasReferenceSemantics() throws {
         let array = try SharedArray([1, 2, 3])
         let copy = array

@@ -61,6 +61,11 @@ int pk_worker_claim_deferred(void);
 /// the C library lacks posix_spawn_file_actions_addclosefrom_np (glibc before 2.34).
 int pk_spawn_file_actions_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
+/// 1 when `fd` lives in a memory-backed file system (tmpfs, ramfs, shmem), 0 when not, -1 when
+/// unknown. Shared arrays in such a folder take memory, not disk (fstatfs is not in the Glibc
+/// module).
+int pk_fd_is_in_memory(int fd);
+
 /// Relaxed-enough atomics on memory shared between processes (the status board): Swift's
 /// Synchronization module has no atomic view of raw memory, so these wrap the C builtins.
 static inline uint64_t pk_atomic_load_u64(const uint64_t *address) {

@@ -42,7 +42,8 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     let storage: SharedArrayStorage
 
     /// Copies `elements` into new shared memory (in the scope's temp folder, if one is set).
-    /// - Throws: when shared memory cannot be created (out of memory, or the folder is unusable).
+    /// - Throws: the reason shared memory cannot be created (out of memory or space, or the temp
+    ///   folder is unusable).
     public init(_ elements: some Collection<Element>) throws {
         let count = elements.count
         storage = try SharedArrayStorage.create(count: count, stride: MemoryLayout<Element>.stride)
@@ -56,9 +57,9 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     }
 
     /// Shared memory holding `count` copies of `repeatedValue`.
-    /// - Throws: when shared memory cannot be created.
+    /// - Throws: `ParallelError(.invalidArgument)` for a negative or too large `count`, or the
+    ///   reason shared memory cannot be created.
     public init(repeating repeatedValue: Element, count: Int) throws {
-        precondition(count >= 0, "SharedArray count must not be negative")
         storage = try SharedArrayStorage.create(count: count, stride: MemoryLayout<Element>.stride)
         storage.segment.base?.bindMemory(to: Element.self, capacity: count).initialize(repeating: repeatedValue, count: count)
     }
@@ -136,7 +137,11 @@ final class SharedArrayStorage: Sendable {
     /// New shared memory for `count` elements, in the scope's temp folder if one is set.
     static func create(count: Int, stride: Int) throws -> SharedArrayStorage {
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: stride)
-        precondition(!overflow, "SharedArray of \(count) elements is too large")
+        guard count >= 0, !overflow else {
+            throw ParallelError.invalid(
+                "SharedArray count", "\(count) elements of \(stride) bytes is not a size",
+                fix: "Pass a count from 0 up to the memory available.")
+        }
         let folder = TempFolder.resolve(ScopeStorage.current.tempFolder)
         return SharedArrayStorage(segment: try SharedSegment.create(byteCount: byteCount, in: folder), count: count)
     }

@@ -48,6 +48,7 @@ final class SharedSegment: @unchecked Sendable {
             guard fd >= 0 else { throw SystemError("memfd_create", errno) }
         }
         do {
+            try AvailableSpace.check(byteCount: byteCount, fd: fd, isAnonymous: folder == nil)
             return try mapOwned(fd: fd, byteCount: byteCount)
         } catch {
             close(fd)
