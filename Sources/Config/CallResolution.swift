@@ -95,9 +95,11 @@ package enum CallResolution {
     ///   - arguments: the `Parallel` value's arguments.
     ///   - scope: the current configuration scope.
     ///   - tasksArePortable: whether the tasks are `ParallelJob`s (they can cross processes).
+    ///   - jobType: the job type, when the tasks are `ParallelJob`s; an out-of-process backend
+    ///     checks it here, before any input is taken or any worker starts.
     package static func plan(
         _ arguments: CallArguments, scope: ScopeValues, tasksArePortable: Bool,
-        registry: BackendRegistry = .shared
+        jobType: (any ParallelJob.Type)? = nil, registry: BackendRegistry = .shared
     ) throws -> CallPlan {
         if scope.callDepth >= ScopeValues.maximumCallDepth {
             throw ParallelError.invalid(
@@ -151,6 +153,9 @@ package enum CallResolution {
                     "the '\(decision.choice)' backend runs tasks in worker processes, and a Delayed closure cannot "
                         + "leave this process. Describe the work as a ParallelJob (a Codable struct with run()), "
                         + "or pass require: .sharedMemory to run it on threads.")
+            }
+            if backend.capabilities.runsOutOfProcess, let jobType {
+                try backend.validate(jobType: jobType)
             }
             if scope.innerMaxNumThreads != nil && !backend.capabilities.supportsInnerMaxNumThreads {
                 throw ParallelError.invalid(

@@ -161,7 +161,8 @@ public struct Parallel: Sendable {
     ) async throws -> [Output] {
         BuiltinBackends.ensureRegistered()
         let plan = try CallResolution.plan(
-            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil)
+            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil,
+            jobType: kernel.jobType)
         if plan.isSequential {
             return try await SequentialCall(plan: plan, source: source, kernel: kernel).collect()
         }
@@ -197,7 +198,8 @@ final class CallStarter<Element: Sendable, Output: Sendable>: ResultStarter {
     func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output> {
         BuiltinBackends.ensureRegistered()
         let plan = try CallResolution.plan(
-            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil)
+            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil,
+            jobType: kernel.jobType)
         if plan.isSequential {
             return SequentialCall(plan: plan, source: source, kernel: kernel)
         }

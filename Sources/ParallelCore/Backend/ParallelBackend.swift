@@ -38,6 +38,11 @@ public protocol ParallelBackend: AnyObject, Sendable {
     /// Starts (or reuses) workers for one `Parallel` call and returns the handle the engine submits
     /// batches to. Called once per call whose worker count is above 1, before any input is taken.
     func startCall(_ context: BackendCallContext) async throws -> any BackendCall
+
+    /// Checks, before a call takes any input or starts any worker, that jobs of this type can
+    /// run on this backend; throws a ``ParallelError`` (typically `.notSerializable`) if not.
+    /// Called only for calls of ``ParallelJob``s with more than one worker.
+    func validate(jobType: any ParallelJob.Type) throws
 }
 
 extension ParallelBackend {
@@ -52,6 +57,9 @@ extension ParallelBackend {
 
     /// Defaults to `requested`.
     public func effectiveNJobs(_ requested: Int) -> Int { requested }
+
+    /// Defaults to accepting every job type.
+    public func validate(jobType: any ParallelJob.Type) throws {}
 }
 
 /// What a backend can do. The front end reads these to resolve `prefer` and `require`, to refuse

@@ -10,14 +10,18 @@ package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
     @usableFromInline package let run: @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome
     /// Packs a slice for a worker process; `nil` when the tasks cannot leave this process.
     @usableFromInline package let portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
+    /// The job type, for tasks that are ``ParallelJob``s.
+    @usableFromInline package let jobType: (any ParallelJob.Type)?
 
     @inlinable
     package init(
         run: @escaping @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome,
-        portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
+        portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?,
+        jobType: (any ParallelJob.Type)? = nil
     ) {
         self.run = run
         self.portable = portable
+        self.jobType = jobType
     }
 }
 
@@ -38,7 +42,8 @@ package func makeJobKernel<Job: ParallelJob>(_: Job.Type) -> TaskKernel<Job, Job
         run: { slice, progress, track in
             await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.run() }
         },
-        portable: { slice in PortableBatch(jobs: Array(slice)) })
+        portable: { slice in PortableBatch(jobs: Array(slice)) },
+        jobType: Job.self)
 }
 
 /// Runs ``Delayed`` tasks in order until one throws or the engine asks the batch to stop.

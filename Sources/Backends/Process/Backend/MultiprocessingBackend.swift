@@ -31,6 +31,12 @@ public final class MultiprocessingBackend: ParallelBackend {
     /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
     public var autoBatching: AutoBatchingPolicy { .workerProcesses }
 
+    /// Refuses job types a worker cannot find by name (private, fileprivate or local types), before
+    /// the call takes any input or starts a worker.
+    public func validate(jobType: any ParallelJob.Type) throws {
+        if let error = JobTypeResolver.checkJobType(jobType) { throw error }
+    }
+
     /// Starts `nJobs` workers for this call and waits until one is ready.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()

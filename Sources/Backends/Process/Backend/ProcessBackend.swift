@@ -56,6 +56,12 @@ public final class ProcessBackend: ParallelBackend {
     /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
     public var autoBatching: AutoBatchingPolicy { .workerProcesses }
 
+    /// Refuses job types a worker cannot find by name (private, fileprivate or local types), before
+    /// the call takes any input or starts a worker.
+    public func validate(jobType: any ParallelJob.Type) throws {
+        if let error = JobTypeResolver.checkJobType(jobType) { throw error }
+    }
+
     /// Starts workers if needed (waiting for the first to be ready) and returns the call.
     /// - Throws: `ParallelError(.workerCrashed)` when no worker can be started, with the reason.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
