@@ -82,6 +82,7 @@ func runJoblib(_ o: Options) async -> Figures {
         if let n = section.n { f.info[prefix + "n"] = String(n) }
         if let ms = section.task_ms { f.info[prefix + "task_ms"] = String(format: "%.2f", ms) }
         for (name, values) in section.samples ?? [:] { f.samples[prefix + name] = values }
+        for (name, value) in section.first ?? [:] { f.samples[prefix + "first." + name] = [value] }
     }
     return f
 }
@@ -92,6 +93,8 @@ struct JoblibOutput: Decodable {
         var n: Int?
         var task_ms: Double?
         var samples: [String: [Double]]?
+        /// The warm-up call of each configuration (trivial only).
+        var first: [String: Double]?
     }
     var error: String?
     var joblib_version: String?

@@ -58,6 +58,10 @@ func processTrivial(_ o: Options) async -> Figures {
                 tProc = nil
             }
         }
+        if rep == 0, let tProc {
+            // The first call in this child starts the pool: the cold call.
+            f.samples["p.t.process.first"] = [tProc]
+        }
         if rep > 0 {
             f.samples["p.t.loop", default: []].append(tLoop)
             if let tProc {
