@@ -44,11 +44,21 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     /// Copies `elements` into new shared memory (in the scope's temp folder, if one is set).
     /// - Throws: the reason shared memory cannot be created (out of memory or space, or the temp
     ///   folder is unusable).
+    /// - Complexity: O(n); one `memcpy` when `elements` has contiguous storage (an `Array`, a
+    ///   `ContiguousArray`, a slice of either, another `SharedArray`).
     public init(_ elements: some Collection<Element>) throws {
         let count = elements.count
         storage = try SharedArrayStorage.create(count: count, stride: MemoryLayout<Element>.stride)
         guard let base = storage.segment.base else { return }
         let target = base.bindMemory(to: Element.self, capacity: count)
+        // Elements are BitwiseCopyable, so a contiguous source is one memory copy; the generic
+        // loop below (a witness call per element) is for lazy or non-contiguous collections.
+        let copied: Bool? = elements.withContiguousStorageIfAvailable { source in
+            guard let start = source.baseAddress, source.count == count else { return false }
+            target.initialize(from: start, count: count)
+            return true
+        }
+        if copied == true { return }
         var index = 0
         for element in elements where index < count {
             (target + index).initialize(to: element)
@@ -90,6 +100,13 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
             storage.requireWritable()
             storage.segment.base!.storeBytes(of: newValue, toByteOffset: position * MemoryLayout<Element>.stride, as: Element.self)
         }
+    }
+
+    /// Calls `body` with the elements as a buffer, so generic algorithms over a `SharedArray` read
+    /// memory directly instead of going through the subscript.
+    /// - Complexity: O(1).
+    public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R? {
+        try withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with the elements as a buffer.
