@@ -210,6 +210,7 @@ final class CallStarter<Element: Sendable, Output: Sendable>: ResultStarter {
 }
 
 /// Starts the call behind a ``ParallelResults``.
+@usableFromInline
 protocol ResultStarter<Output>: AnyObject {
     associatedtype Output
     func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output>

@@ -15,6 +15,9 @@ import ParallelCore
 /// Iteration throws the first task error (as itself), a ``ParallelError``, or
 /// `CancellationError`; after that the sequence ends. Not `Sendable`: it holds the caller's input
 /// and is meant to be iterated where it was made, once.
+///
+/// - Complexity: results arrive a batch at a time and the iterator walks each batch itself, so a
+///   `next()` that has a result at hand is an array read in the caller's module.
 public struct ParallelResults<Element: Sendable>: AsyncSequence {
     /// Iteration throws the first task error.
     public typealias Failure = any Error
@@ -33,35 +36,58 @@ public struct ParallelResults<Element: Sendable>: AsyncSequence {
 
     /// Yields the results; see ``ParallelResults``.
     public struct Iterator: AsyncIteratorProtocol {
-        let starter: any ResultStarter<Element>
-        var producer: (any ResultProducer<Element>)?
-        var finished = false
+        @usableFromInline let starter: any ResultStarter<Element>
+        @usableFromInline var producer: (any ResultProducer<Element>)?
+        /// The batch being walked, and the position of the next result in it.
+        @usableFromInline var batch: [Element] = []
+        @usableFromInline var position = 0
+        @usableFromInline var finished = false
 
         init(starter: any ResultStarter<Element>) {
             self.starter = starter
         }
 
         /// The next result, or `nil` at the end.
+        @inlinable
         public mutating func next() async throws -> Element? {
             try await next(isolation: nil)
         }
 
         /// The next result, or `nil` at the end, running the engine on `actor`.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(any Error) -> Element? {
+            if position < batch.count {
+                defer { position &+= 1 }
+                return batch[position]
+            }
+            return try await refill(isolation: actor)
+        }
+
+        /// Fetches the next batch from the engine (starting the call on the first use) and
+        /// returns its first result.
+        @usableFromInline
+        mutating func refill(isolation actor: isolated (any Actor)?) async throws -> Element? {
             guard !finished else { return nil }
             do {
                 if producer == nil { producer = try await starter.start(isolation: actor) }
-                guard let value = try await producer!.next(isolation: actor) else {
-                    finished = true
-                    producer = nil
+                guard let next = try await producer!.nextBatch(isolation: actor), !next.isEmpty else {
+                    finish()
                     return nil
                 }
-                return value
+                batch = next
+                position = 1
+                return next[0]
             } catch {
-                finished = true
-                producer = nil
+                finish()
                 throw error
             }
+        }
+
+        private mutating func finish() {
+            finished = true
+            producer = nil
+            batch = []
+            position = 0
         }
     }
 }

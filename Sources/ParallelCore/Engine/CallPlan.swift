@@ -40,10 +40,11 @@ package struct CallPlan: Sendable {
     package var isSequential: Bool { nJobs == 1 }
 }
 
-/// Something that yields a call's results one at a time: the engine behind `ParallelResults`.
+/// Something that yields a call's results in runs: the engine behind `ParallelResults`.
+@usableFromInline
 package protocol ResultProducer<Output>: AnyObject {
     associatedtype Output
-    /// The next result, `nil` at the end.
+    /// The next run of results (never empty), `nil` at the end.
     /// - Throws: the first task error, a `ParallelError`, or `CancellationError`.
-    func next(isolation: isolated (any Actor)?) async throws -> Output?
+    func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]?
 }

@@ -56,9 +56,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
     private var listResults: [Output] = []
     private var deliverable: [[Output]] = []
     private var deliverableHead = 0
-    private var buffer: [Output] = []
-    private var bufferPosition = 0
-    /// Results completed but not yet handed to the consumer (parked, queued or buffered).
+    /// Results completed but not yet handed to the consumer (parked or queued).
     private var heldResults = 0
     private var deferredDispatches = 0
 
@@ -109,18 +107,12 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
         return listResults
     }
 
-    /// The next result, as the delivery mode orders them.
-    package func next(isolation: isolated (any Actor)?) async throws -> Output? {
+    /// The next run of results, as the delivery mode orders them: a whole batch at a time, so the
+    /// consumer's iterator walks it without calling back here per result.
+    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]? {
         if !started { start() }
         while true {
-            if bufferPosition < buffer.count {
-                let value = buffer[bufferPosition]
-                bufferPosition += 1
-                heldResults -= 1
-                if deferredDispatches > 0 { replayDeferredDispatches() }
-                if inbox.hasPendingEvents { handle(inbox.takeAvailable()) }
-                return value
-            }
+            if inbox.hasPendingEvents { handle(inbox.takeAvailable()) }
             if let failure {
                 // Thrown once; after that the sequence simply ends.
                 if failureReported { return nil }
@@ -128,15 +120,18 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
                 throw failure
             }
             if deliverableHead < deliverable.count {
-                buffer = deliverable[deliverableHead]
+                let batch = deliverable[deliverableHead]
                 deliverable[deliverableHead] = []
                 deliverableHead += 1
                 if deliverableHead == deliverable.count {
                     deliverable.removeAll(keepingCapacity: true)
                     deliverableHead = 0
                 }
-                bufferPosition = 0
-                continue
+                // Handed over: these no longer count against backpressure, so refill the
+                // workers while the consumer walks the batch.
+                heldResults -= batch.count
+                replayDeferredDispatches()
+                return batch
             }
             if isComplete {
                 if !closed { await close() }

@@ -53,6 +53,12 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         return results
     }
 
+    /// Runs the next task and returns its result alone: the tasks run one at a time as the
+    /// consumer asks, as in joblib.
+    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]? {
+        try await next(isolation: isolation).map { [$0] }
+    }
+
     /// Runs the next task and returns its result.
     package func next(isolation: isolated (any Actor)?) async throws -> Output? {
         guard !finished else { return nil }
