@@ -39,7 +39,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
     private let delivery: Delivery
     private let inbox = CompletionInbox()
     private let watchdog: TimeoutWatchdog?
-    private var reporter: ProgressReporter
+    private let reporter: ProgressReporter
 
     private var planner: DispatchPlanner
     private var sizer: AutoBatchSizer?
@@ -93,6 +93,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultPro
 
     /// Runs the call to the end and returns every result in submission order.
     package func collect(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
+        if let count = source.knownCount { listResults.reserveCapacity(count) }
         start()
         while !isComplete {
             if let failure { throw failure }
