@@ -17,12 +17,12 @@ public struct TaskBatch: Sendable {
     public let tracksEachTask: Bool
     /// The configuration scope the tasks run under, with joblib's nesting rule applied.
     package let scope: ScopeValues
-    private let runner: @Sendable (BatchProgress, Bool) async -> BatchOutcome
+    private let runner: nonisolated(nonsending) @Sendable (BatchProgress, Bool) async -> BatchOutcome
 
     package init(
         firstIndex: Int, count: Int, progress: BatchProgress, portable: PortableBatch?,
         tracksEachTask: Bool, scope: ScopeValues,
-        runner: @escaping @Sendable (BatchProgress, Bool) async -> BatchOutcome
+        runner: nonisolated(nonsending) @escaping @Sendable (BatchProgress, Bool) async -> BatchOutcome
     ) {
         self.firstIndex = firstIndex
         self.count = count
@@ -41,7 +41,9 @@ public struct TaskBatch: Sendable {
     /// Stops at the first task that throws (its error is in the outcome) or when the engine
     /// aborts the call (the outcome then holds a `CancellationError`).
     /// - Complexity: the tasks' own cost plus a few nanoseconds per task.
-    public func run() async -> BatchOutcome {
+    /// - Concurrency: runs on the caller's executor (`nonisolated(nonsending)`): a backend's
+    ///   thread, or the calling actor on the one-worker path.
+    public nonisolated(nonsending) func run() async -> BatchOutcome {
         let outcome = await ScopeStorage.$current.withValue(scope) {
             await runner(progress, tracksEachTask)
         }

@@ -49,7 +49,11 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         }
         var results: [Output] = []
         if let count = source.knownCount { results.reserveCapacity(count) }
-        while let value = try await next(isolation: isolation) { results.append(value) }
+        // One scope binding for the whole call rather than one per task.
+        try await ScopeStorage.$current.withValue(plan.taskScope) {
+            _ = isolation  // keeps the closure on the caller's actor (see `next`)
+            while let value = try await step(isolation: isolation) { results.append(value) }
+        }
         return results
     }
 
@@ -61,31 +65,52 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
 
     /// Runs the next task and returns its result.
     package func next(isolation: isolated (any Actor)?) async throws -> Output? {
+        try await ScopeStorage.$current.withValue(plan.taskScope) {
+            // Capturing `isolation` keeps this closure on the caller's actor; a closure that does
+            // not is nonisolated and would hop to the global executor and back for every task.
+            _ = isolation
+            return try await step(isolation: isolation)
+        }
+    }
+
+    /// Takes and runs the next task; the caller has bound the tasks' scope.
+    private func step(isolation: isolated (any Actor)?) async throws -> Output? {
         guard !finished else { return nil }
         do {
             if Task.isCancelled { throw CancellationError() }
-            if pending.isEmpty && !drained {
-                let size: Int
-                if case .fixed(let k) = plan.batchSize { size = k } else { size = 1 }
-                pending = source.take(size)
-                if pending.count < size { drained = true }
+            let next: Element?
+            if case .fixed(let size) = plan.batchSize, size > 1 {
+                // joblib takes a fixed batch's inputs before running any of them.
+                if pending.isEmpty && !drained {
+                    pending = source.take(size)
+                    if pending.count < size { drained = true }
+                }
+                next = pending.popFirst()
+            } else {
+                next = drained ? nil : source.takeOne()
             }
-            guard let element = pending.popFirst() else {
+            guard let element = next else {
                 finish()
                 return nil
             }
             counters.dispatchedBatches += 1
             counters.dispatchedTasks += 1
-            let outcome = await runSlice([element][...])
-            if let error = outcome.failure {
+            // One task, straight through the kernel: no batch, no allocation, and no executor
+            // hop (the kernel runs on this caller's executor).
+            let value: Output
+            do {
+                value = try await kernel.runOne(element)
+            } catch {
                 if plan.verbose > 0 && !(error is CancellationError) {
                     reporter.emit("Task \(counters.dispatchedTasks - 1) failed: \(String(describing: error))")
                 }
                 throw error
             }
             counters.completedTasks += 1
-            if let line = reporter.progressLine(counters, now: MonotonicClock.now()) { reporter.emit(line) }
-            return (outcome.values as! [Output])[0]
+            if reporter.isEnabled, let line = reporter.progressLine(counters, now: MonotonicClock.now()) {
+                reporter.emit(line)
+            }
+            return value
         } catch {
             failed = true
             finished = true

@@ -10,6 +10,8 @@
 package struct TaskSource<Element> {
     /// Takes up to `n` more inputs; fewer means the input is exhausted.
     @usableFromInline package let take: (Int) -> ArraySlice<Element>
+    /// Takes the next input, `nil` at the end: the one-worker path's step, with no chunk array.
+    @usableFromInline package let takeOne: () -> Element?
     /// The number of inputs when the sequence knows it cheaply (a random-access collection), for
     /// progress messages.
     @usableFromInline package let knownCount: Int?
@@ -19,32 +21,61 @@ package struct TaskSource<Element> {
     @inlinable
     package init<S: Sequence>(_ sequence: S) where S.Element == Element {
         if let array = sequence as? [Element] {
-            var position = 0
+            let cursor = Cursor()
             take = { n in
-                let end = array.count - position > n ? position + n : array.count
-                defer { position = end }
-                return array[position..<end]
+                let end = array.count - cursor.position > n ? cursor.position + n : array.count
+                defer { cursor.position = end }
+                return array[cursor.position..<end]
+            }
+            takeOne = {
+                guard cursor.position < array.count else { return nil }
+                defer { cursor.position += 1 }
+                return array[cursor.position]
             }
             knownCount = array.count
             isInert = true
         } else {
-            var iterator = sequence.makeIterator()
-            var drained = false
+            let state = IteratorBox(sequence.makeIterator())
             take = { n in
-                guard !drained, n > 0 else { return [] }
+                guard !state.drained, n > 0 else { return [] }
                 var chunk = [Element]()
                 chunk.reserveCapacity(min(n, 1024))
                 while chunk.count < n {
-                    guard let element = iterator.next() else {
-                        drained = true
-                        break
-                    }
+                    guard let element = state.next() else { break }
                     chunk.append(element)
                 }
                 return chunk[...]
             }
+            takeOne = { state.next() }
             knownCount = (sequence as? any RandomAccessCollection)?.count
             isInert = false
         }
+    }
+}
+
+/// The array source's position, shared by its two take closures.
+@usableFromInline
+final class Cursor {
+    @usableFromInline var position = 0
+
+    @inlinable init() {}
+}
+
+/// A sequence's iterator, shared by the two take closures; once it returns `nil` it is never
+/// called again (an iterator need not keep returning `nil`).
+@usableFromInline
+final class IteratorBox<Iterator: IteratorProtocol> {
+    @usableFromInline var iterator: Iterator
+    @usableFromInline var drained = false
+
+    @inlinable init(_ iterator: Iterator) { self.iterator = iterator }
+
+    @inlinable func next() -> Iterator.Element? {
+        guard !drained else { return nil }
+        guard let element = iterator.next() else {
+            drained = true
+            return nil
+        }
+        return element
     }
 }

@@ -42,9 +42,9 @@ public struct Delayed<Output: Sendable>: Sendable {
         }
     }
 
-    /// Runs the task's work here.
+    /// Runs the task's work here, on the caller's executor (no hop for a synchronous task).
     @inlinable
-    public func run() async throws -> Output {
+    public nonisolated(nonsending) func run() async throws -> Output {
         switch work {
         case .synchronous(let body): try body()
         case .asynchronous(let body): try await body()
