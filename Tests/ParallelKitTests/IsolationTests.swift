@@ -50,6 +50,23 @@ struct IsolationTests {
         #expect(pulls.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
     }
 
+    /// Synchronous tasks (`delayed(f)` with a synchronous `f`) that return their own thread.
+    static func synchronousTasks() -> CountingSequence<Delayed<pthread_t>> {
+        CountingSequence(count: 200) { i in delayed({ (_: Int) -> pthread_t in pthread_self() })(i) }
+    }
+
+    @Test("with nJobs 1 synchronous tasks run on the caller's actor itself: no executor hop per task",
+          arguments: [false, true])
+    func sequentialTasksStayOnTheActor(generator: Bool) async throws {
+        let caller = PinnedCaller()
+        let ran = generator
+            ? try await caller.drain(Parallel(nJobs: 1), Self.synchronousTasks(), unordered: false)
+            : try await caller.list(Parallel(nJobs: 1), Self.synchronousTasks())
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 200)
+        #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
     @Test("with nJobs 1 the inputs are taken on the actor as well")
     func sequential() async throws {
         let pulls = ThreadLog()
