@@ -30,20 +30,37 @@ public final class SequentialBackend: ParallelBackend {
 
 /// Runs submitted batches one after another on the cooperative pool.
 final class SerialCall: BackendCall {
-    /// The last submitted batch's task; each new one waits for it. Guarded by the mutex.
-    private let tail = Mutex<Task<Void, Never>?>(nil)
+    private struct State {
+        /// The last submitted batch's task; each new one waits for it.
+        var tail: Task<Void, Never>?
+        /// Every batch task not yet finished, so an abort reaches the queued ones too.
+        var tasks: [Int: Task<Void, Never>] = [:]
+        var aborted = false
+    }
+
+    private let lockedState = Mutex(State())
 
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
-        tail.withLock { tail in
-            let previous = tail
-            tail = Task {
+        let key = batch.firstIndex
+        lockedState.withLock { state in
+            guard !state.aborted else { return }
+            let previous = state.tail
+            let task = Task { [self] in
                 await previous?.value
-                completion(await batch.run())
+                if !Task.isCancelled { completion(await batch.run()) }
+                _ = lockedState.withLock { $0.tasks.removeValue(forKey: key) }
             }
+            state.tail = task
+            state.tasks[key] = task
         }
     }
 
     func abort() {
-        tail.withLock { $0 }?.cancel()
+        let tasks = lockedState.withLock { state -> [Task<Void, Never>] in
+            state.aborted = true
+            defer { state.tasks.removeAll() }
+            return Array(state.tasks.values)
+        }
+        for task in tasks { task.cancel() }
     }
 }

@@ -126,6 +126,7 @@ package enum StandardError {
             var offset = 0
             while offset < buffer.count {
                 let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }  // a signal, not a failure: retry
                 if n <= 0 { break }
                 offset += n
             }

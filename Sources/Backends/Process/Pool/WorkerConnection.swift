@@ -317,7 +317,14 @@ final class WorkerConnection: EventHandler {
         readStderr(limit: Int.max)
         var raw: Int32 = 0
         var result: pid_t
-        repeat { result = waitpid(process.pid, &raw, 0) } while result < 0 && errno == EINTR
+        repeat { result = waitpid(process.pid, &raw, WNOHANG) } while result < 0 && errno == EINTR
+        if result == 0 {
+            // Still running: without a pidfd the end is inferred from its reply pipe closing, and a
+            // worker that closed it cannot work any more. End it rather than block the event loop,
+            // the only I/O thread of every pool, waiting for an exit that may never come.
+            _ = Glibc.kill(process.pid, SIGKILL)
+            repeat { result = waitpid(process.pid, &raw, 0) } while result < 0 && errno == EINTR
+        }
         let status = ExitStatus(raw: result == process.pid ? raw : nil)
         ProcessRegistry.shared.remove(process.pid)
         phase = .dead
