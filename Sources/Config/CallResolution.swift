@@ -58,11 +58,7 @@ package enum CallResolution {
     ) throws -> BackendDecision {
         let prefer = argumentPrefer ?? scope.prefer
         let require = argumentRequire ?? scope.require
-        if prefer == .processes && require == .sharedMemory {
-            throw ParallelError.invalid(
-                "prefer/require", "prefer: .processes and require: .sharedMemory are inconsistent settings",
-                fix: "Worker processes cannot share the caller's memory; drop one of the two.")
-        }
+        try ArgumentChecks.hints(prefer: prefer, require: require)
         if let explicit {
             if require == .sharedMemory, try !supportsSharedMemory(explicit) {
                 let origin = argumentRequire == .sharedMemory ? "this call" : "the enclosing withParallelConfig scope"
@@ -106,9 +102,7 @@ package enum CallResolution {
                 "nesting", "Parallel calls are nested \(scope.callDepth) deep",
                 fix: "This looks like unbounded recursion of Parallel calls; bound the recursion.")
         }
-        if let verbose = arguments.verbose, verbose < 0 {
-            throw ParallelError.invalid("verbose", "\(verbose) is below 0", fix: "Use 0 (silent) or more.")
-        }
+        try ArgumentChecks.verbose(arguments.verbose)
         if let timeout = arguments.timeout, timeout <= .zero {
             throw ParallelError.invalid("timeout", "\(timeout) is not positive", fix: "Use a positive duration, or nil.")
         }

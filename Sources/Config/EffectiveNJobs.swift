@@ -13,10 +13,7 @@ public func effectiveNJobs(_ nJobs: Int?) throws -> Int {
 /// joblib's arithmetic for `n_jobs`.
 package enum NJobsRule {
     package static func effective(_ nJobs: Int, cpus: Int = cpuCount()) throws -> Int {
-        if nJobs == 0 {
-            throw ParallelError.invalid(
-                "nJobs", "0 has no meaning", fix: "Use a positive count, -1 for all CPUs, or -2 for all but one.")
-        }
+        try ArgumentChecks.nJobs(nJobs)
         if nJobs < 0 { return max(cpus + 1 + nJobs, 1) }
         return nJobs
     }

@@ -52,13 +52,8 @@ package enum ScopeMerge {
         maxNbytes: MaxNbytes?, mmapMode: MmapMode?, prefer: Prefer?, require: Require?,
         innerMaxNumThreads: Int?
     ) throws -> ScopeValues {
-        if nJobs == 0 {
-            throw ParallelError.invalid(
-                "nJobs", "0 has no meaning", fix: "Use a positive count, -1 for all CPUs, or -2 for all but one.")
-        }
-        if let verbose, verbose < 0 {
-            throw ParallelError.invalid("verbose", "\(verbose) is below 0", fix: "Use 0 (silent) or more.")
-        }
+        try ArgumentChecks.nJobs(nJobs)
+        try ArgumentChecks.verbose(verbose)
         if let innerMaxNumThreads, innerMaxNumThreads < 1 {
             throw ParallelError.invalid(
                 "innerMaxNumThreads", "\(innerMaxNumThreads) is below 1", fix: "Use 1 or more, or leave it unset.")
@@ -77,11 +72,7 @@ package enum ScopeMerge {
         if let prefer { merged.prefer = prefer }
         if let require { merged.require = require }
         if let innerMaxNumThreads { merged.innerMaxNumThreads = innerMaxNumThreads }
-        if merged.prefer == .processes && merged.require == .sharedMemory {
-            throw ParallelError.invalid(
-                "prefer/require", "prefer: .processes and require: .sharedMemory are inconsistent settings",
-                fix: "Worker processes cannot share the caller's memory; drop one of the two.")
-        }
+        try ArgumentChecks.hints(prefer: merged.prefer, require: merged.require)
         return merged
     }
 }

@@ -159,16 +159,7 @@ public struct Parallel: Sendable {
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
         isolation: isolated (any Actor)?
     ) async throws -> [Output] {
-        BuiltinBackends.ensureRegistered()
-        let plan = try CallResolution.plan(
-            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil,
-            jobType: kernel.jobType)
-        if plan.isSequential {
-            return try await SequentialCall(plan: plan, source: source, kernel: kernel).collect()
-        }
-        let call = try await plan.backend.startCall(plan.context)
-        return try await ParallelCall(plan: plan, call: call, source: source, kernel: kernel, delivery: .list)
-            .collect()
+        try await beginCall(arguments, source, kernel, delivery: .list).collect(isolation: isolation)
     }
 
     @usableFromInline
@@ -177,8 +168,24 @@ public struct Parallel: Sendable {
         unordered: Bool
     ) -> ParallelResults<Output> {
         ParallelResults(starter: CallStarter(
-            arguments: arguments, source: source, kernel: kernel, unordered: unordered))
+            arguments: arguments, source: source, kernel: kernel, delivery: unordered ? .unordered : .ordered))
     }
+}
+
+/// Resolves a call and starts it: in the calling task when nJobs resolves to 1, else on the
+/// backend's workers. Runs before any input is taken, so bad arguments throw first.
+func beginCall<Element: Sendable, Output: Sendable>(
+    _ arguments: CallArguments, _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
+    delivery: ParallelCall<Element, Output>.Delivery, isolation: isolated (any Actor)? = #isolation
+) async throws -> any ResultProducer<Output> {
+    BuiltinBackends.ensureRegistered()
+    let plan = try CallResolution.plan(
+        arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil, jobType: kernel.jobType)
+    if plan.isSequential {
+        return SequentialCall(plan: plan, source: source, kernel: kernel)
+    }
+    let call = try await plan.backend.startCall(plan.context)
+    return ParallelCall(plan: plan, call: call, source: source, kernel: kernel, delivery: delivery)
 }
 
 /// What a ``ParallelResults`` needs to start its call on the first `next()`.
@@ -186,26 +193,20 @@ final class CallStarter<Element: Sendable, Output: Sendable>: ResultStarter {
     private let arguments: CallArguments
     private let source: TaskSource<Element>
     private let kernel: TaskKernel<Element, Output>
-    private let unordered: Bool
+    private let delivery: ParallelCall<Element, Output>.Delivery
 
-    init(arguments: CallArguments, source: TaskSource<Element>, kernel: TaskKernel<Element, Output>, unordered: Bool) {
+    init(
+        arguments: CallArguments, source: TaskSource<Element>, kernel: TaskKernel<Element, Output>,
+        delivery: ParallelCall<Element, Output>.Delivery
+    ) {
         self.arguments = arguments
         self.source = source
         self.kernel = kernel
-        self.unordered = unordered
+        self.delivery = delivery
     }
 
     func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output> {
-        BuiltinBackends.ensureRegistered()
-        let plan = try CallResolution.plan(
-            arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil,
-            jobType: kernel.jobType)
-        if plan.isSequential {
-            return SequentialCall(plan: plan, source: source, kernel: kernel)
-        }
-        let call = try await plan.backend.startCall(plan.context)
-        return ParallelCall(
-            plan: plan, call: call, source: source, kernel: kernel, delivery: unordered ? .unordered : .ordered)
+        try await beginCall(arguments, source, kernel, delivery: delivery)
     }
 }
 

@@ -47,4 +47,6 @@ package protocol ResultProducer<Output>: AnyObject {
     /// The next run of results (never empty), `nil` at the end.
     /// - Throws: the first task error, a `ParallelError`, or `CancellationError`.
     func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]?
+    /// Runs the call to the end and returns every result in submission order.
+    func collect(isolation: isolated (any Actor)?) async throws -> [Output]
 }
