@@ -21,7 +21,7 @@ protocol EventHandler: AnyObject {
 /// The process-wide I/O thread of the process backends.
 ///
 /// - Concurrency: `execute(_:)` may be called from any thread. Every other method must be called
-///   on the loop thread (checked with `precondition` in debug builds). `@unchecked Sendable`
+///   on the loop thread (checked with `assert` in debug builds). `@unchecked Sendable`
 ///   because the mutable state below `inbox` is confined to that thread.
 final class EventLoop: @unchecked Sendable {
     /// The loop, or why it could not start (the process is out of descriptors or threads).

@@ -91,7 +91,6 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         for worker in workers where worker.current?.callID == callID {
             worker.abandonCurrentBatch()
         }
-        calls[callID]?.running = 0
         calls.removeValue(forKey: callID)
         pump()
     }

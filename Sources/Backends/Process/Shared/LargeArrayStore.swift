@@ -61,6 +61,8 @@ final class LargeArrayStore: LargeArraySink, Sendable {
     /// Frees every segment; later arrays are sent inline.
     func releaseAll() {
         released.store(true, ordering: .relaxed)
+        // Taken out under the lock and dropped after it, so the segments' munmap and close run
+        // outside the lock.
         let dropped = entries.withLock { entries in
             defer { entries.removeAll() }
             return Array(entries.values)
