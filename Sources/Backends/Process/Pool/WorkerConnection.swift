@@ -228,8 +228,9 @@ final class WorkerConnection: EventHandler {
             if count > 0 {
                 chunk.withUnsafeBytes { bytes in
                     let piece = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
-                    // The worker's stderr is the user's; it goes on to the parent's stderr as is.
-                    FileDescriptorIO.writeAll(2, piece)
+                    // The worker's stderr is the user's; it goes on to the parent's stderr as is,
+                    // through the relay so a slow stderr never blocks this loop.
+                    StandardErrorRelay.shared.forward(piece)
                     tail.append(piece)
                 }
                 continue
