@@ -41,19 +41,18 @@ func runTrivial(_ o: Options) async -> Figures {
         log("trivial N=\(n) rep \(rep)\(timed ? "" : " (warm-up)")")
 
         // Plain loop over the same closures the Parallel call runs.
-        var t0 = nowNanos()
-        var r = [Int]()
-        r.reserveCapacity(n)
+        var r: [Int]
+        let tLoop: Double
         do {
-            for d in tasks { r.append(try await d.run()) }
+            (r, tLoop) = try await timedLoop(tasks)
         } catch {
             f.errors["t"] = "loop failed: \(error)"
             return f
         }
-        let tLoop = seconds(from: t0, to: nowNanos())
         if rep == 0 { expected = r }
         blackHole(r)
         r = []
+        var t0: UInt64
 
         // Plain loop, direct calls (no closure, no async): the floor.
         t0 = nowNanos()
@@ -117,18 +116,17 @@ func runCPU(_ o: Options, iterations: Int) async -> Figures {
         let timed = rep > 0
         log("cpu N=\(n) rep \(rep)\(timed ? "" : " (warm-up)")")
 
-        var t0 = nowNanos()
-        var r = [UInt64]()
-        r.reserveCapacity(n)
+        let r: [UInt64]
+        let tLoop: Double
         do {
-            for d in tasks { r.append(try await d.run()) }
+            (r, tLoop) = try await timedLoop(tasks)
         } catch {
             f.errors["c"] = "loop failed: \(error)"
             return f
         }
-        let tLoop = seconds(from: t0, to: nowNanos())
         if rep == 0 { expected = r }
         blackHole(r)
+        var t0: UInt64
 
         var tPar: Double?
         if !parallelFailed {
@@ -208,4 +206,14 @@ func runGenerator(_ o: Options, consumerIterations: Int) async -> Figures {
         f.info["g.method"] = reset ? "VmHWM after reset via clear_refs" : "sampled VmRSS (clear_refs unavailable)"
     }
     return f
+}
+
+/// The baseline: a plain loop over the same `Delayed`s a `Parallel` call runs, and its time in
+/// seconds.
+func timedLoop<R: Sendable>(_ tasks: [Delayed<R>]) async throws -> ([R], Double) {
+    let t0 = nowNanos()
+    var results = [R]()
+    results.reserveCapacity(tasks.count)
+    for d in tasks { results.append(try await d.run()) }
+    return (results, seconds(from: t0, to: nowNanos()))
 }
