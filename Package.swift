@@ -16,8 +16,12 @@ let package = Package(
     ],
     targets: [
         // C shims for what Glibc does not export (pipe2, memfd_create, pidfd_open, prctl, affinity,
-        // thread names) and the constructor that turns a re-executed binary into a worker.
+        // thread names).
         .target(name: "CParallelSupport", path: "Sources/CParallelSupport"),
+        // The constructor that turns a re-executed binary into a process worker. Only
+        // ParallelProcess links it, so a binary that uses ParallelCore alone (a third-party
+        // backend's) carries no worker start-up code.
+        .target(name: "CParallelWorkerHook", path: "Sources/CParallelWorkerHook"),
 
         // The backend protocol, registry, tasks, errors, options and the shared dispatch engine.
         .target(
@@ -47,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "ParallelProcess",
-            dependencies: ["ParallelCore", "ParallelConfiguration", "CParallelSupport"],
+            dependencies: ["ParallelCore", "CParallelSupport", "CParallelWorkerHook"],
             path: "Sources/Backends/Process",
             exclude: ["README.md"],
             swiftSettings: strictSettings

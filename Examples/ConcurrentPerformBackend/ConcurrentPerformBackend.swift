@@ -62,7 +62,7 @@ public final class ConcurrentPerformBackend: ParallelBackend {
     /// Starts a call that runs up to `context.nJobs` batches at once.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         counters.withLock { $0.calls += 1 }
-        return ConcurrentPerformCall(width: context.nJobs, backend: self)
+        return ConcurrentPerformCall(nJobs: context.nJobs, backend: self)
     }
 
     /// The `concurrentPerform` iteration running the current code, or `nil` when the current

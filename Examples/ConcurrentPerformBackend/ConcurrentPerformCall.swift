@@ -1,7 +1,7 @@
 import ParallelCore
 import Synchronization
 
-/// One `Parallel` call on ``ConcurrentPerformBackend``: at most `width` batches run at once, each
+/// One `Parallel` call on ``ConcurrentPerformBackend``: at most `nJobs` batches run at once, each
 /// as a task on the call's ``ConcurrentPerformExecutor``; the rest wait in a queue.
 ///
 /// - Concurrency: `submit` and `abort` come from the engine's isolation, batch ends from worker
@@ -13,30 +13,29 @@ final class ConcurrentPerformCall: BackendCall {
     }
 
     private struct State {
-        var queue: [Pending] = []
-        var queueHead = 0
+        var queue = FIFOQueue<Pending>()
         var running = 0
         var tasks: [Int: Task<Void, Never>] = [:]
         var aborted = false
     }
 
-    private let width: Int
+    private let nJobs: Int
     private let executor: ConcurrentPerformExecutor
     private let backend: ConcurrentPerformBackend
     private let state = Mutex(State())
 
-    init(width: Int, backend: ConcurrentPerformBackend) {
-        self.width = width
+    init(nJobs: Int, backend: ConcurrentPerformBackend) {
+        self.nJobs = nJobs
         self.backend = backend
-        self.executor = ConcurrentPerformExecutor(width: width, onSessionStart: backend.recordSession)
+        self.executor = ConcurrentPerformExecutor(nJobs: nJobs, onSessionStart: backend.recordSession)
     }
 
-    /// Starts the batch if fewer than `width` run, else queues it. Never blocks.
+    /// Starts the batch if fewer than `nJobs` run, else queues it. Never blocks.
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
         let pending = Pending(batch: batch, completion: completion)
         let startNow = state.withLock { state -> Bool in
             guard !state.aborted else { return false }
-            if state.running < width {
+            if state.running < nJobs {
                 state.running += 1
                 return true
             }
@@ -69,15 +68,9 @@ final class ConcurrentPerformCall: BackendCall {
     private func batchEnded(key: Int) {
         let next = state.withLock { state -> Pending? in
             state.tasks[key] = nil
-            guard !state.aborted, state.queueHead < state.queue.count else {
+            guard !state.aborted, let next = state.queue.popFirst() else {
                 state.running -= 1
                 return nil
-            }
-            let next = state.queue[state.queueHead]
-            state.queueHead += 1
-            if state.queueHead == state.queue.count {
-                state.queue.removeAll(keepingCapacity: true)
-                state.queueHead = 0
             }
             return next
         }
@@ -91,7 +84,6 @@ final class ConcurrentPerformCall: BackendCall {
         let tasks = state.withLock { state -> [Task<Void, Never>] in
             state.aborted = true
             state.queue.removeAll()
-            state.queueHead = 0
             defer { state.tasks.removeAll() }
             return Array(state.tasks.values)
         }

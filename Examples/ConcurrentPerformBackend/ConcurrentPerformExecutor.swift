@@ -1,12 +1,13 @@
 import Dispatch
 import Foundation
+import ParallelCore
 import Synchronization
 
 /// A `TaskExecutor` whose worker threads are the iterations of `DispatchQueue.concurrentPerform`.
 ///
-/// Jobs (the pieces of a Swift task between suspensions) queue here. When the first job arrives,
-/// a session starts: a thread calls `concurrentPerform(iterations: width)`, and each iteration runs
-/// queued jobs until none is queued *and* no batch is active. While a batch is suspended (its next
+/// Executor jobs (the pieces of a Swift task between suspensions) queue here. When the first one
+/// arrives, a session starts: a thread calls `concurrentPerform(iterations: nJobs)`, and each
+/// iteration runs queued executor jobs until none is queued *and* no batch is active. While a batch is suspended (its next
 /// job not yet enqueued) idle iterations park on a semaphore instead of leaving, so a second batch
 /// that starts meanwhile gets a worker at once. When the call's last batch ends every iteration
 /// returns, `concurrentPerform` returns, and the session ends; a later job starts a new one.
@@ -16,8 +17,8 @@ import Synchronization
 ///   no wake-up is lost or left over.
 final class ConcurrentPerformExecutor: TaskExecutor {
     private struct State {
-        var jobs: [UnownedJob] = []
-        var jobsHead = 0
+        /// Executor jobs (pieces of Swift tasks between suspensions) waiting for an iteration.
+        var executorJobs = FIFOQueue<UnownedJob>()
         /// Iterations waiting for a job while batches are active.
         var parked: [DispatchSemaphore] = []
         /// Batches that may still enqueue jobs.
@@ -31,15 +32,15 @@ final class ConcurrentPerformExecutor: TaskExecutor {
         case leave
     }
 
-    private let width: Int
+    private let nJobs: Int
     private let onSessionStart: @Sendable () -> Void
     private let state = Mutex(State())
 
     /// - Parameters:
-    ///   - width: the number of `concurrentPerform` iterations, that is, of workers.
+    ///   - nJobs: the number of `concurrentPerform` iterations, that is, of workers.
     ///   - onSessionStart: called each time a `concurrentPerform` session starts.
-    init(width: Int, onSessionStart: @escaping @Sendable () -> Void) {
-        self.width = max(1, width)
+    init(nJobs: Int, onSessionStart: @escaping @Sendable () -> Void) {
+        self.nJobs = max(1, nJobs)
         self.onSessionStart = onSessionStart
     }
 
@@ -47,7 +48,7 @@ final class ConcurrentPerformExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let (wake, start) = state.withLock { state -> (DispatchSemaphore?, Bool) in
-            state.jobs.append(job)
+            state.executorJobs.append(job)
             if !state.sessionRunning {
                 state.sessionRunning = true
                 return (nil, true)
@@ -80,11 +81,11 @@ final class ConcurrentPerformExecutor: TaskExecutor {
         onSessionStart()
         Thread.detachNewThread { [self] in
             while true {
-                DispatchQueue.concurrentPerform(iterations: width) { iteration in
+                DispatchQueue.concurrentPerform(iterations: nJobs) { iteration in
                     work(iteration: iteration)
                 }
                 let again = state.withLock { state -> Bool in
-                    if state.jobsHead < state.jobs.count { return true }
+                    if !state.executorJobs.isEmpty { return true }
                     state.sessionRunning = false
                     return false
                 }
@@ -102,15 +103,7 @@ final class ConcurrentPerformExecutor: TaskExecutor {
         defer { WorkerMark.clear() }
         while true {
             let step = state.withLock { state -> Step in
-                if state.jobsHead < state.jobs.count {
-                    let job = state.jobs[state.jobsHead]
-                    state.jobsHead += 1
-                    if state.jobsHead == state.jobs.count {
-                        state.jobs.removeAll(keepingCapacity: true)
-                        state.jobsHead = 0
-                    }
-                    return .run(job)
-                }
+                if let job = state.executorJobs.popFirst() { return .run(job) }
                 if state.activeBatches == 0 { return .leave }
                 state.parked.append(parking)
                 return .park

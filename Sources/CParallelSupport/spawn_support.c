@@ -1,7 +1,7 @@
 // Helpers for the process backends that the Glibc module does not export (they need _GNU_SOURCE
 // or Linux headers): posix_spawn's closefrom action and the file system type of a descriptor.
 #define _GNU_SOURCE
-#include "CParallelWorkerHook.h"
+#include "CParallelSupport.h"
 
 #include <errno.h>
 #include <linux/magic.h>

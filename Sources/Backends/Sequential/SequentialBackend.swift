@@ -24,12 +24,14 @@ public final class SequentialBackend: ParallelBackend {
     /// Runs batches one at a time, in submission order. The engine does not use this (the call
     /// runs in the caller), but a backend that wraps this one may.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
-        SerialCall()
+        SequentialBackendCall()
     }
 }
 
-/// Runs submitted batches one after another on the cooperative pool.
-final class SerialCall: BackendCall {
+/// The sequential backend's handle for one call: runs submitted batches one after another on the
+/// cooperative pool. (The engine's own one-worker path, `SequentialCall`, is a different thing: it
+/// drives a call whose nJobs resolved to 1 in the calling task and never uses a backend call.)
+final class SequentialBackendCall: BackendCall {
     private struct State {
         /// The last submitted batch's task; each new one waits for it.
         var tail: Task<Void, Never>?

@@ -30,6 +30,6 @@ public final class ThreadingBackend: ParallelBackend {
 
     /// Starts a call that runs up to `context.nJobs` batches at once.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
-        ThreadingCall(pool: pool, width: context.nJobs)
+        ThreadingCall(pool: pool, nJobs: context.nJobs)
     }
 }

@@ -1,15 +1,17 @@
 import CParallelSupport
 import Foundation
+import ParallelCore
 
 /// Dedicated threads that run the threading backend's batches: an SE-0417 `TaskExecutor`.
 ///
 /// Batches run as tasks that prefer this executor, so a task that blocks (I/O, a lock, a slow C
 /// call) occupies one of these threads and never starves Swift's cooperative pool. The pool is
-/// elastic and sized by demand: each running lane of a call ``reserve()``s a thread, so a call
-/// gets as many threads as batches it runs at once (its `nJobs`, also above the core count). A
-/// job wakes an idle thread if there is one, else starts a thread while fewer threads exist than
-/// are reserved, else waits for a busy thread (only jobs beyond one per lane — child tasks that
-/// inherit the executor preference — ever wait). A thread that idles for ``idleSeconds`` ends.
+/// elastic and sized by demand: each running worker of a call (a task that runs its batches)
+/// ``reserve()``s a thread, so a call gets as many threads as batches it runs at once (its
+/// `nJobs`, also above the core count). An executor job (a piece of a Swift task between two
+/// suspensions) wakes an idle thread if there is one, else starts a thread while fewer threads
+/// exist than are reserved, else waits for a busy thread (only executor jobs beyond one per
+/// worker — child tasks that inherit the executor preference — ever wait). A thread that idles for ``idleSeconds`` ends.
 /// Threads are reused across calls, so back-to-back calls start no threads.
 ///
 /// - Concurrency: `enqueue` from any thread. The queue and counters are guarded by `lock`, which
@@ -24,8 +26,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     private let name: String
     private let lock = ConditionLock()
     // Guarded by `lock`.
-    private var jobs: [UnownedJob] = []
-    private var jobsHead = 0
+    private var executorJobs = FIFOQueue<UnownedJob>()
     private var waiting = 0
     private var threadCount = 0
     private var reserved = 0
@@ -41,14 +42,14 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         return threadCount
     }
 
-    /// Records one more lane that needs a thread of its own.
+    /// Records one more worker that needs a thread of its own.
     func reserve() {
         lock.lock()
         reserved += 1
         lock.unlock()
     }
 
-    /// Records that a lane ended.
+    /// Records that a worker ended.
     func release() {
         lock.lock()
         reserved -= 1
@@ -58,8 +59,8 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         lock.lock()
-        jobs.append(job)
-        let queued = jobs.count - jobsHead
+        executorJobs.append(job)
+        let queued = executorJobs.count
         var spawn = false
         if waiting >= queued {
             lock.signal()
@@ -86,13 +87,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         let executor = asUnownedTaskExecutor()
         lock.lock()
         while true {
-            if jobsHead < jobs.count {
-                let job = jobs[jobsHead]
-                jobsHead += 1
-                if jobsHead == jobs.count {
-                    jobs.removeAll(keepingCapacity: true)
-                    jobsHead = 0
-                }
+            if let job = executorJobs.popFirst() {
                 lock.unlock()
                 job.runSynchronously(on: executor)
                 lock.lock()
@@ -101,7 +96,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
             waiting += 1
             let signalled = lock.wait(seconds: Self.idleSeconds)
             waiting -= 1
-            if !signalled && jobsHead >= jobs.count {
+            if !signalled && executorJobs.isEmpty {
                 threadCount -= 1
                 lock.unlock()
                 return

@@ -106,13 +106,3 @@ extension ScopeValues: Codable {
 package enum ScopeStorage {
     @TaskLocal package static var current = ScopeValues()
 }
-
-/// The names of the built-in backends, which the resolution rules refer to.
-package enum BuiltinBackendName {
-    package static let sequential = "sequential"
-    package static let threading = "threading"
-    package static let process = "process"
-    package static let loky = "loky"
-    package static let multiprocessing = "multiprocessing"
-    package static let all = [sequential, threading, process, loky, multiprocessing]
-}

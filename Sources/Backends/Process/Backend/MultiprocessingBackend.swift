@@ -44,7 +44,7 @@ public final class MultiprocessingBackend: ParallelBackend {
             executable: workerExecutable, overrides: [:], idleTimeout: nil))
         let callID = WorkerLaunch.makeCallID()
         do {
-            try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+            try await WorkerLaunch.open(pool, callID: callID, nJobs: context.nJobs)
         } catch {
             await withCheckedContinuation { done in EventLoop.shared.execute { pool.shutdown(done: done) } }
             throw error

@@ -79,7 +79,7 @@ public final class ProcessBackend: ParallelBackend {
         // Workers started with other limits are not reused; end those no call is using.
         if !others.isEmpty { EventLoop.shared.execute { for other in others { other.retireIfUnused() } } }
         let callID = WorkerLaunch.makeCallID()
-        try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+        try await WorkerLaunch.open(pool, callID: callID, nJobs: context.nJobs)
         return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: false)
     }
 

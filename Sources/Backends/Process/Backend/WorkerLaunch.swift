@@ -40,9 +40,9 @@ enum WorkerLaunch {
     }
 
     /// Registers a call with `pool` and waits until a worker can take its batches.
-    static func open(_ pool: WorkerPool, callID: Int, limit: Int) async throws {
+    static func open(_ pool: WorkerPool, callID: Int, nJobs: Int) async throws {
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
-            EventLoop.shared.execute { pool.open(callID: callID, limit: limit, ready: ready) }
+            EventLoop.shared.execute { pool.open(callID: callID, nJobs: nJobs, ready: ready) }
         }
     }
 }

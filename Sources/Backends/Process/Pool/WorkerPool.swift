@@ -2,8 +2,8 @@ import Foundation
 import ParallelCore
 
 // A set of identical workers (same executable, same environment) and the queue of batches they
-// share. Calls register with a concurrency limit (their nJobs); batches are dispatched first in,
-// first out to idle workers, skipping those of calls already at their limit. Workers are spawned
+// share. Calls register with their nJobs (how many of their batches may run at once); batches are
+// dispatched first in, first out to idle workers, skipping those of calls already running nJobs. Workers are spawned
 // when there is work and fewer than the target size; dead ones are replaced the same way, lazily.
 //
 // Everything here runs on the event loop thread.
@@ -23,8 +23,9 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         var idleTimeout: Duration?
     }
 
-    private struct CallSlot {
-        var limit: Int
+    /// A registered call: how many of its batches may run at once, and how many do.
+    private struct CallQuota {
+        var nJobs: Int
         var running = 0
     }
 
@@ -32,7 +33,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     private let loop: EventLoop
     private var workers: [WorkerConnection] = []
     private var queue: [QueuedBatch] = []
-    private var calls: [Int: CallSlot] = [:]
+    private var calls: [Int: CallQuota] = [:]
     private var targetSize = 0
     private var consecutiveStartFailures = 0
     private var lastStartFailure: String?
@@ -53,17 +54,17 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     // MARK: Calls
 
-    /// Registers a call that runs at most `limit` batches at once, grows the pool to at least
-    /// `limit` workers, and resumes `ready` once a worker can take work (or throws when none can
+    /// Registers a call that runs at most `nJobs` batches at once, grows the pool to at least
+    /// `nJobs` workers, and resumes `ready` once a worker can take work (or throws when none can
     /// be started).
-    func open(callID: Int, limit: Int, ready: CheckedContinuation<Void, any Error>) {
-        calls[callID] = CallSlot(limit: limit)
+    func open(callID: Int, nJobs: Int, ready: CheckedContinuation<Void, any Error>) {
+        calls[callID] = CallQuota(nJobs: nJobs)
         shuttingDown = false
         gaveUp = nil
         spawningBlocked = false
         consecutiveStartFailures = 0
-        resize(to: calls.values.map(\.limit).max() ?? limit)
-        spawnIfNeeded(minimum: limit)
+        resize(to: calls.values.map(\.nJobs).max() ?? nJobs)
+        spawnIfNeeded(minimum: nJobs)
         if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
             ready.resume()
         } else if let gaveUp {
@@ -99,7 +100,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     func close(callID: Int) {
         queue.removeAll { $0.callID == callID }
         calls.removeValue(forKey: callID)
-        if let largest = calls.values.map(\.limit).max() { resize(to: largest) }
+        if let largest = calls.values.map(\.nJobs).max() { resize(to: largest) }
     }
 
     /// Ends every worker (gracefully, then by SIGKILL after a grace period) and resumes `done`
@@ -147,11 +148,11 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         var index = 0
         while index < queue.count {
             let batch = queue[index]
-            guard let slot = calls[batch.callID] else {
+            guard let quota = calls[batch.callID] else {
                 queue.remove(at: index)
                 continue
             }
-            guard slot.running < slot.limit else {
+            guard quota.running < quota.nJobs else {
                 index += 1
                 continue
             }
@@ -168,7 +169,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         guard !shuttingDown, !spawningBlocked else { return }
         let active = workers.filter(\.isActive)
         let idleOrStarting = active.filter { $0.phase != .busy }.count
-        let waiting = queue.filter { batch in calls[batch.callID].map { $0.running < $0.limit } ?? false }.count
+        let waiting = queue.filter { batch in calls[batch.callID].map { $0.running < $0.nJobs } ?? false }.count
         // A call waiting in `open` for its first ready worker counts as work: without this, a
         // worker that failed to start before any batch was queued would never be replaced.
         let floor = max(minimum, readyWaiters.isEmpty ? 0 : 1)

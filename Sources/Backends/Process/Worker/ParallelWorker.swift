@@ -1,4 +1,5 @@
 import CParallelSupport
+import CParallelWorkerHook
 
 /// Worker mode of the process backends.
 ///

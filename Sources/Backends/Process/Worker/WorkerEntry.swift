@@ -1,4 +1,5 @@
 import CParallelSupport
+import CParallelWorkerHook
 import Foundation
 
 // Where worker mode starts: called by the C constructor (dynamic Swift runtime) or by

@@ -4,8 +4,6 @@
 #ifndef C_PARALLEL_WORKER_HOOK_H
 #define C_PARALLEL_WORKER_HOOK_H
 
-#include <spawn.h>
-#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -54,26 +52,6 @@ int pk_worker_claim_deferred(void);
 
 /// Exit status of a worker that cannot run: ParallelProcess is not linked into the executable.
 #define PK_WORKER_EXIT_NOT_LINKED 121
-
-/// Adds "close every descriptor from `lowest` up" to a spawn's file actions, so a worker inherits
-/// only the descriptors it is given: the parent's other descriptors that lack O_CLOEXEC (a file
-/// being written, a socket) must not live on in long-lived workers. Returns 0, or ENOSYS where
-/// the C library lacks posix_spawn_file_actions_addclosefrom_np (glibc before 2.34).
-int pk_spawn_file_actions_close_from(posix_spawn_file_actions_t *actions, int lowest);
-
-/// 1 when `fd` lives in a memory-backed file system (tmpfs, ramfs, shmem), 0 when not, -1 when
-/// unknown. Shared arrays in such a folder take memory, not disk (fstatfs is not in the Glibc
-/// module).
-int pk_fd_is_in_memory(int fd);
-
-/// Relaxed-enough atomics on memory shared between processes (the status board): Swift's
-/// Synchronization module has no atomic view of raw memory, so these wrap the C builtins.
-static inline uint64_t pk_atomic_load_u64(const uint64_t *address) {
-    return __atomic_load_n(address, __ATOMIC_ACQUIRE);
-}
-static inline void pk_atomic_store_u64(uint64_t *address, uint64_t value) {
-    __atomic_store_n(address, value, __ATOMIC_RELEASE);
-}
 
 #ifdef __cplusplus
 }

@@ -7,8 +7,12 @@
 //
 // Why it may defer: with a statically linked Swift runtime, Foundation's and Dispatch's own
 // constructors come after this one and have not run yet, so Swift code that touches them crashes
-// or hangs (measured in research/swift-spikes.md, Q1). Then the constructor only records the
-// request and `ParallelWorker.enterIfNeeded()`, called first thing in main, runs the loop.
+// or hangs (we tried: both happen). Then the constructor only records the request and
+// `ParallelWorker.enterIfNeeded()`, called first thing in main, runs the loop.
+//
+// Why a target of its own: the linker keeps every object file of a target an executable depends
+// on, constructors included. Only ParallelProcess depends on this target, so a program that links
+// ParallelCore alone never runs this code.
 #define _GNU_SOURCE
 #include "CParallelWorkerHook.h"
 
@@ -16,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
