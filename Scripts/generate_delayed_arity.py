@@ -16,7 +16,7 @@ def overload(n, is_async):
     noun = {0: "no arguments", 1: "one argument"}.get(n, f"{n} arguments")
     await_kw = "await " if is_async else ""
     call = f"try {await_kw}function({call_args})"
-    make = f"Delayed {{ {call} }}" if is_async else f"Delayed(synchronous: {{ {call} }})"
+    make = f"Delayed {{ {call} }}"
     body = f"    {{ {make} }}" if n == 0 else f"    {{ ({call_args}) in {make} }}"
     return [
         f"/// Wraps {kind} function of {noun} so that calling the result with arguments makes a",

@@ -12,9 +12,11 @@ public func effectiveNJobs(_ nJobs: Int?) throws -> Int {
 
 /// joblib's arithmetic for `n_jobs`.
 package enum NJobsRule {
-    package static func effective(_ nJobs: Int, cpus: Int = cpuCount()) throws -> Int {
+    /// - Parameter cpus: the CPU count, asked for only when `nJobs` is negative (it costs a
+    ///   system call).
+    package static func effective(_ nJobs: Int, cpus: @autoclosure () -> Int = cpuCount()) throws -> Int {
         try ArgumentChecks.nJobs(nJobs)
-        if nJobs < 0 { return max(cpus + 1 + nJobs, 1) }
+        if nJobs < 0 { return max(cpus() + 1 + nJobs, 1) }
         return nJobs
     }
 }

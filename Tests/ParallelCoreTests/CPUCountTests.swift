@@ -60,6 +60,15 @@ struct CPUCountTests {
         #expect(cpuCount() <= ProcessInfo.processInfo.processorCount)
     }
 
+    @Test("the cgroup quota is cached for a second, then read again")
+    func quotaCache() {
+        let now = MonotonicClock.now()
+        let fresh = CGroupCPUQuota.current()
+        #expect(CGroupCPUQuota.cached(now: now) == fresh)
+        #expect(CGroupCPUQuota.cached(now: now + CGroupCPUQuota.cacheLifetimeNanoseconds / 2) == fresh)
+        #expect(CGroupCPUQuota.cached(now: now + 2 * CGroupCPUQuota.cacheLifetimeNanoseconds) == fresh)
+    }
+
     /// `sched_setaffinity`, looked up at run time (Glibc's module map does not export it).
     typealias SchedSetAffinity = @convention(c) (pid_t, Int, UnsafeRawPointer?) -> Int32
 

@@ -67,6 +67,17 @@ struct IsolationTests {
         #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
     }
 
+    @Test("Delayed { … } with a synchronous body is a synchronous task: with nJobs 1 it runs on the caller's actor")
+    func synchronousDelayedInitializer() async throws {
+        // An `async` closure made here is nonisolated and would run on the global executor, not on
+        // the actor's thread; only the synchronous overload keeps the task on the caller's thread.
+        let tasks = CountingSequence(count: 50) { _ in Delayed { pthread_self() } }
+        let ran = try await PinnedCaller().list(Parallel(nJobs: 1), tasks)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 50)
+        #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
     @Test("with nJobs 1 the inputs are taken on the actor as well")
     func sequential() async throws {
         let pulls = ThreadLog()

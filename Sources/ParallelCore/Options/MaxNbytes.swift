@@ -14,6 +14,8 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
     }
 
     private let form: Form
+    /// A `.text` form parsed once, when the value is made, so a call does not parse it again.
+    private let parsedBytes: Int?
 
     /// Never share arrays automatically; copy them into the job's message.
     public static let disabled = MaxNbytes(form: .disabled)
@@ -21,13 +23,16 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
     /// The default, `"1M"`.
     public static let standard: MaxNbytes = "1M"
 
-    private init(form: Form) { self.form = form }
+    private init(form: Form) {
+        self.form = form
+        if case .text(let text) = form { parsedBytes = Self.parse(text) } else { parsedBytes = nil }
+    }
 
     /// A size such as `"500K"`, `"1M"`, `"2G"` or `"4096"`.
-    public init(stringLiteral value: String) { form = .text(value) }
+    public init(stringLiteral value: String) { self.init(form: .text(value)) }
 
     /// A size in bytes.
-    public init(integerLiteral value: Int) { form = .bytes(value) }
+    public init(integerLiteral value: Int) { self.init(form: .bytes(value)) }
 
     /// The value as written.
     public var description: String {
@@ -48,22 +53,28 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
             guard n >= 0 else { throw Self.malformed(description) }
             return n
         case .text(let text):
-            let trimmed = text.trimmingSpaces()
-            guard let last = trimmed.last else { throw Self.malformed(text) }
-            let multiplier: Int
-            var digits = Substring(trimmed)
-            switch last {
-            case "K", "k": multiplier = 1 << 10; digits = digits.dropLast()
-            case "M", "m": multiplier = 1 << 20; digits = digits.dropLast()
-            case "G", "g": multiplier = 1 << 30; digits = digits.dropLast()
-            default: multiplier = 1
-            }
-            guard let value = Double(digits), value.isFinite, value >= 0,
-                  digits.allSatisfy({ $0.isNumber || $0 == "." }),
-                  value * Double(multiplier) < Double(Int.max)
-            else { throw Self.malformed(text) }
-            return Int(value * Double(multiplier))
+            guard let parsedBytes else { throw Self.malformed(text) }
+            return parsedBytes
         }
+    }
+
+    /// Bytes for a size such as `"1M"`, or `nil` when it is not one.
+    private static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingSpaces()
+        guard let last = trimmed.last else { return nil }
+        let multiplier: Int
+        var digits = Substring(trimmed)
+        switch last {
+        case "K", "k": multiplier = 1 << 10; digits = digits.dropLast()
+        case "M", "m": multiplier = 1 << 20; digits = digits.dropLast()
+        case "G", "g": multiplier = 1 << 30; digits = digits.dropLast()
+        default: multiplier = 1
+        }
+        guard let value = Double(digits), value.isFinite, value >= 0,
+              digits.allSatisfy({ $0.isNumber || $0 == "." }),
+              value * Double(multiplier) < Double(Int.max)
+        else { return nil }
+        return Int(value * Double(multiplier))
     }
 
     private static func malformed(_ text: String) -> ParallelError {

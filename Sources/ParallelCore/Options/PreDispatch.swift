@@ -15,6 +15,8 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
     }
 
     private let form: Form
+    /// A `.text` form parsed once, when the value is made, so a call only does arithmetic.
+    private let factor: Factor?
 
     /// Take the whole input up front.
     public static let all = PreDispatch(form: .all)
@@ -22,15 +24,18 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
     /// A fixed number of tasks.
     public static func tasks(_ count: Int) -> PreDispatch { PreDispatch(form: .tasks(count)) }
 
-    private init(form: Form) { self.form = form }
+    private init(form: Form) {
+        self.form = form
+        if case .text(let text) = form { factor = Self.parseFactor(text.trimmingSpaces()) } else { factor = nil }
+    }
 
     /// `"all"`, `"N"`, `"n_jobs"` or `"K*n_jobs"`.
     public init(stringLiteral value: String) {
-        form = value.trimmingSpaces() == "all" ? .all : .text(value)
+        self.init(form: value.trimmingSpaces() == "all" ? .all : .text(value))
     }
 
     /// A fixed number of tasks.
-    public init(integerLiteral value: Int) { form = .tasks(value) }
+    public init(integerLiteral value: Int) { self.init(form: .tasks(value)) }
 
     /// The value as written.
     public var description: String {
@@ -51,7 +56,7 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
         case .tasks(let n):
             amount = n
         case .text(let text):
-            guard let factor = Self.parseFactor(text.trimmingSpaces()) else {
+            guard let factor else {
                 throw ParallelError.invalid(
                     "preDispatch", "'\(text)' is not \"all\", an integer, or \"K*n_jobs\"",
                     fix: "Write for example \"2*n_jobs\", \"1.5*n_jobs\", 8 or \"all\".")
@@ -69,9 +74,11 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
         return amount
     }
 
-    private enum Factor { case count(Int), perJob(Double) }
+    private enum Factor: Hashable, Sendable { case count(Int), perJob(Double) }
 
     private static func parseFactor(_ text: String) -> Factor? {
+        // The default every `Parallel` value is made with: skip the general parse.
+        if text == "2*n_jobs" { return .perJob(2) }
         let compact = text.filter { $0 != " " }
         if let n = Int(compact) { return .count(n) }
         if compact == "n_jobs" { return .perJob(1) }
@@ -89,7 +96,14 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
 }
 
 extension String {
+    /// The string without leading and trailing spaces; works on UTF-8 bytes (a space is one byte),
+    /// so the common case of no spaces is a two-byte check.
     package func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+        let bytes = utf8
+        guard let first = bytes.firstIndex(where: { $0 != UInt8(ascii: " ") }),
+              let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") })
+        else { return "" }
+        if first == bytes.startIndex && bytes.index(after: last) == bytes.endIndex { return self }
+        return String(Substring(bytes[first...last]))
     }
 }

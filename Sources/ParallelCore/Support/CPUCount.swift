@@ -1,16 +1,20 @@
 import CParallelSupport
 import Foundation
+import Synchronization
 
 /// The number of CPUs this process may use: the affinity mask, reduced by a cgroup CPU quota
 /// (v2 `cpu.max`, v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us`), like loky's `cpu_count`.
 ///
 /// A quota of 1.5 CPUs counts as 2 (rounded up, as loky does), and the result is at least 1.
-/// Computed on each call (a few small file reads) so that tests and containers that change the
-/// affinity see it.
+///
+/// - Complexity: one `sched_getaffinity` system call (the calling thread's mask, read on every
+///   call so a thread whose affinity changed sees it at once). The cgroup files are read at most
+///   once a second and cached in between: reading them costs about 13 µs, most of a small call.
+/// - Concurrency: safe from any thread; the cache is behind a lock.
 public func cpuCount() -> Int {
     var count = Int(pk_affinity_cpu_count())
     if count <= 0 { count = ProcessInfo.processInfo.activeProcessorCount }
-    if let quota = CGroupCPUQuota.current(), quota > 0 {
+    if let quota = CGroupCPUQuota.cached(), quota > 0 {
         count = min(count, Int(quota.rounded(.up)))
     }
     return max(count, 1)
@@ -18,7 +22,30 @@ public func cpuCount() -> Int {
 
 /// Reads a cgroup CPU quota, in CPUs, from the files the kernel exposes.
 package enum CGroupCPUQuota {
-    /// The quota that applies to this process, or `nil` when there is none.
+    /// How long a read quota is reused before the files are read again.
+    package static let cacheLifetimeNanoseconds: UInt64 = 1_000_000_000
+
+    private struct Cache {
+        var quota: Double?
+        var readAt: UInt64 = 0
+    }
+
+    private static let cache = Mutex(Cache())
+
+    /// ``current()``, read again only when the last read is more than a second old.
+    package static func cached(now: UInt64 = MonotonicClock.now()) -> Double? {
+        if let hit = cache.withLock({ cache -> Double?? in
+            cache.readAt != 0 && now &- cache.readAt < cacheLifetimeNanoseconds ? .some(cache.quota) : nil
+        }) {
+            return hit
+        }
+        // Read outside the lock: two threads that miss at once both read, which is harmless.
+        let quota = current()
+        cache.withLock { $0 = Cache(quota: quota, readAt: now) }
+        return quota
+    }
+
+    /// The quota that applies to this process, or `nil` when there is none (read now).
     package static func current() -> Double? {
         if let v2 = read("/sys/fs/cgroup/cpu.max").flatMap(parseV2) { return v2 }
         if let quota = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),

@@ -9,7 +9,7 @@
 public func delayed<R: Sendable>(
     _ function: @escaping @Sendable () throws -> R
 ) -> @Sendable () -> Delayed<R> {
-    { Delayed(synchronous: { try function() }) }
+    { Delayed { try function() } }
 }
 
 /// Wraps an async function of no arguments so that calling the result with arguments makes a
@@ -31,7 +31,7 @@ public func delayed<R: Sendable>(
 public func delayed<A: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A) throws -> R
 ) -> @Sendable (A) -> Delayed<R> {
-    { (a) in Delayed(synchronous: { try function(a) }) }
+    { (a) in Delayed { try function(a) } }
 }
 
 /// Wraps an async function of one argument so that calling the result with arguments makes a
@@ -53,7 +53,7 @@ public func delayed<A: Sendable, R: Sendable>(
 public func delayed<A: Sendable, B: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A, B) throws -> R
 ) -> @Sendable (A, B) -> Delayed<R> {
-    { (a, b) in Delayed(synchronous: { try function(a, b) }) }
+    { (a, b) in Delayed { try function(a, b) } }
 }
 
 /// Wraps an async function of 2 arguments so that calling the result with arguments makes a
@@ -75,7 +75,7 @@ public func delayed<A: Sendable, B: Sendable, R: Sendable>(
 public func delayed<A: Sendable, B: Sendable, C: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A, B, C) throws -> R
 ) -> @Sendable (A, B, C) -> Delayed<R> {
-    { (a, b, c) in Delayed(synchronous: { try function(a, b, c) }) }
+    { (a, b, c) in Delayed { try function(a, b, c) } }
 }
 
 /// Wraps an async function of 3 arguments so that calling the result with arguments makes a
@@ -97,7 +97,7 @@ public func delayed<A: Sendable, B: Sendable, C: Sendable, R: Sendable>(
 public func delayed<A: Sendable, B: Sendable, C: Sendable, D: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A, B, C, D) throws -> R
 ) -> @Sendable (A, B, C, D) -> Delayed<R> {
-    { (a, b, c, d) in Delayed(synchronous: { try function(a, b, c, d) }) }
+    { (a, b, c, d) in Delayed { try function(a, b, c, d) } }
 }
 
 /// Wraps an async function of 4 arguments so that calling the result with arguments makes a
@@ -119,7 +119,7 @@ public func delayed<A: Sendable, B: Sendable, C: Sendable, D: Sendable, R: Senda
 public func delayed<A: Sendable, B: Sendable, C: Sendable, D: Sendable, E: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A, B, C, D, E) throws -> R
 ) -> @Sendable (A, B, C, D, E) -> Delayed<R> {
-    { (a, b, c, d, e) in Delayed(synchronous: { try function(a, b, c, d, e) }) }
+    { (a, b, c, d, e) in Delayed { try function(a, b, c, d, e) } }
 }
 
 /// Wraps an async function of 5 arguments so that calling the result with arguments makes a
@@ -141,7 +141,7 @@ public func delayed<A: Sendable, B: Sendable, C: Sendable, D: Sendable, E: Senda
 public func delayed<A: Sendable, B: Sendable, C: Sendable, D: Sendable, E: Sendable, F: Sendable, R: Sendable>(
     _ function: @escaping @Sendable (A, B, C, D, E, F) throws -> R
 ) -> @Sendable (A, B, C, D, E, F) -> Delayed<R> {
-    { (a, b, c, d, e, f) in Delayed(synchronous: { try function(a, b, c, d, e, f) }) }
+    { (a, b, c, d, e, f) in Delayed { try function(a, b, c, d, e, f) } }
 }
 
 /// Wraps an async function of 6 arguments so that calling the result with arguments makes a

@@ -23,14 +23,21 @@ public struct Delayed<Output: Sendable>: Sendable {
     @usableFromInline let work: Work
 
     /// Creates a task from a closure.
+    ///
+    /// Disfavoured so that a closure with no `await` picks the synchronous overload (both accept
+    /// it, and the type checker would otherwise call the choice ambiguous).
     /// - Parameter body: the work; it runs at most once, on whichever thread the backend chooses.
+    @_disfavoredOverload
     public init(_ body: @escaping @Sendable () async throws -> Output) {
         work = .asynchronous(body)
     }
 
-    /// Creates a task from a synchronous closure (what `delayed(f)` makes for a synchronous `f`).
+    /// Creates a task from a synchronous closure: it runs as a plain call, with no async call and
+    /// no executor hop (`Delayed { c() }` with a synchronous body picks this overload, and so does
+    /// `delayed(f)` for a synchronous `f`).
+    /// - Parameter body: the work; it runs at most once, on whichever thread the backend chooses.
     @inlinable
-    package init(synchronous body: @escaping @Sendable () throws -> Output) {
+    public init(_ body: @escaping @Sendable () throws -> Output) {
         work = .synchronous(body)
     }
 
