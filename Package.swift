@@ -56,12 +56,19 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
+        // joblib's `Memory`: results cached on disk, keyed with the process codec's canonical mode.
+        .target(
+            name: "ParallelMemory",
+            dependencies: ["ParallelCore", "ParallelProcess"],
+            path: "Sources/Memory",
+            swiftSettings: strictSettings
+        ),
         // The umbrella users import: `Parallel`, re-exports, built-in backend registration.
         .target(
             name: "ParallelKit",
             dependencies: [
                 "ParallelCore", "ParallelConfiguration", "ParallelSequential",
-                "ParallelThreading", "ParallelProcess",
+                "ParallelThreading", "ParallelProcess", "ParallelMemory",
             ],
             path: "Sources/ParallelKit",
             swiftSettings: strictSettings
@@ -72,6 +79,8 @@ let package = Package(
         .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelRandomTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
 
         // Examples/: the seed's joblib examples (`swift run parallel-demo`) and a third-party-style
         // backend that imports ParallelCore alone, with its demo and its test.

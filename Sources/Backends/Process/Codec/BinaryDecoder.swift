@@ -8,14 +8,17 @@
 /// - Complexity: O(size of the input) when keys are read in the order they were written, which
 ///   synthesized `Codable` does; out-of-order reads of a container cost one pass over it.
 /// - Concurrency: a value type; each `decode` call uses its own state.
-struct BinaryDecoder {
+package struct BinaryDecoder {
     /// Passed to every `Decoder.userInfo`.
     var userInfo: [CodingUserInfoKey: Any] = [:]
     /// Maps arrays that arrived in shared memory; nil rejects them.
     var segments: (any SegmentResolver)?
 
+    /// A decoder that rejects arrays left in shared memory.
+    package init() {}
+
     /// Decodes a `T` that occupies all of `bytes`.
-    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+    package func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         try decode(type, from: ByteStorage(copying: bytes), range: 0..<bytes.count)
     }
 

@@ -45,12 +45,15 @@ final class EncoderState {
     let userInfo: [CodingUserInfoKey: Any]
     /// Where large arrays of plain values go, if anywhere.
     let largeArrays: (any LargeArraySink)?
+    /// Canonical mode: unordered collections sorted, no raw struct bytes (see CanonicalEncoding).
+    let canonical: Bool
 
-    init(bytes: [UInt8], userInfo: [CodingUserInfoKey: Any], largeArrays: (any LargeArraySink)?) {
+    init(bytes: [UInt8], userInfo: [CodingUserInfoKey: Any], largeArrays: (any LargeArraySink)?, canonical: Bool = false) {
         state = .allocate(capacity: 1)
         state.initialize(to: Mutable(bytes: bytes))
         self.userInfo = userInfo
         self.largeArrays = largeArrays
+        self.canonical = canonical
     }
 
     deinit {
@@ -237,6 +240,10 @@ final class EncoderState {
         defer {
             codingPath.removeSubrange(depth...)
             nesting -= 1
+        }
+        if canonical, let unordered = value as? any UnorderedCollection {
+            try encodeCanonicalForm(of: unordered)
+            return
         }
         if ObjectIdentifier(T.self) != lastUnpackedType {
             if let array = value as? any ArrayFastPath {

@@ -24,7 +24,9 @@ extension Array: ArrayFastPath where Element: Codable {
             }
             return true
         }
-        guard let first, PlainLayout.isPlain(first) else { return false }
+        // A struct's raw bytes include its padding, which is not part of its value: canonical
+        // encodings (cache keys) take the element-wise path.
+        guard !state.canonical, let first, PlainLayout.isPlain(first) else { return false }
         state.bytes.append(WireTag.plainStructs.rawValue)
         state.writeVarint(UInt64(MemoryLayout<Element>.stride))
         state.writeVarint(UInt64(count))
