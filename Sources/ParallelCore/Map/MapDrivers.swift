@@ -1,0 +1,158 @@
+/// The generic halves of `Parallel.map` and `Parallel.forEach`: built `@inlinable`, so each is
+/// specialised in the caller's module for its input and result types. A range's inner loop is
+/// then a direct call of the transform and a plain store into the result slot; the claiming,
+/// waiting and scope binding around it stay unspecialised in ``ChunkedLoop`` and ``LoopWorkers``.
+
+// MARK: - On worker threads
+
+/// `inputs.map(transform)` on `workers`, results written once into the returned array's storage.
+///
+/// - Parameter callerJoins: the calling thread takes part and the array is filled in place
+///   (a nonisolated caller); otherwise the caller suspends while the workers fill a buffer that is
+///   then moved into the array (an actor must not be blocked).
+/// - Throws: the first error a transform threw, as itself; `CancellationError` when the calling
+///   task is cancelled. Results already written are destroyed exactly once.
+@inlinable
+package func mapOnWorkers<C: RandomAccessCollection & Sendable, R: Sendable>(
+    _ inputs: C, on workers: LoopWorkers, callerJoins: Bool, isolation: isolated (any Actor)? = #isolation,
+    _ transform: @escaping @Sendable (C.Element) throws -> R
+) async throws -> [R] where C.Element: Sendable {
+    let count = inputs.count
+    guard count > 0 else { return [] }
+    let loop = workers.makeLoop(count: count, recordsCompletedRanges: true)
+    return try await withTaskCancellationHandler {
+        if callerJoins {
+            return try Array(unsafeUninitializedCapacity: count) { buffer, initialized in
+                let slots = ResultSlots(buffer.baseAddress!)
+                workers.runJoined(loop, count: count, mapChunk(inputs, into: slots, loop, transform))
+                try finishMap(loop, slots)
+                initialized = count
+            }
+        }
+        let storage = UnsafeMutablePointer<R>.allocate(capacity: count)
+        defer { storage.deallocate() }
+        let slots = ResultSlots(storage)
+        await workers.runAwaiting(loop, count: count, mapChunk(inputs, into: slots, loop, transform))
+        try finishMap(loop, slots)
+        return Array(unsafeUninitializedCapacity: count) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: storage, count: count)
+            initialized = count
+        }
+    } onCancel: {
+        loop.stop(CancellationError())
+    }
+}
+
+/// `body` for every element of `inputs` on `workers`; see ``mapOnWorkers(_:on:callerJoins:isolation:_:)``.
+@inlinable
+package func forEachOnWorkers<C: RandomAccessCollection & Sendable>(
+    _ inputs: C, on workers: LoopWorkers, callerJoins: Bool, isolation: isolated (any Actor)? = #isolation,
+    _ body: @escaping @Sendable (C.Element) throws -> Void
+) async throws where C.Element: Sendable {
+    let count = inputs.count
+    guard count > 0 else { return }
+    let loop = workers.makeLoop(count: count, recordsCompletedRanges: false)
+    try await withTaskCancellationHandler {
+        let chunk = forEachChunk(inputs, loop, body)
+        if callerJoins {
+            workers.runJoined(loop, count: count, chunk)
+        } else {
+            await workers.runAwaiting(loop, count: count, chunk)
+        }
+        if let failure = loop.failure { throw failure }
+    } onCancel: {
+        loop.stop(CancellationError())
+    }
+}
+
+/// One range of a map: each result written into its slot; on an error or a stop, the range's
+/// results written so far are destroyed again, so a range is all or nothing.
+@inlinable
+package func mapChunk<C: RandomAccessCollection & Sendable, R>(
+    _ inputs: C, into slots: ResultSlots<R>, _ loop: ChunkedLoop,
+    _ transform: @escaping @Sendable (C.Element) throws -> R
+) -> @Sendable (Range<Int>) -> ChunkEnd where C.Element: Sendable {
+    { range in
+        var position = inputs.index(inputs.startIndex, offsetBy: range.lowerBound)
+        var index = range.lowerBound
+        do {
+            while index < range.upperBound {
+                if loop.isStopped { break }
+                slots.initialize(index, to: try transform(inputs[position]))
+                inputs.formIndex(after: &position)
+                index += 1
+            }
+        } catch {
+            slots.deinitialize(range.lowerBound..<index)
+            return .failed(error)
+        }
+        if index < range.upperBound {
+            slots.deinitialize(range.lowerBound..<index)
+            return .stopped
+        }
+        return .completed
+    }
+}
+
+/// One range of a forEach.
+@inlinable
+package func forEachChunk<C: RandomAccessCollection & Sendable>(
+    _ inputs: C, _ loop: ChunkedLoop, _ body: @escaping @Sendable (C.Element) throws -> Void
+) -> @Sendable (Range<Int>) -> ChunkEnd where C.Element: Sendable {
+    { range in
+        var position = inputs.index(inputs.startIndex, offsetBy: range.lowerBound)
+        var index = range.lowerBound
+        do {
+            while index < range.upperBound {
+                if loop.isStopped { return .stopped }
+                try body(inputs[position])
+                inputs.formIndex(after: &position)
+                index += 1
+            }
+        } catch {
+            return .failed(error)
+        }
+        return .completed
+    }
+}
+
+/// After the loop: on failure, destroys the completed ranges' results and throws the error.
+@inlinable
+package func finishMap<R>(_ loop: ChunkedLoop, _ slots: ResultSlots<R>) throws {
+    if let failure = loop.failure {
+        slots.deinitialize(loop.completedRanges)
+        throw failure
+    }
+}
+
+// MARK: - In the calling task (nJobs resolved to 1)
+
+/// `inputs.map(transform)` here, in order, written once into the returned array; stops before the
+/// next item once `stop` is raised (cancellation) and throws `CancellationError`.
+@inlinable
+package func mapInCallingTask<C: Collection, R>(
+    _ inputs: C, stop: StopFlag, _ transform: (C.Element) throws -> R
+) throws -> [R] {
+    let count = inputs.count
+    return try Array(unsafeUninitializedCapacity: count) { buffer, initialized in
+        var written = 0
+        defer { initialized = written }
+        for element in inputs {
+            if stop.isRaised { throw CancellationError() }
+            guard written < count else { break }
+            (buffer.baseAddress! + written).initialize(to: try transform(element))
+            written += 1
+        }
+    }
+}
+
+/// `body` for each element here, in order; see ``mapInCallingTask(_:stop:_:)``.
+@inlinable
+package func forEachInCallingTask<C: Collection>(
+    _ inputs: C, stop: StopFlag, _ body: (C.Element) throws -> Void
+) throws {
+    for element in inputs {
+        if stop.isRaised { throw CancellationError() }
+        try body(element)
+    }
+}
