@@ -1,6 +1,8 @@
 import ParallelCore
 
-/// The arguments of one `Parallel` value, before resolution.
+/// The arguments of one `Parallel` value, before resolution: the one definition of the call's
+/// options. `Parallel` stores this value and forwards its public properties to it, so a new option
+/// is added here, in `Parallel.init`, and where it is resolved below.
 package struct CallArguments: Sendable {
     package var nJobs: Int?
     package var backend: BackendChoice?
@@ -13,11 +15,13 @@ package struct CallArguments: Sendable {
     package var mmapMode: MmapMode?
     package var prefer: Prefer?
     package var require: Require?
+    package var retry: RetryPolicy?
 
     package init(
         nJobs: Int? = nil, backend: BackendChoice? = nil, verbose: Int? = nil, timeout: Duration? = nil,
         preDispatch: PreDispatch = "2*n_jobs", batchSize: BatchSize = .auto, tempFolder: String? = nil,
-        maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil, require: Require? = nil
+        maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil, require: Require? = nil,
+        retry: RetryPolicy? = nil
     ) {
         self.nJobs = nJobs
         self.backend = backend
@@ -30,6 +34,7 @@ package struct CallArguments: Sendable {
         self.mmapMode = mmapMode
         self.prefer = prefer
         self.require = require
+        self.retry = retry
     }
 }
 
@@ -107,6 +112,8 @@ package enum CallResolution {
             throw ParallelError.invalid("timeout", "\(timeout) is not positive", fix: "Use a positive duration, or nil.")
         }
         try arguments.batchSize.validate()
+        let retry = arguments.retry ?? scope.retry ?? .never
+        try retry.validate()
         let maxNbytes = try (arguments.maxNbytes ?? scope.maxNbytes ?? .standard).resolve()
 
         var instances: [BackendChoice: any ParallelBackend] = [:]
@@ -158,7 +165,7 @@ package enum CallResolution {
                         + "the native thread pools of its workers",
                     fix: "Use it with a process backend (\"process\"), or leave it unset.")
             }
-        } else if arguments.timeout != nil {
+        } else if arguments.timeout != nil && verbose > 0 {
             StandardError.write(
                 "[Parallel(n_jobs=\(requested))]: warning: timeout is not applied when nJobs resolves to 1 "
                     + "(the tasks run in the calling task, as in joblib).\n")
@@ -171,6 +178,6 @@ package enum CallResolution {
         return CallPlan(
             backend: backend, nJobs: nJobs, nJobsLabel: requested, verbose: verbose,
             timeout: nJobs > 1 ? arguments.timeout : nil, preDispatch: preDispatch, batchSize: arguments.batchSize,
-            context: context, taskScope: scope.nested(parallel: nJobs > 1), notices: notices)
+            context: context, taskScope: scope.nested(parallel: nJobs > 1), notices: notices, retry: retry)
     }
 }

@@ -1,7 +1,7 @@
 import ParallelCore
 
 /// The configuration in force for the current task: the merged values of every enclosing
-/// ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:isolation:_:)``
+/// ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)``
 /// scope, joblib's `parallel_config`.
 ///
 /// It holds only what scopes set: outside any scope every property is `nil`; the defaults
@@ -33,6 +33,8 @@ public struct ParallelConfig: Sendable {
     public var require: Require? { values.require }
     /// The thread limit for native pools in worker processes a scope set.
     public var innerMaxNumThreads: Int? { values.innerMaxNumThreads }
+    /// The retry policy a scope set.
+    public var retry: RetryPolicy? { values.retry }
     /// joblib's nesting level: 0 at the top, 1 inside the tasks of a parallel call, and so on.
     public var nestingLevel: Int { values.nestingLevel }
 }

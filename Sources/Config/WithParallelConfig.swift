@@ -15,33 +15,35 @@ import ParallelCore
 ///
 /// - Throws: ``ParallelError`` `.invalidArgument` (nJobs 0, a verbose below 0, an
 ///   innerMaxNumThreads below 1, a malformed maxNbytes, prefer processes with require shared
-///   memory) or `.unknownBackend`, before `body` runs; then whatever `body` throws.
+///   memory, a retry policy with no attempt or a negative backoff) or `.unknownBackend`, before `body` runs; then whatever `body` throws.
 public func withParallelConfig<T>(
     backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil,
     tempFolder: String? = nil, maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil,
     prefer: Prefer? = nil, require: Require? = nil, innerMaxNumThreads: Int? = nil,
+    retry: RetryPolicy? = nil,
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> T
 ) async throws -> T {
     let merged = try ScopeMerge.merge(
         ScopeStorage.current, backend: backend, nJobs: nJobs, verbose: verbose, tempFolder: tempFolder,
         maxNbytes: maxNbytes, mmapMode: mmapMode, prefer: prefer, require: require,
-        innerMaxNumThreads: innerMaxNumThreads)
+        innerMaxNumThreads: innerMaxNumThreads, retry: retry)
     return try await ScopeStorage.$current.withValue(merged, operation: body, isolation: isolation)
 }
 
-/// The synchronous form of ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:isolation:_:)``,
+/// The synchronous form of ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)``,
 /// for code that is not async (a synchronous test, a command-line entry point).
 public func withParallelConfig<T>(
     backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil,
     tempFolder: String? = nil, maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil,
     prefer: Prefer? = nil, require: Require? = nil, innerMaxNumThreads: Int? = nil,
+    retry: RetryPolicy? = nil,
     _ body: () throws -> T
 ) throws -> T {
     let merged = try ScopeMerge.merge(
         ScopeStorage.current, backend: backend, nJobs: nJobs, verbose: verbose, tempFolder: tempFolder,
         maxNbytes: maxNbytes, mmapMode: mmapMode, prefer: prefer, require: require,
-        innerMaxNumThreads: innerMaxNumThreads)
+        innerMaxNumThreads: innerMaxNumThreads, retry: retry)
     return try ScopeStorage.$current.withValue(merged, operation: body)
 }
 
@@ -50,7 +52,7 @@ package enum ScopeMerge {
     package static func merge(
         _ outer: ScopeValues, backend: BackendChoice?, nJobs: Int?, verbose: Int?, tempFolder: String?,
         maxNbytes: MaxNbytes?, mmapMode: MmapMode?, prefer: Prefer?, require: Require?,
-        innerMaxNumThreads: Int?
+        innerMaxNumThreads: Int?, retry: RetryPolicy? = nil
     ) throws -> ScopeValues {
         try ArgumentChecks.nJobs(nJobs)
         try ArgumentChecks.verbose(verbose)
@@ -62,6 +64,7 @@ package enum ScopeMerge {
             throw BackendRegistry.unknown(name, known: BackendRegistry.shared.names())
         }
         _ = try maxNbytes?.resolve()
+        try retry?.validate()
         var merged = outer
         if let backend { merged.backend = backend }
         if let nJobs { merged.nJobs = nJobs }
@@ -72,6 +75,7 @@ package enum ScopeMerge {
         if let prefer { merged.prefer = prefer }
         if let require { merged.require = require }
         if let innerMaxNumThreads { merged.innerMaxNumThreads = innerMaxNumThreads }
+        if let retry { merged.retry = retry }
         try ArgumentChecks.hints(prefer: merged.prefer, require: merged.require)
         return merged
     }

@@ -21,28 +21,69 @@ import ParallelCore
 ///   stops the dispatch of the rest; cancelling the calling task stops everything and throws
 ///   `CancellationError`.
 public struct Parallel: Sendable {
-    /// Workers; `nil` is 1 unless a ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:isolation:_:)`` scope sets it.
-    public var nJobs: Int?
+    /// The call's options, as given; resolved against the scope and the registry at each call.
+    var arguments: CallArguments
+
+    /// Workers; `nil` is 1 unless a ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)`` scope sets it.
+    public var nJobs: Int? {
+        get { arguments.nJobs }
+        set { arguments.nJobs = newValue }
+    }
     /// The backend; `nil` follows the scope, the hints and the registered default.
-    public var backend: BackendChoice?
+    public var backend: BackendChoice? {
+        get { arguments.backend }
+        set { arguments.backend = newValue }
+    }
     /// joblib's progress messages; `nil` follows the scope, else 0.
-    public var verbose: Int?
+    public var verbose: Int? {
+        get { arguments.verbose }
+        set { arguments.verbose = newValue }
+    }
     /// Per-task time limit; not applied when `nJobs` resolves to 1.
-    public var timeout: Duration?
+    public var timeout: Duration? {
+        get { arguments.timeout }
+        set { arguments.timeout = newValue }
+    }
     /// Tasks taken before the first result is in.
-    public var preDispatch: PreDispatch
+    public var preDispatch: PreDispatch {
+        get { arguments.preDispatch }
+        set { arguments.preDispatch = newValue }
+    }
     /// Tasks per batch.
-    public var batchSize: BatchSize
+    public var batchSize: BatchSize {
+        get { arguments.batchSize }
+        set { arguments.batchSize = newValue }
+    }
     /// Where large arrays are shared with worker processes.
-    public var tempFolder: String?
+    public var tempFolder: String? {
+        get { arguments.tempFolder }
+        set { arguments.tempFolder = newValue }
+    }
     /// The size above which arrays travel to workers through shared memory.
-    public var maxNbytes: MaxNbytes?
+    public var maxNbytes: MaxNbytes? {
+        get { arguments.maxNbytes }
+        set { arguments.maxNbytes = newValue }
+    }
     /// How workers map shared arrays.
-    public var mmapMode: MmapMode?
+    public var mmapMode: MmapMode? {
+        get { arguments.mmapMode }
+        set { arguments.mmapMode = newValue }
+    }
     /// A soft hint: threads or processes.
-    public var prefer: Prefer?
+    public var prefer: Prefer? {
+        get { arguments.prefer }
+        set { arguments.prefer = newValue }
+    }
     /// A hard constraint: shared memory.
-    public var require: Require?
+    public var require: Require? {
+        get { arguments.require }
+        set { arguments.require = newValue }
+    }
+    /// Whether and how failed tasks are started again; `nil` follows the scope, else `.never`.
+    public var retry: RetryPolicy? {
+        get { arguments.retry }
+        set { arguments.retry = newValue }
+    }
 
     /// Creates a parallel map with joblib's parameters. See the README's table for each one.
     ///
@@ -59,6 +100,8 @@ public struct Parallel: Sendable {
     ///   - mmapMode: `nil`: `.r` unless configured.
     ///   - prefer: `.processes` or `.threads`: a soft hint.
     ///   - require: `.sharedMemory`: a hard constraint.
+    ///   - retry: re-runs failed tasks before their failure counts; `nil`: the scope's, else
+    ///     `.never`. Applies in every mode.
     public init(
         nJobs: Int? = nil,
         backend: BackendChoice? = nil,
@@ -70,19 +113,13 @@ public struct Parallel: Sendable {
         maxNbytes: MaxNbytes? = nil,
         mmapMode: MmapMode? = nil,
         prefer: Prefer? = nil,
-        require: Require? = nil
+        require: Require? = nil,
+        retry: RetryPolicy? = nil
     ) {
-        self.nJobs = nJobs
-        self.backend = backend
-        self.verbose = verbose
-        self.timeout = timeout
-        self.preDispatch = preDispatch
-        self.batchSize = batchSize
-        self.tempFolder = tempFolder
-        self.maxNbytes = maxNbytes
-        self.mmapMode = mmapMode
-        self.prefer = prefer
-        self.require = require
+        arguments = CallArguments(
+            nJobs: nJobs, backend: backend, verbose: verbose, timeout: timeout, preDispatch: preDispatch,
+            batchSize: batchSize, tempFolder: tempFolder, maxNbytes: maxNbytes, mmapMode: mmapMode,
+            prefer: prefer, require: require, retry: retry)
     }
 
     // MARK: - return_as="list"
@@ -147,19 +184,12 @@ public struct Parallel: Sendable {
 
     // MARK: - The unspecialised part
 
-    var arguments: CallArguments {
-        CallArguments(
-            nJobs: nJobs, backend: backend, verbose: verbose, timeout: timeout, preDispatch: preDispatch,
-            batchSize: batchSize, tempFolder: tempFolder, maxNbytes: maxNbytes, mmapMode: mmapMode,
-            prefer: prefer, require: require)
-    }
-
     @usableFromInline
     func runList<Element: Sendable, Output: Sendable>(
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
         isolation: isolated (any Actor)?
     ) async throws -> [Output] {
-        try await beginCall(arguments, source, kernel, delivery: .list).collect(isolation: isolation)
+        try await beginCall(arguments, source, kernel, mode: .list).producer.collect(isolation: isolation)
     }
 
     @usableFromInline
@@ -167,52 +197,8 @@ public struct Parallel: Sendable {
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
         unordered: Bool
     ) -> ParallelResults<Output> {
-        ParallelResults(starter: CallStarter(
-            arguments: arguments, source: source, kernel: kernel, delivery: unordered ? .unordered : .ordered))
+        ParallelResults(starter: CallStarter(arguments: arguments, mode: unordered ? .unordered : .ordered) {
+            try await beginCall($0, source, kernel, mode: $1).producer
+        })
     }
-}
-
-/// Resolves a call and starts it: in the calling task when nJobs resolves to 1, else on the
-/// backend's workers. Runs before any input is taken, so bad arguments throw first.
-func beginCall<Element: Sendable, Output: Sendable>(
-    _ arguments: CallArguments, _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
-    delivery: ParallelCall<Element, Output>.Delivery, isolation: isolated (any Actor)? = #isolation
-) async throws -> any ResultProducer<Output> {
-    BuiltinBackends.ensureRegistered()
-    let plan = try CallResolution.plan(
-        arguments, scope: ScopeStorage.current, tasksArePortable: kernel.portable != nil, jobType: kernel.jobType)
-    if plan.isSequential {
-        return SequentialCall(plan: plan, source: source, kernel: kernel)
-    }
-    let call = try await plan.backend.startCall(plan.context)
-    return ParallelCall(plan: plan, call: call, source: source, kernel: kernel, delivery: delivery)
-}
-
-/// What a ``ParallelResults`` needs to start its call on the first `next()`.
-final class CallStarter<Element: Sendable, Output: Sendable>: ResultStarter {
-    private let arguments: CallArguments
-    private let source: TaskSource<Element>
-    private let kernel: TaskKernel<Element, Output>
-    private let delivery: ParallelCall<Element, Output>.Delivery
-
-    init(
-        arguments: CallArguments, source: TaskSource<Element>, kernel: TaskKernel<Element, Output>,
-        delivery: ParallelCall<Element, Output>.Delivery
-    ) {
-        self.arguments = arguments
-        self.source = source
-        self.kernel = kernel
-        self.delivery = delivery
-    }
-
-    func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output> {
-        try await beginCall(arguments, source, kernel, delivery: delivery)
-    }
-}
-
-/// Starts the call behind a ``ParallelResults``.
-@usableFromInline
-protocol ResultStarter<Output>: AnyObject {
-    associatedtype Output
-    func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output>
 }

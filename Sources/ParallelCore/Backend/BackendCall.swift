@@ -22,13 +22,30 @@ public protocol BackendCall: Sendable {
     /// workers that run this call's batches. Must be idempotent.
     func abort()
 
+    /// Gives up on one batch whose task is stuck (it ran past the call's timeout) while the call
+    /// goes on: the engine no longer waits for its completion and runs its other tasks again.
+    ///
+    /// A backend frees the worker for the call's other batches: a process backend kills the
+    /// worker running it (and replaces it); the threading backend cancels the batch's Swift task
+    /// and lets another thread take its place, so the call keeps `nJobs` workers. Calling
+    /// `completion` later is allowed; the engine ignores it.
+    func abandon(_ batch: TaskBatch)
+
     /// Ends a call whose batches have all completed; releases per-call resources.
+    ///
+    /// Never called after ``abort()``: a call ends by exactly one of the two.
     func finish() async
 }
 
 extension BackendCall {
     /// Defaults to doing nothing.
     public func finish() async {}
+
+    /// Defaults to asking the batch to stop before its next task: a backend that cannot free the
+    /// worker keeps it busy until the stuck task returns.
+    public func abandon(_ batch: TaskBatch) {
+        batch.progress.requestAbort()
+    }
 }
 
 /// What a backend is told when a call starts.

@@ -10,6 +10,10 @@ public struct BatchOutcome: Sendable {
     public let completedCount: Int
     /// The error of the task at offset `completedCount`, if the batch did not complete.
     public let failure: (any Error)?
+    /// Whether ``failure`` belongs to the task at offset ``completedCount``. `false` for a worker
+    /// that died while the backend could not tell which task it ran: the engine then re-runs the
+    /// batch in halves until one task crashes alone, and never blames a bystander.
+    public let isFailureAttributed: Bool
 
     /// An outcome with results.
     @inlinable
@@ -17,16 +21,23 @@ public struct BatchOutcome: Sendable {
         self.values = values
         self.completedCount = values.count
         self.failure = failure
+        self.isFailureAttributed = true
     }
 
     /// A batch that failed without results, for example because its worker died.
+    ///
+    /// The tasks before `completedCount` lost their results and run again; so do the tasks after
+    /// it. The task at `completedCount` is the one that failed.
     /// - Parameters:
-    ///   - failure: what went wrong; it is rethrown to the caller as is.
-    ///   - completedCount: ignored for results (none are kept); recorded to name the failing task.
-    public init(failure: any Error, completedCount: Int = 0) {
+    ///   - failure: what went wrong; it is rethrown to the caller as is (or retried).
+    ///   - completedCount: the offset of the task that failed within the batch.
+    ///   - isFailureAttributed: `false` when the backend cannot tell which task was running
+    ///     (the engine then bisects the batch to find it).
+    public init(failure: any Error, completedCount: Int = 0, isFailureAttributed: Bool = true) {
         self.values = nil
         self.completedCount = completedCount
         self.failure = failure
+        self.isFailureAttributed = isFailureAttributed
     }
 
     /// Whether every task of the batch completed.

@@ -13,6 +13,9 @@ package struct ScopeValues: Sendable, Equatable {
     package var prefer: Prefer?
     package var require: Require?
     package var innerMaxNumThreads: Int?
+    /// The retry policy a scope set. It stays in this process: nested calls inside worker
+    /// processes do not see it.
+    package var retry: RetryPolicy?
     /// joblib's `nesting_level`: 0 at the top, +1 inside each parallel (not sequential) call's tasks.
     package var nestingLevel: Int
     /// How many `Parallel` calls (sequential ones included) enclose the current task; bounds
@@ -22,7 +25,8 @@ package struct ScopeValues: Sendable, Equatable {
     package init(
         backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil, tempFolder: String? = nil,
         maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil,
-        require: Require? = nil, innerMaxNumThreads: Int? = nil, nestingLevel: Int = 0, callDepth: Int = 0
+        require: Require? = nil, innerMaxNumThreads: Int? = nil, retry: RetryPolicy? = nil, nestingLevel: Int = 0,
+        callDepth: Int = 0
     ) {
         self.backend = backend
         self.nJobs = nJobs
@@ -33,6 +37,7 @@ package struct ScopeValues: Sendable, Equatable {
         self.prefer = prefer
         self.require = require
         self.innerMaxNumThreads = innerMaxNumThreads
+        self.retry = retry
         self.nestingLevel = nestingLevel
         self.callDepth = callDepth
     }
@@ -77,6 +82,7 @@ extension ScopeValues: Codable {
         prefer = try c.decodeIfPresent(Prefer.self, forKey: .prefer)
         require = try c.decodeIfPresent(Require.self, forKey: .require)
         innerMaxNumThreads = try c.decodeIfPresent(Int.self, forKey: .innerMaxNumThreads)
+        retry = nil
         nestingLevel = try c.decode(Int.self, forKey: .nestingLevel)
         callDepth = try c.decode(Int.self, forKey: .callDepth)
     }

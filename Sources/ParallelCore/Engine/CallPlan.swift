@@ -18,11 +18,13 @@ package struct CallPlan: Sendable {
     package var taskScope: ScopeValues
     /// Messages printed (with the prefix) when the call starts, such as a backend substitution.
     package var notices: [String]
+    /// Whether and how failed tasks are started again.
+    package var retry: RetryPolicy
 
     package init(
         backend: any ParallelBackend, nJobs: Int, nJobsLabel: Int, verbose: Int, timeout: Duration?,
         preDispatch: Int?, batchSize: BatchSize, context: BackendCallContext, taskScope: ScopeValues,
-        notices: [String] = []
+        notices: [String] = [], retry: RetryPolicy = .never
     ) {
         self.backend = backend
         self.nJobs = nJobs
@@ -34,19 +36,9 @@ package struct CallPlan: Sendable {
         self.context = context
         self.taskScope = taskScope
         self.notices = notices
+        self.retry = retry
     }
 
     /// Whether the call runs in the calling task, without workers.
     package var isSequential: Bool { nJobs == 1 }
-}
-
-/// Something that yields a call's results in runs: the engine behind `ParallelResults`.
-@usableFromInline
-package protocol ResultProducer<Output>: AnyObject {
-    associatedtype Output
-    /// The next run of results (never empty), `nil` at the end.
-    /// - Throws: the first task error, a `ParallelError`, or `CancellationError`.
-    func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]?
-    /// Runs the call to the end and returns every result in submission order.
-    func collect(isolation: isolated (any Actor)?) async throws -> [Output]
 }

@@ -12,7 +12,9 @@ package final class CompletionInbox: Sendable {
         /// A batch ended; `at` is the monotonic time the backend reported it.
         case completed(batchID: Int, outcome: BatchOutcome, at: UInt64)
         /// A task ran past the call's timeout.
-        case timedOut(taskIndex: Int, after: Duration)
+        case timedOut(taskIndex: Int, at: UInt64)
+        /// A wake-up the engine asked for is due.
+        case timer(at: UInt64)
     }
 
     private struct State {

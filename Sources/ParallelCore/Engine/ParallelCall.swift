@@ -1,371 +1,255 @@
 import Foundation
 
-/// Drives one call with workers: takes inputs, forms batches, submits them to the backend, reacts
-/// to completions, failures and timeouts, orders results, prints progress, and stops everything on
-/// the first error, on cancellation or when its consumer goes away.
-///
-/// The dispatch rules are joblib's (`dispatch_one_batch`, `_start`, the completion callback):
-/// the pre-dispatch window is dispatched at the start, then every completed batch dispatches one
-/// more, so the number of batches in flight stays what the window made it. The arithmetic lives in
-/// the pure ``DispatchPlanner``, ``AutoBatchSizer``, ``OrderedResults`` and
-/// ``ProgressReporter``; this class only sequences them and does the I/O.
+/// The driver of a call with workers: it carries out what the ``CallStateMachine`` decides and
+/// reports back what happened. It takes the inputs, builds batches and submits them to the
+/// backend's per-call handle (a ``BackendCall``), waits for completions, timeouts and timers,
+/// prints, and hands results to the consumer. It decides nothing itself.
 ///
 /// It runs entirely on the caller's isolation: completions from backend threads arrive through a
-/// ``CompletionInbox`` and are handled here, so no state below needs a lock. A generator with a
-/// slow consumer holds back further dispatches once about two rounds of results wait unconsumed,
-/// which keeps memory bounded (joblib has no such backpressure).
-package final class ParallelCall<Element: Sendable, Output: Sendable>: ResultProducer {
-    /// How results reach the consumer.
-    package enum Delivery {
-        /// All results, in submission order, at the end (`callAsFunction`).
-        case list
-        /// Each result in submission order as soon as it and those before it are done.
-        case ordered
-        /// Each batch's results as soon as the batch completes.
-        case unordered
-    }
-
-    private struct InFlight {
-        var firstIndex: Int
-        var count: Int
-        var progress: BatchProgress
-        var dispatchedAt: UInt64
-    }
-
+/// ``CompletionInbox`` and are handled here, so no state below needs a lock.
+package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRunSource {
     private let plan: CallPlan
     private let call: any BackendCall
     private let source: TaskSource<Element>
     private let kernel: TaskKernel<Element, Output>
-    private let delivery: Delivery
     private let inbox = CompletionInbox()
     private let watchdog: TimeoutWatchdog?
-    private let reporter: ProgressReporter
-
-    private var planner: DispatchPlanner
-    private var sizer: AutoBatchSizer?
-    private let tailRule: Bool
-    private var counters = ProgressReporter.Counters(iterating: false)
-    private var readyChunks: [ArraySlice<Element>] = []
-    private var readyHead = 0
-    private var inFlight: [Int: InFlight] = [:]
-    private var nextBatchID = 0
-    private var nextTaskIndex = 0
-    private var sourceDrained = false
-
-    private var ordered = OrderedResults<Output>()
-    private var listResults: [Output] = []
-    private var deliverable: [[Output]] = []
-    private var deliverableHead = 0
-    /// Results completed but not yet handed to the consumer (parked or queued).
-    private var heldResults = 0
-    private var deferredDispatches = 0
-
-    private var failure: (any Error)?
-    private var failureReported = false
+    private var machine: CallStateMachine<Output>
+    private var inputs = TakenInputs<Element>()
+    /// The batches in flight, by the machine's batch ID.
+    private var batches: [Int: (batch: TaskBatch, dispatchedAt: UInt64)] = [:]
+    private var timer: Task<Void, Never>?
     private var started = false
     private var closed = false
-    private var printedFinished = false
 
     package init(
         plan: CallPlan, call: any BackendCall, source: TaskSource<Element>,
-        kernel: TaskKernel<Element, Output>, delivery: Delivery
+        kernel: TaskKernel<Element, Output>, delivery: CallStateMachine<Output>.Delivery,
+        keepsGoing: Bool = false, maxFailures: Int? = nil
     ) {
         self.plan = plan
         self.call = call
         self.source = source
         self.kernel = kernel
-        self.delivery = delivery
         self.watchdog = plan.timeout.map(TimeoutWatchdog.init(timeout:))
-        self.reporter = ProgressReporter(
-            verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, totalTasks: source.knownCount,
-            preDispatchAmount: plan.preDispatch ?? 0, startTime: MonotonicClock.now())
-        self.planner = DispatchPlanner(nJobs: plan.nJobs, preDispatch: plan.preDispatch)
-        self.tailRule = plan.preDispatch != nil
-        if case .auto = plan.batchSize { sizer = AutoBatchSizer(policy: plan.backend.autoBatching) }
+        self.machine = CallStateMachine(
+            CallStateMachine.Configuration(
+                nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
+                autoBatching: plan.backend.autoBatching, delivery: delivery, keepsGoing: keepsGoing,
+                maxFailures: maxFailures, retry: plan.retry, timeout: plan.timeout, verbose: plan.verbose,
+                nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
+                knownCount: source.knownCount))
     }
 
     deinit {
         // A consumer that drops its generator early: stop the work, free the workers.
-        if started && !closed { abortAll() }
+        timer?.cancel()
+        if started && !closed {
+            watchdog?.stop()
+            for entry in batches.values { entry.batch.progress.requestAbort() }
+            call.abort()
+        }
     }
 
     // MARK: - Consuming
 
-    /// Runs the call to the end and returns every result in submission order.
-    package func collect(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
-        if let count = source.knownCount { listResults.reserveCapacity(count) }
-        start()
-        while !isComplete {
-            if let failure { throw failure }
-            if Task.isCancelled {
-                abortAll()
-                throw CancellationError()
-            }
-            try await handle(waitForEvents())
+    /// Runs a throwing list call to the end and returns every result in submission order.
+    package func collectValues(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
+        try await start()
+        while !machine.isOver {
+            try await waitAndHandle()
         }
-        if let failure { throw failure }
-        await close()
-        return listResults
+        if let failure = machine.failure { throw failure }
+        return machine.listResults
     }
 
-    /// The next run of results, as the delivery mode orders them: a whole batch at a time, so the
-    /// consumer's iterator walks it without calling back here per result.
-    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]? {
-        if !started { start() }
+    /// The next settled run in the delivery order, with the submission index of its first task;
+    /// `nil` at the end.
+    /// - Throws: the first final failure in the throwing modes, a `ParallelError`, or
+    ///   `CancellationError`.
+    package func nextRun(isolation: isolated (any Actor)?) async throws -> (firstIndex: Int, run: SettledRun<Output>)? {
+        if !started { try await start() }
         while true {
-            if inbox.hasPendingEvents { handle(inbox.takeAvailable()) }
-            if let failure {
+            if inbox.hasPendingEvents { try await handle(inbox.takeAvailable()) }
+            if let failure = machine.failure {
                 // Thrown once; after that the sequence simply ends.
-                if failureReported { return nil }
-                failureReported = true
+                if failureThrown { return nil }
+                failureThrown = true
                 throw failure
             }
-            if deliverableHead < deliverable.count {
-                let batch = deliverable[deliverableHead]
-                deliverable[deliverableHead] = []
-                deliverableHead += 1
-                if deliverableHead == deliverable.count {
-                    deliverable.removeAll(keepingCapacity: true)
-                    deliverableHead = 0
-                }
-                // Handed over: these no longer count against backpressure, so refill the
-                // workers while the consumer walks the batch.
-                heldResults -= batch.count
-                replayDeferredDispatches()
-                return batch
+            if let next = machine.takeDeliverable() {
+                // Handed over: these no longer count against backpressure, so refill the workers
+                // while the consumer walks the run.
+                machine.resultsConsumed(next.run.count)
+                try await perform()
+                return next
             }
-            if isComplete {
-                if !closed { await close() }
-                return nil
-            }
-            if Task.isCancelled {
-                abortAll()
-                throw CancellationError()
-            }
-            replayDeferredDispatches()
-            if isComplete { continue }
-            try await handle(waitForEvents())
+            if machine.isOver { return nil }
+            try await waitAndHandle()
         }
     }
 
-    // MARK: - Dispatch
+    private var failureThrown = false
 
-    /// joblib's `_start`: dispatch the pre-dispatch window (or, with "all", the whole input).
-    private func start() {
+    // MARK: - Events
+
+    private func start(isolation: isolated (any Actor)? = #isolation) async throws {
         started = true
-        for notice in plan.notices { reporter.emit(notice, toStandardOutput: true) }
-        reporter.emit("Using backend \(plan.backend.displayName) with \(plan.nJobs) concurrent workers.")
         watchdog?.start(posting: inbox)
-        if dispatchOneBatch() {
-            counters.iterating = plan.preDispatch != nil
-        }
-        while dispatchOneBatch() {}
-        planner.closeWindow()
-        if plan.preDispatch == nil { counters.iterating = false }
+        machine.start(now: MonotonicClock.now())
+        try await perform()
     }
 
-    /// joblib's `dispatch_one_batch`: a ready batch if one is queued, else take
-    /// `batchSize * nJobs` inputs and split them into batches. Returns whether one was submitted.
-    private func dispatchOneBatch() -> Bool {
-        guard failure == nil, !closed else { return false }
-        let batchSize = currentBatchSize()
-        if readyHead < readyChunks.count {
-            let chunk = readyChunks[readyHead]
-            readyChunks[readyHead] = []
-            readyHead += 1
-            submit(chunk)
-            return true
+    private func waitAndHandle(isolation: isolated (any Actor)? = #isolation) async throws {
+        if Task.isCancelled {
+            machine.abort()
+            try await perform()
+            throw CancellationError()
         }
-        readyChunks.removeAll(keepingCapacity: true)
-        readyHead = 0
-        guard !sourceDrained else { return false }
-        let asked = planner.takeCount(batchSize: batchSize)
-        guard asked > 0 else { return false }
-        let taken = source.take(asked)
-        if taken.count < asked { sourceDrained = true }
-        guard !taken.isEmpty else { return false }
-        let size = planner.split(taken: taken.count, asked: asked, batchSize: batchSize, tailRule: tailRule)
-        var start = taken.startIndex
-        while start < taken.endIndex {
-            let end = taken.endIndex - start > size ? start + size : taken.endIndex
-            readyChunks.append(taken[start..<end])
-            start = end
+        let events: [CompletionInbox.Event]
+        do {
+            events = try await inbox.next()
+        } catch {
+            machine.abort()
+            try await perform()
+            throw error
         }
-        let chunk = readyChunks[0]
-        readyChunks[0] = []
-        readyHead = 1
-        submit(chunk)
-        return true
+        try await handle(events)
     }
 
-    /// joblib's `dispatch_next`, run after each completed batch.
-    private func dispatchNext() {
-        guard counters.iterating || readyHead < readyChunks.count else { return }
-        if !dispatchOneBatch() { counters.iterating = false }
-    }
-
-    private func currentBatchSize() -> Int {
-        switch plan.batchSize {
-        case .fixed(let size):
-            return size
-        case .auto:
-            let (size, message) = sizer!.nextBatchSize()
-            if let message, plan.verbose >= 10 { reporter.emit(message) }
-            return size
+    private func handle(_ events: [CompletionInbox.Event], isolation: isolated (any Actor)? = #isolation) async throws {
+        for event in events {
+            switch event {
+            case .completed(let batchID, let outcome, let time):
+                guard let entry = batches.removeValue(forKey: batchID) else { continue }
+                watchdog?.forget(batchID: batchID)
+                machine.batchCompleted(batchID, report(outcome, of: entry, at: time), now: time)
+            case .timedOut(let taskIndex, let time):
+                machine.taskTimedOut(taskIndex, now: time)
+            case .timer(let time):
+                machine.timerFired(now: time)
+            }
+            try await perform()
         }
     }
 
-    private func submit(_ chunk: ArraySlice<Element>) {
-        let batchID = nextBatchID
-        nextBatchID += 1
-        let firstIndex = nextTaskIndex
-        nextTaskIndex += chunk.count
-        counters.dispatchedTasks += chunk.count
-        counters.dispatchedBatches += 1
+    /// Turns a backend's outcome into the machine's report, checking the output type once per
+    /// batch (a backend that returns the wrong type is an error, never a crash).
+    private func report(
+        _ outcome: BatchOutcome, of entry: (batch: TaskBatch, dispatchedAt: UInt64), at time: UInt64
+    ) -> CallStateMachine<Output>.BatchReport {
+        let begin = entry.batch.progress.startedAt ?? entry.dispatchedAt
+        let end = entry.batch.progress.endedAt ?? time
+        let duration = Double(end &- begin) / 1e9
+        var values: [Output]?
+        var failure = outcome.failure
+        if let erased = outcome.values {
+            if let typed = erased as? [Output] {
+                values = typed
+            } else {
+                values = nil
+                failure = ParallelError(
+                    .invalidArgument, taskIndex: entry.batch.firstIndex,
+                    "the backend returned results of type \(type(of: erased)) for tasks whose output is \(Output.self): "
+                        + "the backend is broken. Report it to its author.")
+                return CallStateMachine.BatchReport(
+                    values: [], completedCount: 0, failure: failure, duration: duration)
+            }
+        }
+        return CallStateMachine.BatchReport(
+            values: values, completedCount: outcome.completedCount, failure: failure,
+            isFailureAttributed: outcome.isFailureAttributed, duration: duration)
+    }
+
+    // MARK: - Actions
+
+    /// Carries out every action the machine has queued, in order.
+    private func perform(isolation: isolated (any Actor)? = #isolation) async throws {
+        while let action = machine.nextAction() {
+            switch action {
+            case .take(let count):
+                let taken = source.take(count)
+                inputs.append(taken)
+                machine.inputsTaken(taken.count)
+            case .takeRest:
+                var count = 0
+                while true {
+                    let chunk = source.take(4096)
+                    count += chunk.count
+                    if chunk.count < 4096 { break }
+                }
+                machine.inputsTaken(count)
+            case .submit(let batchID, let range):
+                submit(batchID, range)
+            case .stopBatchesBeforeNextTask:
+                for entry in batches.values { entry.batch.progress.requestAbort() }
+            case .abandon(let batchID):
+                if let entry = batches.removeValue(forKey: batchID) {
+                    watchdog?.forget(batchID: batchID)
+                    entry.batch.progress.requestAbort()
+                    call.abandon(entry.batch)
+                }
+            case .print(let line):
+                emit(line)
+            case .wakeUp(let deadline):
+                scheduleTimer(at: deadline)
+            case .releaseInputs(let index):
+                inputs.release(below: index)
+            case .abortCall:
+                guard !closed else { continue }
+                closed = true
+                timer?.cancel()
+                watchdog?.stop()
+                for entry in batches.values { entry.batch.progress.requestAbort() }
+                batches.removeAll()
+                call.abort()
+            case .finishCall:
+                guard !closed else { continue }
+                closed = true
+                timer?.cancel()
+                watchdog?.stop()
+                await call.finish()
+            }
+        }
+    }
+
+    private func submit(_ batchID: Int, _ range: Range<Int>) {
+        let chunk = inputs.slice(range)
         let progress = BatchProgress()
         let run = kernel.run
         let batch = TaskBatch(
-            firstIndex: firstIndex, count: chunk.count, progress: progress,
+            firstIndex: range.lowerBound, count: range.count, progress: progress,
             portable: kernel.portable?(chunk), tracksEachTask: plan.timeout != nil,
             scope: plan.taskScope, runner: { progress, track in await run(chunk, progress, track) })
-        inFlight[batchID] = InFlight(
-            firstIndex: firstIndex, count: chunk.count, progress: progress, dispatchedAt: MonotonicClock.now())
-        watchdog?.watch(batchID: batchID, firstIndex: firstIndex, progress: progress)
+        batches[batchID] = (batch, MonotonicClock.now())
+        watchdog?.watch(batchID: batchID, firstIndex: range.lowerBound, progress: progress)
         let inbox = self.inbox
         call.submit(batch) { outcome in
             inbox.post(.completed(batchID: batchID, outcome: outcome, at: MonotonicClock.now()))
         }
     }
 
-    // MARK: - Events
-
-    private func waitForEvents(isolation: isolated (any Actor)? = #isolation) async throws -> [CompletionInbox.Event] {
-        do {
-            return try await inbox.next()
-        } catch {
-            abortAll()
-            throw error
-        }
-    }
-
-    private func handle(_ events: [CompletionInbox.Event]) {
-        for event in events {
-            guard failure == nil else { return }
-            switch event {
-            case .completed(let batchID, let outcome, let time):
-                completed(batchID: batchID, outcome: outcome, at: time)
-            case .timedOut(let taskIndex, let timeout):
-                fail(
-                    ParallelError(
-                        .timeout, taskIndex: taskIndex,
-                        "task \(taskIndex) ran longer than the timeout of \(String(format: "%g", timeout.seconds)) s and was abandoned. "
-                            + "Raise `timeout`, or make the task finish sooner."),
-                    taskIndex: taskIndex)
+    private func scheduleTimer(at deadline: UInt64) {
+        timer?.cancel()
+        let inbox = self.inbox
+        timer = Task.detached {
+            let now = MonotonicClock.now()
+            if deadline > now {
+                try? await Task.sleep(nanoseconds: deadline - now)
             }
+            if Task.isCancelled { return }
+            inbox.post(.timer(at: MonotonicClock.now()))
         }
     }
 
-    private func completed(batchID: Int, outcome: BatchOutcome, at time: UInt64) {
-        guard let flight = inFlight.removeValue(forKey: batchID) else { return }
-        watchdog?.forget(batchID: batchID)
-        if let error = outcome.failure {
-            fail(error, taskIndex: flight.firstIndex + outcome.completedCount)
-            return
-        }
-        let values = outcome.values.map { $0 as! [Output] } ?? []
-        if sizer != nil {
-            let begin = flight.progress.startedAt ?? flight.dispatchedAt
-            let end = flight.progress.endedAt ?? time
-            sizer!.batchCompleted(size: flight.count, duration: Double(end &- begin) / 1e9)
-        }
-        counters.completedTasks += values.count
-        deliver(firstIndex: flight.firstIndex, values)
-        report()
-        if delivery != .list && heldResults >= backpressureLimit {
-            deferredDispatches += 1
-        } else {
-            dispatchNext()
-        }
-        if isComplete { report() }
+    private func emit(_ line: ProgressLine) {
+        VerboseOutput.write(line, verbose: plan.verbose, nJobsLabel: plan.nJobsLabel)
     }
+}
 
-    private func deliver(firstIndex: Int, _ values: [Output]) {
-        switch delivery {
-        case .list:
-            ordered.insert(firstIndex: firstIndex, values: values)
-            while let ready = ordered.popReady() { listResults.append(contentsOf: ready) }
-        case .ordered:
-            heldResults += values.count
-            ordered.insert(firstIndex: firstIndex, values: values)
-            while let ready = ordered.popReady() { deliverable.append(ready) }
-        case .unordered:
-            heldResults += values.count
-            deliverable.append(values)
-        }
-    }
-
-    /// Results held back before dispatch pauses: two rounds of batches across the workers, and
-    /// never less than the pre-dispatch window.
-    private var backpressureLimit: Int {
-        let batch: Int
-        switch plan.batchSize {
-        case .fixed(let size): batch = size
-        case .auto: batch = sizer?.batchSize ?? 1
-        }
-        return max(2 * plan.nJobs * batch, plan.preDispatch ?? 0, 16)
-    }
-
-    private func replayDeferredDispatches() {
-        while deferredDispatches > 0 && heldResults < backpressureLimit && failure == nil {
-            deferredDispatches -= 1
-            dispatchNext()
-        }
-    }
-
-    private func report() {
-        if printedFinished { return }
-        guard let line = reporter.progressLine(counters, now: MonotonicClock.now()) else { return }
-        if line.hasSuffix("finished") {
-            if !isComplete { return }
-            printedFinished = true
-        }
-        reporter.emit(line)
-    }
-
-    private var isComplete: Bool {
-        failure == nil && !counters.iterating && inFlight.isEmpty && readyHead >= readyChunks.count
-            && deferredDispatches == 0
-    }
-
-    // MARK: - Failure and teardown
-
-    private func fail(_ error: any Error, taskIndex: Int) {
-        guard failure == nil else { return }
-        failure = error
-        counters.aborting = true
-        if plan.verbose > 0 && !(error is CancellationError) {
-            reporter.emit("Task \(taskIndex) failed: \(String(describing: error))")
-        }
-        abortAll()
-    }
-
-    /// Stops dispatch, tells running batches to stop, and lets the backend kill what it can.
-    private func abortAll() {
-        guard !closed else { return }
-        closed = true
-        counters.aborting = true
-        watchdog?.stop()
-        for flight in inFlight.values { flight.progress.requestAbort() }
-        inFlight.removeAll()
-        readyChunks.removeAll()
-        readyHead = 0
-        call.abort()
-    }
-
-    private func close(isolation: isolated (any Actor)? = #isolation) async {
-        guard !closed else { return }
-        closed = true
-        watchdog?.stop()
-        await call.finish()
-    }
+/// Something that yields a call's settled runs in delivery order: the engine's drivers.
+package protocol SettledRunSource<Output>: AnyObject {
+    associatedtype Output: Sendable
+    /// The next settled run, with the submission index of its first task; `nil` at the end.
+    func nextRun(isolation: isolated (any Actor)?) async throws -> (firstIndex: Int, run: SettledRun<Output>)?
 }

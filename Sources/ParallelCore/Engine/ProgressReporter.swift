@@ -16,6 +16,8 @@ package struct ProgressReporter: Sendable {
         /// Whether inputs may still be taken (joblib's `_original_iterator is not None`).
         package var iterating = true
         package var aborting = false
+        /// Retries started (not printed by joblib's lines; counted for progress events).
+        package var retried = 0
 
         package init(
             completedTasks: Int = 0, dispatchedTasks: Int = 0, dispatchedBatches: Int = 0,
@@ -36,7 +38,7 @@ package struct ProgressReporter: Sendable {
     package let totalTasks: Int?
     /// The pre-dispatch window in tasks (0 for "all" and for sequential calls).
     package let preDispatchAmount: Int
-    package let startTime: UInt64
+    package var startTime: UInt64
 
     package init(verbose: Int, nJobsLabel: Int, totalTasks: Int?, preDispatchAmount: Int, startTime: UInt64) {
         self.verbose = verbose
@@ -49,12 +51,18 @@ package struct ProgressReporter: Sendable {
     /// Whether any line is ever printed.
     package var isEnabled: Bool { verbose > 0 }
 
+    /// Whether ``progressLine(_:now:)`` would print joblib's last ("finished") line for these
+    /// counters: every dispatched task completed and nothing more will be taken.
+    package func reportsFinished(_ c: Counters) -> Bool {
+        c.completedTasks == c.dispatchedTasks && !(c.iterating || c.aborting)
+    }
+
     /// The line to print after a batch (or a sequential task) completes, if any.
     package func progressLine(_ c: Counters, now: UInt64) -> String? {
         guard verbose > 0 else { return nil }
         let width = totalTasks.map { $0 > 0 ? Int(log10(Double($0))) + 1 : 3 } ?? 3
         let elapsed = Double(now &- startTime) / 1e9
-        if c.completedTasks == c.dispatchedTasks && !(c.iterating || c.aborting) {
+        if reportsFinished(c) {
             return "Done \(pad(c.completedTasks, width)) out of \(pad(c.completedTasks, width)) | elapsed: "
                 + "\(Self.shortTime(elapsed)) finished"
         }
@@ -88,13 +96,9 @@ package struct ProgressReporter: Sendable {
     /// Writes a message (prefixed) to standard error, or to standard output from verbose 50
     /// (or always, with `toStandardOutput`, as joblib prints its backend substitution notice).
     package func emit(_ message: String, toStandardOutput: Bool = false) {
-        guard verbose > 0 else { return }
-        let line = format(message)
-        if verbose >= 50 || toStandardOutput {
-            print(line)
-        } else {
-            StandardError.write(line + "\n")
-        }
+        VerboseOutput.write(
+            ProgressLine(message, destination: toStandardOutput ? .standardOutput : .progress),
+            verbose: verbose, nJobsLabel: nJobsLabel)
     }
 
     /// joblib's `_verbosity_filter`: whether the progress line for `batchIndex` is skipped.
@@ -115,21 +119,5 @@ package struct ProgressReporter: Sendable {
     private func pad(_ value: Int, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
-    }
-}
-
-/// Unbuffered writes to standard error (Glibc's `stderr` global is not concurrency-safe in Swift 6).
-package enum StandardError {
-    package static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }  // a signal, not a failure: retry
-                if n <= 0 { break }
-                offset += n
-            }
-        }
     }
 }

@@ -1,12 +1,15 @@
 import Synchronization
 
-/// Watches the running tasks of one call and posts `.timedOut` for the first that runs longer
+/// Watches the running tasks of one call and posts `.timedOut` for each task that runs longer
 /// than the timeout.
 ///
 /// It sleeps until the earliest moment a running task could time out (or one timeout from now when
 /// none runs, since a task that starts later cannot expire sooner), then re-reads the live stamps;
 /// a task that finished meanwhile simply moves that moment later. So it wakes about once per
-/// timeout period, not per task, and fires within a scheduler tick of the deadline.
+/// timeout period, not per task, and fires within a scheduler tick of the deadline. A batch whose
+/// task expired is no longer watched (the engine abandons it or ends the call); the others are.
+///
+/// Deadlines saturate: a timeout of years never wraps around into the past.
 package final class TimeoutWatchdog: Sendable {
     private struct Watched {
         var firstIndex: Int
@@ -23,34 +26,42 @@ package final class TimeoutWatchdog: Sendable {
 
     /// Starts watching; events go to `inbox`.
     package func start(posting inbox: CompletionInbox) {
-        let timeout = self.timeout
+        let limit = timeout.nanoseconds
         let watcher = Task.detached { [weak self] in
-            let limit = timeout.nanoseconds
             while !Task.isCancelled {
-                guard let self else { return }
-                let now = MonotonicClock.now()
-                var wake = now &+ limit
-                var expired: Int?
-                self.watched.withLock { batches in
-                    for batch in batches.values {
-                        guard let running = batch.progress.runningTask else { continue }
-                        let deadline = running.startedAt &+ limit
-                        if deadline <= now {
-                            let index = batch.firstIndex + running.offset
-                            expired = min(expired ?? index, index)
-                        } else {
-                            wake = min(wake, deadline)
-                        }
-                    }
-                }
-                if let expired {
-                    inbox.post(.timedOut(taskIndex: expired, after: timeout))
-                    return
-                }
-                try? await Task.sleep(nanoseconds: max(wake &- now, 1_000_000))
+                // The strong reference lives only for this scan, never across the sleep, so a call
+                // that is dropped frees its watchdog at once.
+                guard let pause = self?.scan(limit: limit, posting: inbox) else { return }
+                try? await Task.sleep(nanoseconds: pause)
             }
         }
         task.withLock { $0 = watcher }
+    }
+
+    /// Posts every expired task and returns how long to sleep before the next scan.
+    private func scan(limit: UInt64, posting inbox: CompletionInbox) -> UInt64 {
+        let now = MonotonicClock.now()
+        var wake = Self.add(now, limit)
+        var expired: [Int] = []
+        watched.withLock { batches in
+            for (batchID, batch) in batches {
+                guard let running = batch.progress.runningTask else { continue }
+                let deadline = Self.add(running.startedAt, limit)
+                if deadline <= now {
+                    expired.append(batch.firstIndex + running.offset)
+                    batches.removeValue(forKey: batchID)
+                } else {
+                    wake = min(wake, deadline)
+                }
+            }
+        }
+        for index in expired.sorted() { inbox.post(.timedOut(taskIndex: index, at: now)) }
+        return max(wake - now, 1_000_000)
+    }
+
+    private static func add(_ time: UInt64, _ duration: UInt64) -> UInt64 {
+        let sum = time.addingReportingOverflow(duration)
+        return sum.overflow ? .max : sum.partialValue
     }
 
     /// Watches a submitted batch.

@@ -28,6 +28,9 @@ public struct ParallelError: Error, Sendable, CustomStringConvertible {
         public static let workerCrashed = Code("workerCrashed")
         /// A task in a worker process threw an error that could not be rebuilt as itself.
         public static let remoteTaskFailed = Code("remoteTaskFailed")
+        /// The task never started: the call stopped first (`maxFailures` was reached). Only in
+        /// the results modes, as a ``TaskFailure``'s error.
+        public static let notRun = Code("notRun")
 
         /// The code's name, such as `invalidArgument`.
         public var description: String { name }

@@ -52,6 +52,9 @@ public struct FIFOQueue<Element> {
         return element
     }
 
+    /// The queued elements, oldest first, without removing them.
+    package var elements: ArraySlice<Element> { storage[head...] }
+
     /// Removes every queued element.
     /// - Parameter keepingCapacity: keep the storage allocated for reuse.
     public mutating func removeAll(keepingCapacity: Bool = false) {

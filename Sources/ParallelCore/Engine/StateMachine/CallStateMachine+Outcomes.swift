@@ -1,0 +1,297 @@
+import Foundation
+
+// What completions, timeouts, timers and cancellation mean for each task.
+
+extension CallStateMachine {
+    /// Batch `batchID` ended. A batch that is no longer awaited (the call aborted, or it was
+    /// abandoned after a timeout) is ignored.
+    package mutating func batchCompleted(_ batchID: Int, _ report: BatchReport, now: UInt64) {
+        lastNow = now
+        guard let flight = inFlight.removeValue(forKey: batchID) else { return }
+        let range = flight.range
+        if flight.isFresh, sizer != nil, report.failure == nil {
+            sizer!.batchCompleted(size: range.count, duration: report.duration)
+        }
+        var replaced = false
+        if let error = report.failure {
+            let offset = min(max(report.completedCount, 0), range.count - (range.isEmpty ? 0 : 1))
+            let failedIndex = range.lowerBound + offset
+            if let values = report.values, !values.isEmpty {
+                settle(range.lowerBound, .succeeded(Array(values.prefix(offset))))
+            } else if offset > 0 {
+                // The prefix's results died with the worker: run those tasks again.
+                requeue(range.lowerBound..<failedIndex)
+                replaced = true
+            }
+            if phase == .stopping && error is CancellationError {
+                // Stopped at our request before its next task: the rest never starts.
+                settleNotRun(failedIndex..<range.upperBound)
+            } else if isCrash(error) && !report.isFailureAttributed && range.count > 1 {
+                bisect(range, after: error)
+                replaced = true
+            } else {
+                taskFailed(failedIndex, error, now: now)
+                if failedIndex + 1 < range.upperBound {
+                    requeue((failedIndex + 1)..<range.upperBound)
+                    replaced = true
+                }
+            }
+        } else {
+            let values = report.values ?? []
+            if values.count == range.count {
+                settle(range.lowerBound, .succeeded(values))
+            } else {
+                failCall(
+                    ParallelError(
+                        .invalidArgument, taskIndex: range.lowerBound,
+                        "the backend reported \(values.count) results for the \(range.count) tasks "
+                            + "\(range.lowerBound)..<\(range.upperBound): the backend is broken. Report it to its author."),
+                    taskIndex: range.lowerBound)
+            }
+        }
+        if flight.isFresh && !replaced { owedDispatches += 1 }
+        afterEvent()
+    }
+
+    /// A task ran longer than the call's timeout.
+    package mutating func taskTimedOut(_ taskIndex: Int, now: UInt64) {
+        lastNow = now
+        guard phase == .running || phase == .stopping else { return }
+        guard let (batchID, flight) = inFlight.first(where: { $0.value.range.contains(taskIndex) }) else { return }
+        let error = ParallelError(
+            .timeout, taskIndex: taskIndex,
+            "task \(taskIndex) ran longer than the timeout of \(Self.seconds(configuration.timeout)) s and was abandoned. "
+                + "Raise `timeout`, or make the task finish sooner.")
+        inFlight.removeValue(forKey: batchID)
+        emit(.abandon(batchID: batchID))
+        // Whatever the abandoned batch computed is dropped: its other tasks run again.
+        let range = flight.range
+        requeue(range.lowerBound..<taskIndex)
+        taskFailed(taskIndex, error, now: now)
+        if taskIndex + 1 < range.upperBound {
+            if phase == .stopping {
+                settleNotRun((taskIndex + 1)..<range.upperBound)
+            } else {
+                requeue((taskIndex + 1)..<range.upperBound)
+            }
+        }
+        afterEvent()
+    }
+
+    /// The wake-up asked for with ``EngineAction/wakeUp(at:)`` is due: start the retries that are.
+    package mutating func timerFired(now: UInt64) {
+        lastNow = now
+        wakeUpAt = nil
+        guard phase == .running else { return }
+        var waiting: [RetryWait] = []
+        for wait in retryWaits {
+            if wait.due <= now {
+                reruns.append(wait.index..<(wait.index + 1))
+            } else {
+                waiting.append(wait)
+            }
+        }
+        retryWaits = waiting
+        afterEvent()
+    }
+
+    /// The calling task was cancelled, or the consumer stopped iterating: stop everything.
+    package mutating func abort() {
+        guard !isOver else { return }
+        phase = .aborted
+        counters.aborting = true
+        clearWork()
+        emit(.abortCall)
+    }
+
+    // MARK: - Per-task rules
+
+    /// Applies the retry policy to a task's failure, then either schedules the retry or makes the
+    /// failure final (a value in the results modes, the call's end otherwise).
+    mutating func taskFailed(_ index: Int, _ error: any Error, now: UInt64) {
+        let attempt = attempts[index, default: 0] + 1
+        attempts[index] = attempt
+        let record = TaskFailure(taskIndex: index, error: error, attempts: attempt)
+        if phase == .running && attempt < configuration.retry.maxAttempts && configuration.retry.shouldRetry(record) {
+            let delay = configuration.retry.delay(beforeRetry: attempt)
+            counters.retried += 1
+            if configuration.verbose >= 10 {
+                let wait = delay > .zero ? " in \(Self.seconds(delay)) s" : ""
+                say("Task \(index) failed (attempt \(attempt) of \(configuration.retry.maxAttempts)), retrying\(wait): \(error)")
+            }
+            if delay > .zero {
+                let due = now &+ delay.nanoseconds
+                retryWaits.append(RetryWait(due: due, index: index, lastFailure: record))
+                scheduleWakeUp()
+            } else {
+                reruns.append(index..<(index + 1))
+            }
+            return
+        }
+        guard configuration.keepsGoing else {
+            failCall(error, taskIndex: index)
+            return
+        }
+        finalFailures += 1
+        if configuration.verbose > 0 && !(error is CancellationError) {
+            say("Task \(index) failed: \(String(describing: error))")
+        }
+        settle(index, .failed(record))
+        if let maxFailures = configuration.maxFailures, finalFailures >= maxFailures, phase == .running {
+            stopStarting()
+        }
+    }
+
+    /// Splits a batch whose crash could not be pinned on one task into two halves, each run again
+    /// on its own, until a task crashes alone.
+    mutating func bisect(_ range: Range<Int>, after error: any Error) {
+        guard phase == .running else {
+            // Nothing may start any more: the crash cannot be narrowed down, so it is every
+            // task's failure.
+            for index in range { taskFailed(index, error, now: 0) }
+            return
+        }
+        let middle = range.lowerBound + range.count / 2
+        reruns.append(range.lowerBound..<middle)
+        reruns.append(middle..<range.upperBound)
+    }
+
+    /// Tasks that must run again; after `maxFailures` they never start instead.
+    mutating func requeue(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        if phase == .running {
+            reruns.append(range)
+        } else if phase == .stopping {
+            settleNotRun(range)
+        }
+    }
+
+    /// `maxFailures` was reached: nothing new starts; every task not started settles as `.notRun`.
+    mutating func stopStarting() {
+        phase = .stopping
+        fillingWindow = false
+        while let range = fresh.popFirst() { settleNotRun(range) }
+        while let range = reruns.popFirst() { settleNotRun(range) }
+        for wait in retryWaits { settle(wait.index, .failed(wait.lastFailure)) }
+        retryWaits.removeAll()
+        if !inFlight.isEmpty { emit(.stopBatchesBeforeNextTask) }
+        if !sourceDrained {
+            pendingTake = .rest
+            emit(.takeRest)
+        }
+        counters.iterating = false
+    }
+
+    mutating func settleNotRun(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let limit = configuration.maxFailures ?? 0
+        for index in range {
+            let error = ParallelError(
+                .notRun, taskIndex: index,
+                "task \(index) was not started: the call stopped after \(limit) tasks failed (maxFailures: \(limit)). "
+                    + "Raise maxFailures, or fix the failures and run again.")
+            settle(index, .failed(TaskFailure(taskIndex: index, error: error, attempts: 0)))
+        }
+    }
+
+    /// The throwing modes' end: the first final failure stops everything.
+    mutating func failCall(_ error: any Error, taskIndex: Int) {
+        guard failure == nil, !isOver else { return }
+        failure = error
+        phase = .failed
+        counters.aborting = true
+        if configuration.verbose > 0 && !(error is CancellationError) {
+            say("Task \(taskIndex) failed: \(String(describing: error))")
+        }
+        clearWork()
+        emit(.abortCall)
+    }
+
+    mutating func clearWork() {
+        fresh.removeAll()
+        reruns.removeAll()
+        retryWaits.removeAll()
+        if !inFlight.isEmpty { emit(.stopBatchesBeforeNextTask) }
+        inFlight.removeAll()
+        fillingWindow = false
+        owedDispatches = 0
+    }
+
+    // MARK: - Results
+
+    /// Records settled tasks and hands them on as the delivery mode says.
+    mutating func settle(_ firstIndex: Int, _ run: SettledRun<Output>) {
+        let count = run.count
+        guard count > 0 else { return }
+        counters.completedTasks += count
+        switch configuration.delivery {
+        case .list where !configuration.keepsGoing:
+            ordered.insert(firstIndex: firstIndex, run)
+            while let ready = ordered.popReady() {
+                if case .succeeded(let values) = ready { listResults.append(contentsOf: values) }
+            }
+        case .list, .ordered:
+            let before = ordered.nextIndex
+            ordered.insert(firstIndex: firstIndex, run)
+            var start = before
+            while let ready = ordered.popReady() {
+                deliverable.append((start, ready))
+                start += ready.count
+                if configuration.delivery == .ordered { heldResults += ready.count }
+            }
+        case .unordered:
+            deliverable.append((firstIndex, run))
+            heldResults += count
+        }
+    }
+
+    // MARK: - After each event
+
+    mutating func afterEvent() {
+        guard !isOver else { return }
+        pump()
+        report()
+        if !retryWaits.isEmpty { scheduleWakeUp() }
+        finishIfSettled()
+        if phase == .running || phase == .stopping {
+            emit(.releaseInputs(below: lowestNeededInput))
+        }
+    }
+
+    mutating func finishIfSettled() {
+        guard isSettled else { return }
+        report()
+        phase = .finished
+        emit(.finishCall)
+    }
+
+    mutating func scheduleWakeUp() {
+        guard let due = retryWaits.map(\.due).min() else { return }
+        if wakeUpAt == due { return }
+        wakeUpAt = due
+        emit(.wakeUp(at: due))
+    }
+
+    /// joblib's progress line after a completion, if its frequency rule prints one now; the
+    /// "finished" line only once every task has settled.
+    mutating func report() {
+        guard configuration.verbose > 0, !printedFinished else { return }
+        if reporter.reportsFinished(counters) {
+            guard isSettled else { return }
+            printedFinished = true
+        }
+        guard let line = reporter.progressLine(counters, now: lastNow) else { return }
+        emit(.print(ProgressLine(line)))
+    }
+
+    static func isCrashError(_ error: any Error) -> Bool {
+        (error as? ParallelError)?.code == .workerCrashed
+    }
+
+    func isCrash(_ error: any Error) -> Bool { Self.isCrashError(error) }
+
+    static func seconds(_ duration: Duration?) -> String {
+        guard let duration else { return "?" }
+        return String(format: "%g", duration.seconds)
+    }
+}

@@ -1,0 +1,41 @@
+/// The inputs a call with workers has taken and may still need: for batches not yet submitted,
+/// batches in flight (a crashed batch runs again), and tasks waiting for a retry.
+///
+/// Inputs are kept as the slices they were taken in (an `Array` input's slices share its storage)
+/// and dropped once the state machine says no task below an index can run again, so a generator
+/// over a long input holds only the window it works on.
+/// - Complexity: `slice(_:)` is O(log t) for t live takes; `append` and `release` O(1) amortised.
+struct TakenInputs<Element> {
+    private var takes = FIFOQueue<(start: Int, elements: ArraySlice<Element>)>()
+    private(set) var endIndex = 0
+
+    /// Keeps the next take; its first element has submission index ``endIndex``.
+    mutating func append(_ elements: ArraySlice<Element>) {
+        guard !elements.isEmpty else { return }
+        takes.append((endIndex, elements))
+        endIndex += elements.count
+    }
+
+    /// The inputs of the tasks `range`, which lie within one take (the machine splits takes,
+    /// and re-runs split batches further, never joins them).
+    func slice(_ range: Range<Int>) -> ArraySlice<Element> {
+        let live = takes.elements
+        var low = live.startIndex
+        var high = live.endIndex
+        while high - low > 1 {
+            let middle = (low + high) / 2
+            if live[middle].start <= range.lowerBound { low = middle } else { high = middle }
+        }
+        let take = live[low]
+        let offset = range.lowerBound - take.start
+        let first = take.elements.startIndex + offset
+        return take.elements[first..<(first + range.count)]
+    }
+
+    /// Drops takes that lie wholly below `index`.
+    mutating func release(below index: Int) {
+        while let first = takes.first, first.start + first.elements.count <= index {
+            _ = takes.popFirst()
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// How one task failed for good, after any retries: a value in the results modes
+/// (``IndexedResult``, `Result<Output, TaskFailure>`), never thrown by them.
+///
+/// ```swift
+/// for (index, fate) in try await Parallel(nJobs: 4).results(jobs).enumerated() {
+///     if case .failure(let failure) = fate { print("input \(index): \(failure)") }
+/// }
+/// ```
+public struct TaskFailure: Error, Sendable, CustomStringConvertible {
+    /// The task's position in submission order.
+    public var taskIndex: Int
+    /// The task's own error as itself, or a ``ParallelError``: `.timeout`, `.workerCrashed`,
+    /// `.remoteTaskFailed`, or `.notRun` (the call stopped before the task started).
+    public var error: any Error
+    /// How many times the task was started and failed (0 for a task that never ran).
+    public var attempts: Int
+
+    /// Creates a failure record.
+    public init(taskIndex: Int, error: any Error, attempts: Int) {
+        self.taskIndex = taskIndex
+        self.error = error
+        self.attempts = attempts
+    }
+
+    /// Says which task failed, how often it was tried, and why.
+    public var description: String {
+        let tries: String
+        switch attempts {
+        case 0: tries = "never started"
+        case 1: tries = "after 1 attempt"
+        default: tries = "after \(attempts) attempts"
+        }
+        return "task \(taskIndex) failed (\(tries)): \(error)"
+    }
+}
+
+/// One task's fate with its position: the element of
+/// ``Parallel/resultGeneratorUnordered(_:maxFailures:isolation:)-(S,_,_)``, which yields fates in
+/// completion order.
+public struct IndexedResult<Output: Sendable>: Sendable {
+    /// The task's position in submission order.
+    public var index: Int
+    /// The task's output, or how it failed.
+    public var result: Result<Output, TaskFailure>
+
+    /// Creates an indexed fate.
+    public init(index: Int, result: Result<Output, TaskFailure>) {
+        self.index = index
+        self.result = result
+    }
+}
