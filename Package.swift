@@ -110,6 +110,11 @@ let package = Package(
         // The process backends' examples (`swift run process-examples`) and their C library that is
         // not thread-safe.
         .target(name: "ProcessExamplesLegacyC", path: "Examples/ProcessExamplesLegacyC"),
+        // joblib's gallery pages that have no other home (see the README's Examples table).
+        .executableTarget(name: "memory-checkpoint", dependencies: ["ParallelKit"], path: "Examples/MemoryCheckpoint", swiftSettings: strictSettings),
+        .executableTarget(name: "random-state", dependencies: ["ParallelKit"], path: "Examples/RandomState", swiftSettings: strictSettings),
+        .executableTarget(name: "generator-streaming", dependencies: ["ParallelKit"], path: "Examples/GeneratorStreaming", swiftSettings: strictSettings),
+        .executableTarget(name: "nested-parallelism", dependencies: ["ParallelKit"], path: "Examples/NestedParallelism", swiftSettings: strictSettings),
         .executableTarget(
             name: "process-examples",
             dependencies: ["ParallelKit", "ProcessExamplesLegacyC"],

@@ -29,9 +29,17 @@ struct CacheFolder: Sendable, Codable, Equatable {
 
     func entryPath(_ key: CacheKey) -> String { entriesPath + "/" + key.fileName }
 
-    /// Creates the folder and its parts where missing (also after someone deleted them).
+    /// Creates the folder (with its parents) and its parts where missing, also after someone
+    /// deleted them.
     func createFolders() throws {
-        for path in [root, entriesPath, temporaryPath] where mkdir(path, 0o755) != 0 && errno != EEXIST {
+        var prefix = ""
+        for component in root.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw MemoryIOError(operation: "create the folder", path: prefix, errno: errno)
+            }
+        }
+        for path in [entriesPath, temporaryPath] where mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw MemoryIOError(operation: "create the folder", path: path, errno: errno)
         }
     }
@@ -96,10 +104,14 @@ struct CacheFolder: Sendable, Codable, Equatable {
     func store(_ key: CacheKey, payload: [UInt8]) async throws {
         let contents = EntryFile.contents(key: key, payload: payload)
         if let bytesLimit, contents.count > bytesLimit { return }
-        try createFolders()
         let serial = CacheFolder.temporaryCounter.add(1, ordering: .relaxed).newValue
         let temporary = "\(temporaryPath)/\(key.fileName).\(getpid()).\(serial)"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == ENOENT {
+            // The folder was deleted while in use (by hand, or by a test): make it again.
+            try createFolders()
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        }
         guard fd >= 0 else { throw MemoryIOError(operation: "create", path: temporary, errno: errno) }
         let written = contents.withUnsafeBytes { writeAll(fd, $0) }
         CacheFolder.markUsed(fd)

@@ -15,7 +15,7 @@ extension CacheFolder {
         if let hit = decode(R.self, load(key)) { return hit }
         var lock: KeyLock?
         do {
-            try createFolders()
+            if access(root, F_OK) != 0 { try createFolders() }
             lock = try await KeyLock.acquire(path: lockPath, offset: key.lockOffset)
         } catch {
             MemoryWarnings.once("cannot take the lock for \(key.fileName) (\(error)); computing without compute-once")

@@ -69,7 +69,6 @@ public struct Memory: Sendable {
         }
         let folder = CacheFolder(root: absolute + "/ParallelKitMemory", bytesLimit: bytesLimit)
         do {
-            try Memory.createPath(absolute)
             try folder.createFolders()
         } catch {
             throw ParallelError.invalid(
@@ -131,16 +130,5 @@ public struct Memory: Sendable {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return "." }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// `mkdir -p`.
-    private static func createPath(_ path: String) throws {
-        var prefix = ""
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            prefix += "/" + component
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw MemoryIOError(operation: "create the folder", path: prefix, errno: errno)
-            }
-        }
     }
 }

@@ -103,6 +103,19 @@ struct MemoryTests {
         #expect(log.lines == ["0", "1", "2", "3", "4", "2"])
     }
 
+    @Test func aFolderDeletedWhileInUseIsMadeAgain() async throws {
+        let scratch = ScratchFolder()
+        defer { scratch.remove() }
+        let log = ComputationLog(path: NSTemporaryDirectory() + "parallelkit-memory-deleted-\(getpid())")
+        defer { unlink(log.path) }
+        let memory = try Memory(location: scratch.path + "/cache")
+        _ = try await memory.cached(SquareJob(x: 1, log: log)).run()
+        try FileManager.default.removeItem(atPath: scratch.path + "/cache")
+        #expect(try await memory.cached(SquareJob(x: 1, log: log)).run() == 1)
+        #expect(try await memory.cached(SquareJob(x: 1, log: log)).run() == 1)
+        #expect(log.lines == ["1", "1"])
+    }
+
     @Test func badArgumentsSayWhatToDo() async throws {
         let scratch = ScratchFolder()
         defer { scratch.remove() }

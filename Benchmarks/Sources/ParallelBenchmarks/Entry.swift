@@ -19,8 +19,8 @@ struct Options: Sendable {
     var consumerNanos = 200.0
     var procTrivialN = 100_000
     var sharedMB = 200
-    /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib).
-    var only: Set<String> = ["g", "t", "c", "p", "j"]
+    /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib), m (Memory).
+    var only: Set<String> = ["g", "t", "c", "p", "j", "m"]
     /// Where to write every raw sample as JSON (`--json FILE`).
     var json: String?
     var sectionTimeout = 900.0
@@ -34,13 +34,13 @@ struct Options: Sendable {
         usage: ParallelBenchmarks [--quick] [--no-joblib] [--no-process] [--reps N] [--python PATH]
                                   [--trivial-n N] [--joblib-trivial-n N] [--cpu-n N] [--cpu-ms MS]
                                   [--gen-n N] [--gen-reps N] [--consumer-ns NS]
-                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j]
+                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m]
                                   [--json FILE]
           --quick        small sizes and 1 repetition (a smoke test, e.g. in CI)
           --no-joblib    skip the joblib side (its rows print "n/a")
           --no-process   skip the process-backend rows (they print "n/a")
           --only LIST    run only these sections: t trivial, c CPU, g generator, p process rows,
-                         j joblib (the others print "n/a: not run")
+                         j joblib, m Memory (the others print "n/a: not run")
           --json FILE    also write every raw sample (seconds) and reason as JSON
           --python PATH  the Python that runs joblib/bench_joblib.py (default: $PK_BENCH_PYTHON,
                          else Benchmarks/.venv-bench/bin/python, else python3)
@@ -173,6 +173,7 @@ struct BenchmarkMain {
         await section("g", into: &f, o) { await runGenerator(o, consumerIterations: consumerIterations) }
         await section("t", into: &f, o) { await runTrivial(o) }
         await section("c", into: &f, o) { await runCPU(o, iterations: iterations) }
+        await section("m", into: &f, o) { await runMemory(o) }
 
         if !o.only.contains("p") {
             f.errors["p"] = "not run (--only)"

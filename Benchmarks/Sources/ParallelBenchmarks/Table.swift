@@ -279,6 +279,7 @@ struct TableBuilder {
             rows.append(row)
         }
         timed("4d4", w4d, "building the SharedArray: copy into shared memory (once, not in 4d1)", key: "p.s.build", n: nil)
+        memoryRows()
     }
 
     func render() -> String {
