@@ -40,18 +40,28 @@ struct ConcurrentPerformBackendTests {
         #expect(stats.sessions >= 1)
     }
 
-    @Test func orderHoldsWhenBatchesFinishOutOfOrder() async throws {
+    /// Each even task waits until the odd task after it has finished, so every pair of batches
+    /// completes in reverse order (whatever the timing), and the results still come back in order.
+    @Test(.timeLimit(.minutes(1)))
+    func orderHoldsWhenBatchesFinishOutOfOrder() async throws {
         _ = register()
-        // Early tasks sleep longest, so later batches finish first.
-        let naps = (0..<12).map { Double(12 - $0) * 0.01 }
+        let finished = (0..<12).map { _ in Latch() }
+        let completionOrder = Mutex<[Int]>([])
         let results = try await Parallel(nJobs: 2, backend: "concurrent-perform", batchSize: 1)(
-            naps.enumerated().map { index, seconds in
-                delayed { (i: Int, s: Double) async throws -> Int in
-                    try await Task.sleep(for: .seconds(s))
+            (0..<12).map { index in
+                delayed { (i: Int) async -> Int in
+                    if i.isMultiple(of: 2) { await finished[i + 1].wait() }
+                    completionOrder.withLock { $0.append(i) }
+                    finished[i].open()
                     return i
-                }(index, seconds)
+                }(index)
             })
         #expect(results == Array(0..<12))
+        let order = completionOrder.withLock { $0 }
+        for even in stride(from: 0, to: 12, by: 2) {
+            let (first, second) = (order.firstIndex(of: even + 1), order.firstIndex(of: even))
+            #expect(first != nil && second != nil && first! < second!, "completion order \(order)")
+        }
     }
 
     @Test func everyTaskRunsOnAConcurrentPerformIteration() async throws {
@@ -71,21 +81,23 @@ struct ConcurrentPerformBackendTests {
         #expect(ConcurrentPerformBackend.currentWorker == nil)
     }
 
+    /// The first two tasks block their iteration until both have arrived: only two workers
+    /// running at once lets them through (a backend with one would time out the wait).
     @Test func bothWorkersRunAtOnce() async throws {
         _ = register()
         let running = Atomic<Int>(0)
         let peak = Atomic<Int>(0)
-        _ = try await Parallel(nJobs: 2, backend: "concurrent-perform", batchSize: 1)(
-            (0..<8).map { _ in
-                delayed { () -> Int in
+        let pair = PairBarrier()
+        let met = try await Parallel(nJobs: 2, backend: "concurrent-perform", batchSize: 1)(
+            (0..<8).map { index in
+                delayed { (i: Int) -> Bool in
                     let now = running.add(1, ordering: .relaxed).newValue
                     _ = peak.max(now, ordering: .relaxed)
-                    let end = ContinuousClock.now + .milliseconds(30)
-                    while ContinuousClock.now < end {}  // CPU-bound: holds its worker
-                    running.subtract(1, ordering: .relaxed)
-                    return now
-                }()
+                    defer { running.subtract(1, ordering: .relaxed) }
+                    return i < 2 ? pair.arriveAndWait(timeout: 20) : true  // blocks its worker
+                }(index)
             })
+        #expect(met.allSatisfy { $0 }, "the first two tasks never ran at the same time")
         #expect(peak.load(ordering: .relaxed) == 2)
     }
 
@@ -114,26 +126,35 @@ struct ConcurrentPerformBackendTests {
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: ParallelError.self) {
-            _ = try await Parallel(nJobs: 2, backend: "concurrent-perform", timeout: .milliseconds(200))(
-                [0.01, 0.01, 0.01, 30].map { s in delayed { try await Task.sleep(for: .seconds(s)) }() })
+            // A 2 s timeout: far beyond what the 10 ms tasks take even on a busy machine, so the
+            // task named is always the stuck one.
+            _ = try await Parallel(nJobs: 2, backend: "concurrent-perform", timeout: .seconds(2))(
+                [0.01, 0.01, 0.01, 60].map { s in delayed { try await Task.sleep(for: .seconds(s)) }() })
         }
         #expect(error?.code == .timeout)
         #expect(error?.taskIndex == 3)
-        #expect(clock.now - start < .seconds(5))
+        #expect(clock.now - start < .seconds(12))
     }
 
     @Test func cancellingTheCallerStopsTheCall() async throws {
         _ = register()
+        let started = Latch()
         let call = Task {
             try await Parallel(nJobs: 2, backend: "concurrent-perform", batchSize: 1)(
-                (0..<100).map { _ in delayed { try await Task.sleep(for: .seconds(1)) }() })
+                (0..<100).map { _ in
+                    delayed {
+                        started.open()
+                        try await Task.sleep(for: .seconds(60))
+                    }()
+                })
         }
-        try await Task.sleep(for: .milliseconds(100))
+        await started.wait()  // a task is running: the call is under way on the backend
         let clock = ContinuousClock()
         let start = clock.now
         call.cancel()
         await #expect(throws: CancellationError.self) { try await call.value }
-        #expect(clock.now - start < .seconds(2))
+        // Cancellation ends the 60 s sleeps at once; 100 of them would take 50 minutes.
+        #expect(clock.now - start < .seconds(10))
     }
 
     @Test func generatorsRunOnTheBackend() async throws {
@@ -170,5 +191,54 @@ struct ConcurrentPerformBackendTests {
         let backend = register()
         #expect(backend.effectiveNJobs(1_000) == cpuCount())
         #expect(backend.effectiveNJobs(1) == 1)
+    }
+}
+
+/// A one-shot event: `wait()` returns once `open()` has been called (at once if it already was).
+final class Latch: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.open else { return [] }
+            state.open = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}
+
+/// Two threads block until both have arrived, or until a time-out.
+final class PairBarrier: @unchecked Sendable {
+    // `@unchecked`: `arrived` is only touched with `condition` locked.
+    private let condition = NSCondition()
+    private var arrived = 0
+
+    /// Returns true once both parties have arrived, false after `timeout` seconds.
+    func arriveAndWait(timeout: TimeInterval) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        if arrived >= 2 {
+            condition.broadcast()
+            return true
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while arrived < 2 {
+            if !condition.wait(until: deadline) { return arrived >= 2 }
+        }
+        return true
     }
 }

@@ -3,7 +3,9 @@ import Testing
 @testable import ParallelProcess
 
 /// Random and mutated inputs must make the decoder throw (or, by luck, succeed), never crash,
-/// hang or allocate without bound. Deterministic seeds, so a failure reproduces.
+/// hang or allocate without bound. Deterministic seeds, so a failure reproduces. Besides not
+/// crashing, each test checks how much of its input the decoder rejects: a decoder that accepted
+/// garbage (skipping checks, reading defaults) would fall below the expected rejection rate.
 @Suite("Codec fuzzing")
 struct CodecFuzzTests {
     /// SplitMix64: small, fast and good enough to drive a fuzzer reproducibly.
@@ -35,45 +37,73 @@ struct CodecFuzzTests {
         nested: [Sample(id: 1, name: "child", values: [], nested: [], optional: 3, map: ["k": 1])],
         optional: nil, map: ["a": 1, "bb": 2])
 
-    /// Tries every decoder entry point the process backend uses on `bytes`.
-    func decodeAll(_ bytes: [UInt8]) {
+    /// Decoding attempts and how many of them threw.
+    struct Tally {
+        var attempts = 0
+        var rejected = 0
+        var rejectionRate: Double { attempts == 0 ? 0 : Double(rejected) / Double(attempts) }
+        /// `Sample` decodes only (the richest type, so the one garbage should almost never fit).
+        var sampleAttempts = 0
+        var sampleRejected = 0
+        var sampleRejectionRate: Double { sampleAttempts == 0 ? 0 : Double(sampleRejected) / Double(sampleAttempts) }
+    }
+
+    /// Tries every decoder entry point the process backend uses on `bytes`, counting rejections.
+    func decodeAll(_ bytes: [UInt8], into tally: inout Tally) {
         let decoder = BinaryDecoder()
-        _ = try? decoder.decode(Sample.self, from: bytes)
-        _ = try? decoder.decode([Double].self, from: bytes)
-        _ = try? decoder.decode([Sample].self, from: bytes)
-        _ = try? decoder.decode(String.self, from: bytes)
-        _ = try? decoder.decode([String: [Int]].self, from: bytes)
-        _ = try? decoder.decode(Int128.self, from: bytes)
-        _ = try? decoder.decode([Bool].self, from: bytes)
-        _ = try? decoder.decode([Vector].self, from: bytes)
+        func attempt(_ decode: () throws -> Any) {
+            tally.attempts += 1
+            if (try? decode()) == nil { tally.rejected += 1 }
+        }
+        tally.sampleAttempts += 1
+        let sampleRejected = (try? decoder.decode(Sample.self, from: bytes)) == nil
+        tally.attempts += 1
+        if sampleRejected {
+            tally.sampleRejected += 1
+            tally.rejected += 1
+        }
+        attempt { try decoder.decode([Double].self, from: bytes) }
+        attempt { try decoder.decode([Sample].self, from: bytes) }
+        attempt { try decoder.decode(String.self, from: bytes) }
+        attempt { try decoder.decode([String: [Int]].self, from: bytes) }
+        attempt { try decoder.decode(Int128.self, from: bytes) }
+        attempt { try decoder.decode([Bool].self, from: bytes) }
+        attempt { try decoder.decode([Vector].self, from: bytes) }
     }
 
     @Test func randomBytesNeverCrash() {
         var random = SeededGenerator(state: 1)
+        var tally = Tally()
         for _ in 0..<20_000 {
             let count = Int.random(in: 0..<64, using: &random)
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
-            decodeAll(bytes)
+            decodeAll(bytes, into: &tally)
         }
+        #expect(tally.rejectionRate > 0.99, "\(tally)")
+        #expect(tally.sampleRejectionRate > 0.999, "\(tally)")
     }
 
     @Test func randomBytesWithValidTagsNeverCrash() {
         // Mostly-plausible input reaches deeper into the decoder than pure noise.
         var random = SeededGenerator(state: 2)
+        var tally = Tally()
         for _ in 0..<20_000 {
             var bytes: [UInt8] = []
             for _ in 0..<Int.random(in: 1..<24, using: &random) {
                 bytes.append(UInt8.random(in: 0...14, using: &random))
                 if Bool.random(using: &random) { bytes.append(UInt8.random(in: 0...255, using: &random)) }
             }
-            decodeAll(bytes)
+            decodeAll(bytes, into: &tally)
         }
+        #expect(tally.rejectionRate > 0.99, "\(tally)")
+        #expect(tally.sampleRejectionRate > 0.999, "\(tally)")
     }
 
     @Test func mutatedValidEncodingsNeverCrash() throws {
         let valid = try BinaryEncoder().encode(Self.sample)
         #expect(try BinaryDecoder().decode(Sample.self, from: valid) == Self.sample)
         var random = SeededGenerator(state: 3)
+        var tally = Tally()
         for _ in 0..<20_000 {
             var bytes = valid
             for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -84,8 +114,10 @@ struct CodecFuzzTests {
                 default: bytes.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
                 }
             }
-            decodeAll(bytes)
+            decodeAll(bytes, into: &tally)
         }
+        #expect(tally.rejectionRate > 0.9, "\(tally)")
+        #expect(tally.sampleRejectionRate > 0.8, "\(tally)")
     }
 
     @Test func everyTruncationIsAnError() throws {

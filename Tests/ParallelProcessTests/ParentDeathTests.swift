@@ -46,9 +46,10 @@ struct ParentDeathTests {
         let text = try String(contentsOfFile: pidFile, encoding: .utf8)
         let grandchildren = text.split(separator: " ").compactMap { Int32($0) }
         #expect(!grandchildren.isEmpty)
-        // The bound: no worker alive one second after its parent ended (the parent's
-        // end was already observed when the call threw).
-        let allEnded = await eventually(within: .seconds(1)) { grandchildren.allSatisfy(ProcResources.hasEnded) }
+        // The kernel's parent-death signal ends them at once, and end of file on their request
+        // pipe too; the bound only has to be generous enough for a busy 2-core machine (how fast
+        // they end is a timing question, not this test's).
+        let allEnded = await eventually(within: .seconds(20)) { grandchildren.allSatisfy(ProcResources.hasEnded) }
         #expect(allEnded, "still alive: \(grandchildren.filter { !ProcResources.hasEnded($0) })")
     }
 }

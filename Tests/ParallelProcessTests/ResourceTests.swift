@@ -101,8 +101,14 @@ struct ResourceProbeJob: ParallelJob {
             for round in 0..<20 { await crash(round) }
             try await call()
         }
-        // Killed workers are reaped on the I/O thread; give it the moment it needs.
-        for _ in 0..<200 where Self.snapshot().children > 2 { usleep(5_000) }
+        // Killed workers are reaped, and their descriptors closed, on the I/O thread, after the
+        // calls have returned: wait until the counts are back at their steady values (a leak never
+        // gets there; 20 s is far beyond any reaping delay on a busy machine), then compare.
+        _ = await eventually(within: .seconds(20)) {
+            let now = Self.snapshot()
+            return now.children <= 2 && now.descriptors <= before.descriptors
+                && now.backendDescriptors <= before.backendDescriptors
+        }
         let after = Self.snapshot()
         return Report(before: before, after: after, resultsCorrect: correct, liveWorkers: await backend.liveWorkerPIDs().count)
     }

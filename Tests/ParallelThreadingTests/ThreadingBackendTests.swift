@@ -28,20 +28,24 @@ struct ThreadingBackendTests {
         #expect(Set(passed.map(\.1)).count == nJobs, "the tasks did not run on \(nJobs) distinct threads")
     }
 
-    @Test("at most nJobs tasks run at once", arguments: [1, 2, 3])
+    @Test("at most nJobs tasks run at once, and exactly nJobs can", arguments: [1, 2, 3])
     func atMostNJobs(nJobs: Int) async throws {
         let meter = ConcurrencyMeter()
+        // The first nJobs tasks wait for each other inside the meter, so the peak reaches nJobs
+        // whatever the timing; the others block their thread briefly, inviting an overshoot.
+        let gate = BlockingBarrier(parties: nJobs)
         let results = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)((0..<24).map { i in
-            Delayed { () -> Int in
+            Delayed { () -> (Int, Bool) in
                 meter.enter()
                 defer { meter.leave() }
-                Thread.sleep(forTimeInterval: 0.005)  // work that blocks its thread
-                return i
+                let met = i < nJobs ? gate.arriveAndWait(timeout: 20) : true
+                Thread.sleep(forTimeInterval: 0.002)  // work that blocks its thread
+                return (i, met)
             }
         })
-        #expect(results == Array(0..<24))
-        #expect(meter.peak <= nJobs)
-        #expect(meter.peak >= 1)
+        #expect(results.map(\.0) == Array(0..<24))
+        #expect(results.allSatisfy { $0.1 }, "the first \(nJobs) tasks did not all run at once")
+        #expect(meter.peak == nJobs)
     }
 
     @Test("blocking tasks on the pool do not starve Swift's cooperative pool")

@@ -24,7 +24,9 @@ public final class ProcessBackend: ParallelBackend {
     public let idleWorkerTimeout: Duration
 
     /// Pools by worker environment: a call with other thread limits gets workers started with
-    /// them, as loky makes a new executor when the environment changes.
+    /// them, as loky makes a new executor when the environment changes. Only the pools of the
+    /// latest environment are kept: a call with another one drops the others from here, and each
+    /// dropped pool ends its workers when its last running call ends.
     private let pools = Mutex<[String: WorkerPool]>([:])
 
     /// Creates a backend; no process starts before its first call.
@@ -73,15 +75,20 @@ public final class ProcessBackend: ParallelBackend {
         let (pool, others) = pools.withLock { pools -> (WorkerPool, [WorkerPool]) in
             let pool = pools[key] ?? WorkerPool(configuration: WorkerLaunch.configuration(
                 executable: workerExecutable, overrides: limits, idleTimeout: idleWorkerTimeout))
-            pools[key] = pool
-            return (pool, pools.filter { $0.key != key }.map(\.value))
+            let others = pools.filter { $0.key != key }.map(\.value)
+            pools = [key: pool]
+            return (pool, others)
         }
-        // Workers started with other limits are not reused; end those no call is using.
-        if !others.isEmpty { EventLoop.shared.execute { for other in others { other.retireIfUnused() } } }
+        // Workers started with other limits are not reused: each such pool ends its workers once
+        // the calls still running on it (which keep it alive) have ended.
+        if !others.isEmpty { EventLoop.shared.execute { for other in others { other.retireWhenUnused() } } }
         let callID = WorkerLaunch.makeCallID()
         try await WorkerLaunch.open(pool, callID: callID, nJobs: context.nJobs)
         return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: false)
     }
+
+    /// How many pools the backend keeps (for tests: it stays at most 1 whatever the calls' limits).
+    var poolCount: Int { pools.withLock { $0.count } }
 
     /// The pids of the live workers (for tests and diagnostics).
     func liveWorkerPIDs() async -> [pid_t] {

@@ -42,6 +42,8 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     private var readyWaiters: [CheckedContinuation<Void, any Error>] = []
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var shuttingDown = false
+    /// Set when no new call will open this pool: it shuts down when its last call ends.
+    private var retiresWhenUnused = false
     private var idleTimer: Int?
 
     /// Start failures in a row after which queued batches fail instead of waiting.
@@ -94,6 +96,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         }
         calls.removeValue(forKey: callID)
         pump()
+        shutdownIfRetiredAndUnused()
     }
 
     /// Forgets a call whose batches have all completed.
@@ -101,6 +104,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         queue.removeAll { $0.callID == callID }
         calls.removeValue(forKey: callID)
         if let largest = calls.values.map(\.nJobs).max() { resize(to: largest) }
+        shutdownIfRetiredAndUnused()
     }
 
     /// Ends every worker (gracefully, then by SIGKILL after a grace period) and resumes `done`
@@ -116,9 +120,16 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         }
     }
 
-    /// Ends the workers when no call is using the pool (its environment went out of use).
-    func retireIfUnused() {
-        guard calls.isEmpty else { return }
+    /// Ends the workers once no call uses the pool: now if none does, else when the last one
+    /// closes or aborts. For a pool no new call will open (its environment went out of use and
+    /// its owner forgot it).
+    func retireWhenUnused() {
+        retiresWhenUnused = true
+        shutdownIfRetiredAndUnused()
+    }
+
+    private func shutdownIfRetiredAndUnused() {
+        guard retiresWhenUnused, calls.isEmpty, !shuttingDown else { return }
         shutdown(done: nil)
     }
 

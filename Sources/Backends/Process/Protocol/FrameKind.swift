@@ -26,8 +26,8 @@ enum FrameKind: UInt8, Sendable {
     // Parent → worker.
     /// Run a batch. Body: u32 header length, `BatchRequestHeader`, then the encoded `[Job]`.
     case runBatch = 16
-    /// Finish and exit with status 0. No body.
-    case shutdown = 17
+    // There is no shutdown request: the parent retires a worker by closing the request pipe, and
+    // end of file is also what a worker sees when its parent dies, so one path covers both.
 }
 
 /// Limits of the framing layer.

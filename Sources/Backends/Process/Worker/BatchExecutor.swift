@@ -68,9 +68,11 @@ enum BatchExecutor {
             try frame.append(encoding: outputs)
             return try frame.finish()
         } catch {
-            // An output whose encode(to:) throws, or results beyond the frame limit: report it as
-            // the batch's failure rather than losing the batch.
-            return failureFrame(header: header, outputs: [Job.Output](), error: error, startedAt: startedAt, finishedAt: finishedAt)
+            // An output whose encode(to:) throws, or results beyond the frame limit. Every task ran:
+            // `failureFrame` blames the first task whose result cannot be encoded and returns the
+            // results before it; when each result encodes alone (the frame is too large), the
+            // error concerns the batch and is reported on its first task.
+            return failureFrame(header: header, outputs: outputs, error: error, startedAt: startedAt, finishedAt: finishedAt)
         }
     }
 
@@ -98,17 +100,65 @@ enum BatchExecutor {
         return (outputs, nil)
     }
 
+    /// A `.batchFailure` frame: the results of the tasks before the failing one, and its error.
+    ///
+    /// `error` belongs to the task after `outputs`, unless one of `outputs` cannot be encoded:
+    /// that task comes first in submission order, so it is the one blamed (with the encoding
+    /// error), and only the results before it are returned.
     private static func failureFrame<Output: Encodable>(
         header: BatchRequestHeader, outputs: [Output], error: any Error, startedAt: UInt64, finishedAt: UInt64
     ) -> [UInt8] {
-        let encodedOutputs = try? BinaryEncoder().encode(outputs)
+        let prefix = encodablePrefix(outputs)
+        let failure: any Error
+        if let encodingError = prefix.failure {
+            let taskIndex = header.firstIndex + prefix.count
+            failure = ParallelError(
+                .notSerializable, taskIndex: taskIndex,
+                "task \(taskIndex) ran, but its result (\(Output.self)) could not be encoded to send it back "
+                    + "from the worker process: \(encodingError)")
+        } else if prefix.count == outputs.count || outputs.isEmpty {
+            failure = error
+        } else {
+            // Each result encodes alone but not all together: none of them can come back, so the
+            // report is about the batch's first task, and says what happened to the others.
+            let last = header.firstIndex + outputs.count
+            failure = ParallelError(
+                .notSerializable, taskIndex: header.firstIndex,
+                "the results of tasks \(header.firstIndex)..<\(last) could not be sent back from the worker "
+                    + "process together (\(error)); pass large arrays as SharedArray or use a smaller batchSize")
+        }
         let report = BatchFailureReport(
-            batchID: header.batchID, completedCount: encodedOutputs == nil ? 0 : outputs.count,
-            completedOutputs: encodedOutputs ?? [], error: ErrorEnvelope(error), startedAt: startedAt,
-            finishedAt: finishedAt)
+            batchID: header.batchID, completedCount: prefix.count, completedOutputs: prefix.encoded,
+            error: ErrorEnvelope(failure), startedAt: startedAt, finishedAt: finishedAt)
         var frame = FrameBuilder(.batchFailure)
         if (try? frame.append(encoding: report)) != nil, let bytes = try? frame.finish() { return bytes }
-        return faultFrame(batchID: header.batchID, "task \(header.firstIndex + outputs.count) failed: \(error)")
+        // The report itself is too large (the results before the failure fill more than a frame).
+        return faultFrame(
+            batchID: header.batchID,
+            "the results of tasks \(header.firstIndex)..<\(header.firstIndex + outputs.count) are too large to "
+                + "send back (\(failure)); pass large arrays as SharedArray or use a smaller batchSize")
+    }
+
+    /// The longest prefix of `outputs` that encodes, encoded, and the error of the first output
+    /// after it. When every output encodes alone but the whole array does not (it is too large),
+    /// the prefix is empty and `failure` is nil: no single task is to blame.
+    /// - Complexity: one encoding of `outputs`; after a failure, one more per output up to the
+    ///   first that fails.
+    static func encodablePrefix<Output: Encodable>(
+        _ outputs: [Output]
+    ) -> (encoded: [UInt8], count: Int, failure: (any Error)?) {
+        let encoder = BinaryEncoder()
+        if let encoded = try? encoder.encode(outputs) { return (encoded, outputs.count, nil) }
+        let empty = (try? encoder.encode([Output]())) ?? []
+        for index in outputs.indices {
+            do {
+                _ = try encoder.encode(outputs[index])
+            } catch {
+                guard let encoded = try? encoder.encode(Array(outputs[..<index])) else { return (empty, 0, error) }
+                return (encoded, index, error)
+            }
+        }
+        return (empty, 0, nil)
     }
 
     /// A `.workerFault` frame.

@@ -29,7 +29,7 @@ final class WorkerLoop: Sendable {
         if !delivered { Self.exitWorker(0) }
     }
 
-    /// Serves requests until end of file or `.shutdown`; never returns.
+    /// Serves requests until end of file on the request pipe; never returns.
     func run() -> Never {
         var hello = FrameBuilder(.hello)
         // A two-field struct always encodes.
@@ -50,8 +50,6 @@ final class WorkerLoop: Sendable {
                 send(runBlocking(frame.body))
                 // Output of print() that did not end a line would otherwise wait for the next batch.
                 fflush(nil)
-            case .shutdown:
-                Self.exitWorker(0)
             default:
                 send(BatchExecutor.faultFrame(batchID: 0, "unexpected request kind \(frame.rawKind)"))
                 Self.exitWorker(3)
