@@ -71,7 +71,7 @@ struct ProcessBackendTests {
                 (0..<2).map { _ in StuckJob(markerDirectory: markers) })
         }
         // Wait until both workers are inside their minute-long sleep.
-        let busy = await eventually(within: .seconds(10)) {
+        let busy = await eventually(within: .seconds(30)) {
             ((try? FileManager.default.contentsOfDirectory(atPath: markers))?.count ?? 0) == 2
         }
         #expect(busy)

@@ -4,7 +4,7 @@ import ParallelCore
 /// default (Swift has no GIL, so threads run tasks truly in parallel).
 ///
 /// A call with `nJobs` workers runs at most `nJobs` batches at once, each as a task that prefers
-/// a shared pool of dedicated threads (``WorkerThreadPool``), so blocking work never starves
+/// a shared pool of dedicated threads (`WorkerThreadPool`), so blocking work never starves
 /// Swift's cooperative pool and `nJobs` above the core count oversubscribes, as joblib does for
 /// I/O. Unlike joblib, batches are sized adaptively: a hand-off costs a few microseconds, and
 /// batching makes a million trivial tasks cost little more than a plain loop.

@@ -8,7 +8,7 @@
 /// ```swift
 /// final class ConcurrentPerformBackend: ParallelBackend {
 ///     func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
-///         ConcurrentPerformCall(width: context.nJobs)
+///         ConcurrentPerformCall(nJobs: context.nJobs, backend: self)
 ///     }
 /// }
 /// registerParallelBackend("concurrent-perform") { ConcurrentPerformBackend() }

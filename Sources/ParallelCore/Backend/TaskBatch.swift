@@ -3,7 +3,7 @@
 /// In-process backends call ``run()``, which runs the tasks in order on the current executor
 /// under the batch's configuration scope, stops at the first error, and checks the abort flag
 /// between tasks. Out-of-process backends send ``portable`` (present for ``ParallelJob`` tasks)
-/// with ``scope`` to a worker.
+/// with `scope` to a worker.
 public struct TaskBatch: Sendable {
     /// The submission index of the first task.
     public let firstIndex: Int
