@@ -35,10 +35,9 @@ fi
 rm -rf "$graphs_all" "$graphs"
 mkdir -p "$graphs_all" "$graphs"
 # Symbol graphs are written when a module compiles, so ParallelKit must compile on every run:
-# drop its products from the scratch build (the other modules stay cached). Its graph is read
-# from the re-exported modules at that moment, so their latest doc comments are in it.
-bin=$(swift build --scratch-path "$scratch/build" --show-bin-path)
-rm -rf "$bin/ParallelKit.build" "$bin"/Modules/ParallelKit.*
+# touching its sources makes it (and only it, of the cached modules) compile again. Its graph is
+# read from the re-exported modules at that moment, so their latest doc comments are in it.
+touch "$root"/Sources/ParallelKit/*.swift
 swift build --scratch-path "$scratch/build" --target ParallelKit \
     -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$graphs_all"
 # ParallelKit's graph includes what it re-exports; the other modules' graphs would document the

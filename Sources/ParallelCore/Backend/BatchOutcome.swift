@@ -2,7 +2,7 @@
 /// and, if one failed, its error.
 ///
 /// Backends get outcomes from ``TaskBatch/run()`` (in process) or build a failure with
-/// ``init(failure:completedCount:)`` when they cannot report results (a crashed worker).
+/// ``init(failure:completedCount:isFailureAttributed:)`` when they cannot report results (a crashed worker).
 public struct BatchOutcome: Sendable {
     /// `[Output]` of the completed prefix, type-erased once per batch (not per task).
     @usableFromInline package let values: (any Sendable)?

@@ -35,7 +35,7 @@ public struct TaskFailure: Error, Sendable, CustomStringConvertible {
 }
 
 /// One task's fate with its position: the element of
-/// ``Parallel/resultGeneratorUnordered(_:maxFailures:isolation:)-(S,_,_)``, which yields fates in
+/// `Parallel.resultGeneratorUnordered(_:maxFailures:isolation:)`, which yields fates in
 /// completion order.
 public struct IndexedResult<Output: Sendable>: Sendable {
     /// The task's position in submission order.
