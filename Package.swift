@@ -63,12 +63,21 @@ let package = Package(
             path: "Sources/Memory",
             swiftSettings: strictSettings
         ),
+        // "slurm" and "ssh": the process backends' workers on other machines, connecting back over
+        // TCP with a challenge-response on a per-pool secret (Sources/Backends/Cluster/README.md).
+        .target(
+            name: "ParallelCluster",
+            dependencies: ["ParallelCore", "ParallelProcess", "CParallelSupport"],
+            path: "Sources/Backends/Cluster",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
         // The umbrella users import: `Parallel`, re-exports, built-in backend registration.
         .target(
             name: "ParallelKit",
             dependencies: [
                 "ParallelCore", "ParallelConfiguration", "ParallelSequential",
-                "ParallelThreading", "ParallelProcess", "ParallelMemory",
+                "ParallelThreading", "ParallelProcess", "ParallelMemory", "ParallelCluster",
             ],
             path: "Sources/ParallelKit",
             swiftSettings: strictSettings
@@ -81,6 +90,7 @@ let package = Package(
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelRandomTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelClusterTests", dependencies: ["ParallelKit", "ParallelCluster"], swiftSettings: strictSettings),
 
         // Examples/: the seed's joblib examples (`swift run parallel-demo`) and a third-party-style
         // backend that imports ParallelCore alone, with its demo and its test.

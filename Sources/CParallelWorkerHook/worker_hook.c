@@ -30,6 +30,8 @@
 /// Defined with @_cdecl in ParallelProcess. Weak, so a binary that links CParallelSupport without
 /// ParallelProcess still loads; such a worker exits with PK_WORKER_EXIT_NOT_LINKED.
 extern void parallelkit_worker_main(void) __attribute__((weak));
+/// Defined with @_cdecl in ParallelCluster: a worker that connects back to its parent over TCP.
+extern void parallelkit_remote_worker_main(void) __attribute__((weak));
 
 static pk_worker_request pk_request;
 static int pk_state = PK_WORKER_NONE;
@@ -48,6 +50,51 @@ int pk_worker_claim_deferred(void) {
                                        __ATOMIC_ACQUIRE)
                ? 1
                : 0;
+}
+
+static char pk_connect_value[4096];
+static int pk_swift_runtime_is_static(void);
+
+const char *pk_worker_connect_value(void) {
+    pk_worker_request request;
+    if (!pk_worker_copy_request(&request) || !request.remote) return NULL;
+    return pk_connect_value;
+}
+
+void pk_worker_run_remote(void) {
+    if (parallelkit_remote_worker_main == NULL) {
+        static const char message[] =
+            "ParallelKit: this executable was started as a remote worker but does not link ParallelCluster\n";
+        (void)!write(2, message, sizeof message - 1);
+        _exit(PK_WORKER_EXIT_NOT_LINKED);
+    }
+    parallelkit_remote_worker_main(); // never returns
+    _exit(0);
+}
+
+/// A worker on another machine (or started by srun/ssh): no descriptors were handed over, it
+/// connects back to its parent over TCP (ParallelCluster). Only the request is recorded here;
+/// the Swift side reads the secret, connects and proves it.
+static void pk_remote_worker_constructor(const char *value) {
+    size_t length = strlen(value);
+    if (length >= sizeof pk_connect_value) {
+        static const char message[] = "ParallelKit: ignoring an overlong PARALLELKIT_CONNECT variable\n";
+        (void)!write(2, message, sizeof message - 1);
+        unsetenv(PK_CONNECT_ENV);
+        return;
+    }
+    memcpy(pk_connect_value, value, length + 1);
+    unsetenv(PK_CONNECT_ENV);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    memset(&pk_request, 0, sizeof pk_request);
+    pk_request.protocol_version = 1;
+    pk_request.remote = 1;
+    if (pk_swift_runtime_is_static()) {
+        __atomic_store_n(&pk_state, PK_WORKER_DEFERRED, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&pk_state, PK_WORKER_RUNNING, __ATOMIC_RELEASE);
+    pk_worker_run_remote();
 }
 
 /// Parses one non-negative decimal field ending at `:` or the end of the string.
@@ -115,7 +162,11 @@ static void pk_send_bootstrap(int fd, unsigned char mode) {
 
 __attribute__((constructor)) static void pk_worker_constructor(void) {
     const char *value = getenv(PK_WORKER_ENV);
-    if (value == NULL) return;
+    if (value == NULL) {
+        const char *connect = getenv(PK_CONNECT_ENV);
+        if (connect != NULL) pk_remote_worker_constructor(connect);
+        return;
+    }
     pk_worker_request request;
     int valid = pk_parse_request(value, &request);
     // Children of this worker (a nested process backend inside a job) must start as ordinary

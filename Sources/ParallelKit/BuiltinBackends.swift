@@ -15,6 +15,7 @@ enum BuiltinBackends {
             (BuiltinBackendName.threading, { @Sendable in threading }),
         ]
         builtins += ProcessBackendRegistration.builtins
+        builtins += ClusterBackendRegistration.builtins
         BackendRegistry.shared.installBuiltins(builtins)
         return true
     }()

@@ -14,6 +14,10 @@ extern "C" {
 /// "<protocol>:<parent pid>:<request fd>:<reply fd>:<status board fd>".
 #define PK_WORKER_ENV "PARALLELKIT_WORKER"
 
+/// The environment variable that starts a worker on another machine (the "slurm" and "ssh"
+/// backends): it connects back to its parent over TCP. Its value is parsed by ParallelCluster.
+#define PK_CONNECT_ENV "PARALLELKIT_CONNECT"
+
 /// What the constructor found at start-up.
 typedef enum {
     /// Not a worker: the program runs normally.
@@ -32,6 +36,8 @@ typedef struct {
     int request_fd;
     int reply_fd;
     int board_fd;
+    /// 1 for a worker started by PK_CONNECT_ENV (no descriptors: it connects back over TCP).
+    int remote;
 } pk_worker_request;
 
 /// The current state (see `pk_worker_state`).
@@ -43,6 +49,14 @@ int pk_worker_copy_request(pk_worker_request *out);
 /// Atomically moves a deferred request to RUNNING. Returns 1 for the one caller that should now
 /// run the worker loop, 0 otherwise (not a worker, or already running).
 int pk_worker_claim_deferred(void);
+
+/// The value PK_CONNECT_ENV had (the variable itself is removed at start-up), or NULL when this
+/// process is not a remote worker.
+const char *pk_worker_connect_value(void);
+
+/// Runs the remote worker (ParallelCluster's `parallelkit_remote_worker_main`); never returns.
+/// Exits with PK_WORKER_EXIT_NOT_LINKED when ParallelCluster is not linked in.
+void pk_worker_run_remote(void) __attribute__((noreturn));
 
 /// Frame kind and modes of the bootstrap frame the constructor writes on the reply fd, so the
 /// parent learns at once that the executable understood the request (see README "Frames").

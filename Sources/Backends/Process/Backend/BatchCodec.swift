@@ -13,7 +13,7 @@ enum BatchCodec {
     /// Encodes the request frame for `batch`.
     static func encodeRequest(
         _ batch: TaskBatch, portable: PortableBatch, batchID: UInt64, mmapMode: MmapMode,
-        largeArrays: (any LargeArraySink)?
+        largeArrays: (any LargeArraySink)?, reportTaskStarts: Bool? = nil
     ) throws -> [UInt8] {
         func encode<Job: ParallelJob>(_ type: Job.Type) throws -> [UInt8] {
             guard let typeName = JobTypeResolver.name(of: Job.self) else {
@@ -21,7 +21,7 @@ enum BatchCodec {
             }
             let header = BatchRequestHeader(
                 batchID: batchID, firstIndex: batch.firstIndex, count: batch.count, jobType: typeName,
-                scope: batch.scope, reportTaskStarts: batch.tracksEachTask, mmapMode: mmapMode.rawValue)
+                scope: batch.scope, reportTaskStarts: reportTaskStarts ?? batch.tracksEachTask, mmapMode: mmapMode.rawValue)
             let jobs = portable.jobs(as: Job.self)
             var frame = FrameBuilder(.runBatch, capacity: 64 + 16 * jobs.count)
             try frame.appendSized(encoding: header)

@@ -8,7 +8,7 @@ import Synchronization
 /// - Concurrency: `submit` encodes on the caller's thread and hands the batch to the event loop;
 ///   `abort` and `finish` post to the loop as well. All stored properties are immutable or
 ///   thread-safe.
-final class ProcessCall: BackendCall {
+package final class ProcessCall: BackendCall {
     private static let nextBatchID = Atomic<UInt64>(1)
 
     let pool: WorkerPool
@@ -22,7 +22,7 @@ final class ProcessCall: BackendCall {
     /// Set by `abort` and `finish`: a call dropped without either still releases its workers.
     private let ended = Atomic<Bool>(false)
 
-    init(pool: WorkerPool, callID: Int, context: BackendCallContext, ownsPool: Bool) {
+    package init(pool: WorkerPool, callID: Int, context: BackendCallContext, ownsPool: Bool) {
         self.pool = pool
         self.callID = callID
         self.context = context
@@ -34,7 +34,7 @@ final class ProcessCall: BackendCall {
         }
     }
 
-    func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+    package func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
         guard let portable = batch.portable else {
             completion(BatchOutcome(failure: ParallelError(
                 .notSerializable, taskIndex: batch.firstIndex,
@@ -49,7 +49,10 @@ final class ProcessCall: BackendCall {
         let frame: [UInt8]
         do {
             frame = try BatchCodec.encodeRequest(
-                batch, portable: portable, batchID: batchID, mmapMode: context.mmapMode, largeArrays: largeArrays)
+                batch, portable: portable, batchID: batchID, mmapMode: context.mmapMode, largeArrays: largeArrays,
+                // A remote worker has no status board the parent can read after a crash: its
+                // task-start notices name the task instead.
+                reportTaskStarts: batch.tracksEachTask || pool.configuration.launcher != nil)
         } catch {
             completion(BatchOutcome(failure: ParallelError(
                 .notSerializable, taskIndex: batch.firstIndex,
@@ -79,7 +82,7 @@ final class ProcessCall: BackendCall {
         }
     }
 
-    func abort() {
+    package func abort() {
         ended.store(true, ordering: .relaxed)
         let pool = self.pool
         let callID = self.callID
@@ -91,7 +94,7 @@ final class ProcessCall: BackendCall {
         largeArrays?.releaseAll()
     }
 
-    func finish() async {
+    package func finish() async {
         ended.store(true, ordering: .relaxed)
         largeArrays?.releaseAll()
         let pool = self.pool

@@ -5,15 +5,15 @@ import Synchronization
 // What both process backends need to start a call: a check that this process may start workers,
 // the pool configuration, and a wait for the first ready worker.
 
-enum WorkerLaunch {
+package enum WorkerLaunch {
     private static let nextCallID = Atomic<Int>(1)
 
     /// A new call id, unique in this process.
-    static func makeCallID() -> Int { nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue }
+    package static func makeCallID() -> Int { nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     /// Fails in a process that was started as a worker but never entered worker mode: starting
     /// workers from there would repeat itself without end.
-    static func checkMayStartWorkers() throws {
+    package static func checkMayStartWorkers() throws {
         do {
             try EventLoop.checkAvailable()
         } catch {
@@ -29,7 +29,7 @@ enum WorkerLaunch {
     }
 
     /// The configuration of a pool for `executable` with extra environment `overrides`.
-    static func configuration(
+    package static func configuration(
         executable: String?, overrides: [String: String], idleTimeout: Duration?
     ) -> WorkerPool.Configuration {
         WorkerPool.Configuration(
@@ -40,7 +40,7 @@ enum WorkerLaunch {
     }
 
     /// Registers a call with `pool` and waits until a worker can take its batches.
-    static func open(_ pool: WorkerPool, callID: Int, nJobs: Int) async throws {
+    package static func open(_ pool: WorkerPool, callID: Int, nJobs: Int) async throws {
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
             EventLoop.shared.execute { pool.open(callID: callID, nJobs: nJobs, ready: ready) }
         }

@@ -23,7 +23,7 @@ protocol EventHandler: AnyObject {
 /// - Concurrency: `execute(_:)` may be called from any thread. Every other method must be called
 ///   on the loop thread (checked with `assert` in debug builds). `@unchecked Sendable`
 ///   because the mutable state below `inbox` is confined to that thread.
-final class EventLoop: @unchecked Sendable {
+package final class EventLoop: @unchecked Sendable {
     /// The loop, or why it could not start (the process is out of descriptors or threads).
     private static let instance: Result<EventLoop, any Error> = Result { try EventLoop() }
 
@@ -32,7 +32,7 @@ final class EventLoop: @unchecked Sendable {
     /// Only reached once ``checkAvailable()`` has succeeded (every call starts with it), so the
     /// failure branch is unreachable in practice; it stops with the reason rather than continuing
     /// without a loop.
-    static var shared: EventLoop {
+    package static var shared: EventLoop {
         switch instance {
         case .success(let loop): return loop
         case .failure(let error): fatalError("ParallelKit: the process backends' I/O thread could not start: \(error)")
@@ -85,7 +85,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `work` on the loop thread, soon, in submission order.
     /// - Complexity: O(1); wakes the loop with one write unless a wake-up is already pending.
-    func execute(_ work: @escaping @Sendable () -> Void) {
+    package func execute(_ work: @escaping @Sendable () -> Void) {
         inbox.withLock { $0.append(work) }
         if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
             var byte: UInt8 = 1
@@ -94,7 +94,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `work` on the loop thread and returns its result to an async caller.
-    func submit<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
+    package func submit<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
         await withCheckedContinuation { continuation in
             execute { continuation.resume(returning: work()) }
         }

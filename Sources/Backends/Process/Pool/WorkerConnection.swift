@@ -44,7 +44,7 @@ final class WorkerConnection: EventHandler {
     /// How long a retiring worker gets to exit before SIGKILL.
     static let retireGrace: UInt64 = 2_000_000_000
 
-    let process: SpawnedProcess
+    private(set) var process: SpawnedProcess
     private weak var delegate: (any WorkerConnectionDelegate)?
     private let loop: EventLoop
 
@@ -65,16 +65,21 @@ final class WorkerConnection: EventHandler {
     private var stderrOpen = true
     private var ending = false
     private var protocolError: String?
+    /// A remote worker that did not connect back in time (its launcher was then killed).
+    private var startTimedOutAt = false
+    private var killedByPool = false
 
     init(process: SpawnedProcess, delegate: any WorkerConnectionDelegate, loop: EventLoop) {
         self.process = process
         self.delegate = delegate
         self.loop = loop
-        loop.register(process.replyFD, events: Int16(POLLIN), handler: self)
+        // A remote worker's request and reply descriptors come later, with `attach`.
+        if process.replyFD >= 0 { loop.register(process.replyFD, events: Int16(POLLIN), handler: self) }
         loop.register(process.stderrFD, events: Int16(POLLIN), handler: self)
-        loop.register(process.requestFD, events: 0, handler: self)
+        if process.requestFD >= 0 { loop.register(process.requestFD, events: 0, handler: self) }
         if process.pidFD >= 0 { loop.register(process.pidFD, events: Int16(POLLIN), handler: self) }
-        phaseTimer = loop.schedule(at: MonotonicClock.now() &+ Self.bootstrapTimeout) { [weak self] in
+        let startLimit = process.remote?.startTimeout.nanoseconds ?? Self.bootstrapTimeout
+        phaseTimer = loop.schedule(at: MonotonicClock.now() &+ startLimit) { [weak self] in
             self?.startTimedOut()
         }
     }
@@ -84,7 +89,30 @@ final class WorkerConnection: EventHandler {
     /// Counts towards the pool's size (not on its way out).
     var isActive: Bool { phase != .dead && phase != .retiring }
 
+    /// What messages call this worker.
+    private var name: String { process.remote?.name ?? "the worker process (pid \(process.pid))" }
+
     // MARK: Commands from the pool
+
+    /// Gives a remote worker its authenticated connection: `socket` carries both directions
+    /// (a duplicate is the request side, so each direction has its own registration). The pool
+    /// owns `socket` from here on. False when the worker is no longer waiting for one.
+    func attach(socket: Int32, peer: String) -> Bool {
+        guard phase == .launching, process.remote != nil, process.replyFD < 0 else { return false }
+        let requestSide = fcntl(socket, F_DUPFD_CLOEXEC, 0)
+        guard requestSide >= 0 else { return false }
+        FileDescriptorIO.setNonBlocking(socket)
+        FileDescriptorIO.setNonBlocking(requestSide)
+        process.replyFD = socket
+        process.requestFD = requestSide
+        if !peer.isEmpty { process.remote?.name += " at \(peer)" }
+        loop.register(process.replyFD, events: Int16(POLLIN), handler: self)
+        loop.register(process.requestFD, events: 0, handler: self)
+        return true
+    }
+
+    /// Matches a connection to this launch.
+    var remoteToken: UInt64? { process.remote?.token }
 
     /// Sends `batch`; the worker must be ready.
     func assign(_ batch: QueuedBatch) {
@@ -110,6 +138,7 @@ final class WorkerConnection: EventHandler {
     /// Kills the worker now (SIGKILL). Its death is reported through the pidfd as usual.
     func kill() {
         guard phase != .dead else { return }
+        killedByPool = true
         _ = Glibc.kill(process.pid, SIGKILL)
     }
 
@@ -147,6 +176,11 @@ final class WorkerConnection: EventHandler {
             replyOpen = false
             loop.unregister(process.replyFD)
             if process.pidFD < 0 && !ending { processEnded() }
+            // A remote worker's launcher (ssh, srun) normally ends with it; one that outlives its
+            // connection (a lost node, a hung ssh) must not keep the pool waiting.
+            if process.remote != nil && !ending {
+                loop.schedule(at: MonotonicClock.now() &+ Self.retireGrace) { [weak self] in self?.kill() }
+            }
             return
         }
     }
@@ -189,7 +223,9 @@ final class WorkerConnection: EventHandler {
             let notice = try TaskStartedNotice(reading: frame.body)
             guard let current, current.batchID == notice.batchID else { return }
             lastStartedOffset = Int(notice.offset)
-            current.progress.markTaskStarted(offset: Int(notice.offset), at: notice.startedAt)
+            // Another machine's monotonic clock means nothing here: stamp the arrival instead.
+            let startedAt = process.remote == nil ? notice.startedAt : MonotonicClock.now()
+            current.progress.markTaskStarted(offset: Int(notice.offset), at: startedAt)
         case .batchResult:
             let header = try BatchResultHeader(reading: frame.body)
             finishCurrent(batchID: header.batchID, with: .finished(frame.body))
@@ -289,7 +325,10 @@ final class WorkerConnection: EventHandler {
         guard requestOpen else { return }
         // Frames still queued (none when idle) would be lost; a retiring worker has none.
         requestOpen = false
+        guard process.requestFD >= 0 else { return }
         loop.unregister(process.requestFD)
+        // A socket's other descriptor (the reply side) stays open: end the direction explicitly.
+        if process.remote != nil { shutdown(process.requestFD, Int32(SHUT_WR)) }
         close(process.requestFD)
     }
 
@@ -298,6 +337,7 @@ final class WorkerConnection: EventHandler {
     private func startTimedOut() {
         phaseTimer = nil
         guard phase == .launching || phase == .deferred else { return }
+        startTimedOutAt = true
         kill()
     }
 
@@ -344,17 +384,19 @@ final class WorkerConnection: EventHandler {
         }
         // A batch the parent abandoned (abort) was cleared before the kill, so any batch still
         // here is one whose caller waits: it is reported, whoever ended the worker.
+        process.remote?.ended(killedByPool)
         delegate?.workerDied(
             self, crashed: batch.map { ($0, describeCrash(of: $0, status: status)) }, startFailure: startFailure)
     }
 
     private func describeCrash(of batch: QueuedBatch, status: ExitStatus) -> ParallelError {
-        let offset = process.board.runningTask(batchID: batch.batchID) ?? lastStartedOffset
+        let offset = process.board?.runningTask(batchID: batch.batchID) ?? lastStartedOffset
         let index = batch.firstIndex + (offset ?? 0)
         let which = offset == nil
             ? "the batch of tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) (task \(index) is its first; the running one is unknown)"
             : "task \(index)"
-        var text = "the worker process (pid \(process.pid)) running \(which) \(status)"
+        let how = process.remote == nil ? "\(status)" : "ended: its launcher \(status)"
+        var text = "\(name) running \(which) \(how)"
         if let message = tail.crashMessage { text += " with \"\(message)\"" }
         if let protocolError { text += " after a protocol error: \(protocolError)" }
         text += ". The worker was replaced; other calls are not affected."
@@ -366,6 +408,13 @@ final class WorkerConnection: EventHandler {
     private func describeStartFailure(status: ExitStatus, deferred: Bool) -> StartFailure {
         let lines = tail.lastLines
         let stderrText = lines.isEmpty ? "" : " Its last lines on stderr:\n" + lines
+        if let remote = process.remote {
+            // Unreachable hosts, impossible partitions, refused secrets and other builds all
+            // repeat for the next worker: say why once instead of retrying.
+            if startTimedOutAt { return StartFailure(message: remote.describeStartTimeout() + stderrText, isPermanent: true) }
+            return StartFailure(
+                message: "\(remote.name) \(status) before connecting back." + stderrText, isPermanent: true)
+        }
         if deferred {
             return StartFailure(
                 message: "a worker process (pid \(process.pid)) of this statically linked executable \(status) "

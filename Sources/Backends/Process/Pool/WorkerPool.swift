@@ -12,15 +12,17 @@ import ParallelCore
 ///
 /// - Concurrency: `@unchecked Sendable` so that other threads can hold a reference and hand it
 ///   work with `EventLoop.execute`; every method must run on the loop thread.
-final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
+package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     /// What workers of this pool are started with.
-    struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         var executable: String
         var argument0: String
         /// `KEY=value` entries, thread limits included.
         var environment: [String]
         /// Idle workers end after this long (nil: never, for per-call pools).
         var idleTimeout: Duration?
+        /// Starts workers on other machines instead of spawning them here (ParallelCluster).
+        package var launcher: (any RemoteWorkerLauncher)? = nil
     }
 
     /// A registered call: how many of its batches may run at once, and how many do.
@@ -29,7 +31,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         var running = 0
     }
 
-    let configuration: Configuration
+    package let configuration: Configuration
     private let loop: EventLoop
     private var workers: [WorkerConnection] = []
     private var queue: [QueuedBatch] = []
@@ -45,11 +47,12 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     /// Set when no new call will open this pool: it shuts down when its last call ends.
     private var retiresWhenUnused = false
     private var idleTimer: Int?
+    private var nextLaunchToken: UInt64 = 1
 
     /// Start failures in a row after which queued batches fail instead of waiting.
     static let maxConsecutiveStartFailures = 3
 
-    init(configuration: Configuration, loop: EventLoop = .shared) {
+    package init(configuration: Configuration, loop: EventLoop = .shared) {
         self.configuration = configuration
         self.loop = loop
     }
@@ -109,7 +112,7 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     /// Ends every worker (gracefully, then by SIGKILL after a grace period) and resumes `done`
     /// when all are reaped.
-    func shutdown(done: CheckedContinuation<Void, Never>?) {
+    package func shutdown(done: CheckedContinuation<Void, Never>?) {
         shuttingDown = true
         targetSize = 0
         queue.removeAll()
@@ -149,8 +152,15 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         readyWaiters.removeAll()
     }
 
+    /// Hands a remote worker's authenticated connection to the launch it belongs to. False (the
+    /// caller closes `socket`) when that launch is gone or already connected.
+    package func attach(token: UInt64, socket: Int32, peer: String) -> Bool {
+        guard let worker = workers.first(where: { $0.remoteToken == token }) else { return false }
+        return worker.attach(socket: socket, peer: peer)
+    }
+
     /// Live workers (for tests).
-    var liveWorkerPIDs: [pid_t] { workers.filter(\.isAlive).map(\.pid) }
+    package var liveWorkerPIDs: [pid_t] { workers.filter(\.isAlive).map(\.pid) }
 
     // MARK: Dispatch
 
@@ -191,9 +201,15 @@ final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     private func spawnOne() {
         do {
-            let process = try SpawnedProcess.spawn(
-                executable: configuration.executable, argument0: configuration.argument0,
-                environment: configuration.environment)
+            let process: SpawnedProcess
+            if let launcher = configuration.launcher {
+                process = try launcher.launch(token: nextLaunchToken)
+                nextLaunchToken += 1
+            } else {
+                process = try SpawnedProcess.spawn(
+                    executable: configuration.executable, argument0: configuration.argument0,
+                    environment: configuration.environment)
+            }
             ProcessRegistry.shared.insert(process.pid)
             workers.append(WorkerConnection(process: process, delegate: self, loop: loop))
         } catch {

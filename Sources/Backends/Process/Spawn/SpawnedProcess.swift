@@ -7,17 +7,46 @@ import Foundation
 // copies to its own stderr while keeping the last lines for crash reports.
 
 /// A started worker process and the parent's ends of its pipes (all close-on-exec).
-struct SpawnedProcess: Sendable {
-    let pid: pid_t
+///
+/// For a worker on another machine (``remote`` is set) `pid`, `pidFD` and `stderrFD` belong to
+/// the local process that started it (`ssh`, `srun`), whose life mirrors the worker's, and the
+/// request and reply descriptors are -1 until the worker connects back (`WorkerPool.attach`).
+package struct SpawnedProcess: Sendable {
+    package let pid: pid_t
     /// Readable when the process has ended (pidfd); -1 on kernels without pidfd_open.
-    let pidFD: Int32
+    package let pidFD: Int32
     /// Parent → worker requests (non-blocking).
-    let requestFD: Int32
+    package internal(set) var requestFD: Int32
     /// Worker → parent replies (non-blocking).
-    let replyFD: Int32
+    package internal(set) var replyFD: Int32
     /// The worker's stderr (non-blocking).
-    let stderrFD: Int32
-    let board: StatusBoard
+    package let stderrFD: Int32
+    /// The task the worker runs, readable after its death (nil for a remote worker: no shared
+    /// memory across machines, so it sends a notice per task instead).
+    let board: StatusBoard?
+    /// How a worker started on another machine is named and started.
+    package internal(set) var remote: RemoteWorker?
+
+    /// A launcher process (`ssh`, `srun`) for a remote worker that has not connected yet.
+    package init(launcherPID: pid_t, pidFD: Int32, stderrFD: Int32, remote: RemoteWorker) {
+        self.pid = launcherPID
+        self.pidFD = pidFD
+        self.requestFD = -1
+        self.replyFD = -1
+        self.stderrFD = stderrFD
+        self.board = nil
+        self.remote = remote
+    }
+
+    init(pid: pid_t, pidFD: Int32, requestFD: Int32, replyFD: Int32, stderrFD: Int32, board: StatusBoard) {
+        self.pid = pid
+        self.pidFD = pidFD
+        self.requestFD = requestFD
+        self.replyFD = replyFD
+        self.stderrFD = stderrFD
+        self.board = board
+        self.remote = nil
+    }
 
     /// Starts `executable` as a worker.
     /// - Parameters:

@@ -10,7 +10,7 @@ import Synchronization
 /// Finds types by name, and says which types cannot be found by name in a worker.
 ///
 /// - Concurrency: thread-safe; results are cached behind a mutex.
-enum JobTypeResolver {
+package enum JobTypeResolver {
     private static let byName = Mutex<[String: any Any.Type]>([:])
     private static let verdicts = Mutex<[ObjectIdentifier: String?]>([:])
 
@@ -72,7 +72,7 @@ enum JobTypeResolver {
     }
 
     /// The `.notSerializable` error for a job type that cannot reach a worker, or nil.
-    static func checkJobType(_ type: any Any.Type) -> ParallelError? {
+    package static func checkJobType(_ type: any Any.Type) -> ParallelError? {
         guard let reason = unreachableReason(type) else { return nil }
         return ParallelError(
             .notSerializable,

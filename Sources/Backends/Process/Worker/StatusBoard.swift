@@ -10,7 +10,7 @@ import Glibc
 /// Layout (u64 each): batch id, task offset + 1 (0: none), task start (monotonic ns).
 /// - Concurrency: `@unchecked Sendable` because every access is an atomic load or store through
 ///   the C helpers (`pk_atomic_load_u64` / `pk_atomic_store_u64`); the mapping lives until deinit.
-final class StatusBoard: @unchecked Sendable {
+package final class StatusBoard: @unchecked Sendable {
     static let size = 4096
     private let base: UnsafeMutablePointer<UInt64>
 
@@ -30,7 +30,7 @@ final class StatusBoard: @unchecked Sendable {
 
     /// Creates a new board in the parent: a sealed-size memfd, mapped. Returns the board and the
     /// memfd (close-on-exec), which the spawner hands to the worker and then closes.
-    static func create() throws -> (StatusBoard, Int32) {
+    package static func create() throws -> (StatusBoard, Int32) {
         let fd = pk_memfd_create("parallelkit-board")
         guard fd >= 0 else { throw SystemError("memfd_create", errno) }
         guard ftruncate(fd, off_t(size)) == 0, let board = map(fd: fd) else {

@@ -9,7 +9,7 @@ import Synchronization
 // to the main actor, whose queue the parked main thread serves.
 
 /// One worker's conversation with its parent.
-final class WorkerLoop: Sendable {
+package final class WorkerLoop: Sendable {
     let requestFD: Int32
     let replyFD: Int32
     let board: StatusBoard
@@ -17,7 +17,7 @@ final class WorkerLoop: Sendable {
     /// the loop thread is blocked, but a lock makes that independent of timing.
     private let writeLock = Mutex<Void>(())
 
-    init(requestFD: Int32, replyFD: Int32, board: StatusBoard) {
+    package init(requestFD: Int32, replyFD: Int32, board: StatusBoard) {
         self.requestFD = requestFD
         self.replyFD = replyFD
         self.board = board
@@ -30,7 +30,7 @@ final class WorkerLoop: Sendable {
     }
 
     /// Serves requests until end of file on the request pipe; never returns.
-    func run() -> Never {
+    package func run() -> Never {
         var hello = FrameBuilder(.hello)
         // A two-field struct always encodes.
         try? hello.append(encoding: WorkerHello(protocolVersion: FrameLimits.protocolVersion, pid: getpid()))
@@ -87,7 +87,7 @@ final class WorkerLoop: Sendable {
 
     /// Ends the worker without running atexit handlers or static destructors on this thread while
     /// the main thread is parked (those belong to a normal program's exit), after flushing output.
-    static func exitWorker(_ status: Int32) -> Never {
+    package static func exitWorker(_ status: Int32) -> Never {
         fflush(nil)
         _exit(status)
     }

@@ -1,0 +1,108 @@
+import Foundation
+import ParallelCore
+import ParallelProcess
+import Synchronization
+
+// What the "ssh" and "slurm" backends share: a pool of the process backends' machinery whose
+// workers are started by a launcher and connect back to a listener of this pool, and the start
+// of a call on it. The pool lives as long as its backend: workers are reused across calls, end
+// after an idle timeout, when the backend is released, and at program exit.
+
+/// A listener, its secret and the worker pool it feeds.
+///
+/// - Concurrency: immutable after init; the pool is driven on the event loop, the listener on
+///   its own threads.
+final class ClusterPool: Sendable {
+    let pool: WorkerPool
+    let listener: PoolListener
+    /// Removed with the pool (SLURM's shared secret file), if any.
+    let secretFile: String?
+
+    /// Starts listening and builds the pool.
+    /// - Parameters:
+    ///   - listenHost: the address to listen on and give the workers.
+    ///   - makeLauncher: the launcher, given the listener's address and the secret.
+    init(
+        listenHost: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration,
+        environmentOverrides: [String: String],
+        makeLauncher: (_ listener: PoolListener) -> any RemoteWorkerLauncher
+    ) throws {
+        let attach = Mutex<WorkerPool?>(nil)
+        let listener = try PoolListener(host: listenHost, secret: secret, build: BuildIdentity.current) { token, socket, about in
+            guard let pool = attach.withLock({ $0 }) else {
+                close(socket)
+                return
+            }
+            EventLoop.shared.execute {
+                if !pool.attach(token: token, socket: socket, peer: about) { close(socket) }
+            }
+        }
+        var configuration = WorkerLaunch.configuration(
+            executable: nil, overrides: environmentOverrides, idleTimeout: idleTimeout)
+        configuration.launcher = makeLauncher(listener)
+        let pool = WorkerPool(configuration: configuration)
+        attach.withLock { $0 = pool }
+        self.pool = pool
+        self.listener = listener
+        self.secretFile = secretFile
+    }
+
+    /// Ends the workers (gracefully, then killed), stops listening and removes the secret file.
+    func shutdown() {
+        let pool = self.pool
+        EventLoop.shared.execute { pool.shutdown(done: nil) }
+        listener.stop()
+        if let secretFile { unlink(secretFile) }
+    }
+
+    /// Registers a call and waits for its first worker to be ready; returns the call.
+    func startCall(_ context: BackendCallContext, backendName: String) async throws -> any BackendCall {
+        var remoteContext = context
+        switch context.mmapMode {
+        case .rPlus, .wPlus:
+            throw ParallelError(
+                .invalidArgument,
+                "invalid mmapMode: \(context.mmapMode) asks workers to write into the caller's shared memory, which a "
+                    + "worker on another machine cannot map. Use .r or .c (arrays are then sent as bytes) and return "
+                    + "results instead of writing them.")
+        default:
+            // Memory cannot be mapped across machines: shared arrays travel as bytes.
+            remoteContext.mmapMode = .disabled
+            remoteContext.maxNbytes = nil
+        }
+        let callID = WorkerLaunch.makeCallID()
+        do {
+            try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+        } catch let error as ParallelError {
+            throw ParallelError(error.code, taskIndex: error.taskIndex, "\(backendName): \(error.description)")
+        }
+        return ProcessCall(pool: pool, callID: callID, context: remoteContext, ownsPool: false)
+    }
+
+    /// The pids of the launchers of live workers (for tests).
+    func liveLauncherPIDs() async -> [pid_t] {
+        let pool = self.pool
+        return await EventLoop.shared.submit { pool.liveWorkerPIDs }
+    }
+}
+
+/// Reads `PARALLELKIT_…` seconds settings.
+enum SettingParser {
+    static func seconds(_ name: String, in environment: [String: String], default value: Duration) throws -> Duration {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+            throw ParallelError(.invalidArgument, "invalid \(name)=\(text): expected a positive number of seconds")
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// The real path of this executable (what a worker on another machine runs, at the same path).
+    static func thisExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// `text` quoted for a POSIX shell.
+    static func shellQuote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import ParallelKit
+import Testing
+
+@testable import ParallelCluster
+
+/// Whether the real engines are here (Scripts/cluster-up.sh started them). With
+/// PARALLELKIT_CLUSTER_TESTS=1 (CI) the cluster tests run regardless and fail if an engine is
+/// missing; without it they are skipped on a machine that has neither, so `swift test` passes.
+enum ClusterEnvironment {
+    static let required = ProcessInfo.processInfo.environment["PARALLELKIT_CLUSTER_TESTS"] == "1"
+
+    /// `ssh -o BatchMode=yes localhost true` logs in.
+    static let sshAvailable: Bool = {
+        Command.run(["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "localhost", "true"]).status == 0
+    }()
+
+    /// `sinfo` answers and shows a node that can run jobs.
+    static let slurmAvailable: Bool = {
+        let query = Command.run(["sinfo", "--noheader", "--format=%T"])
+        return query.status == 0 && ["idle", "mixed", "allocated"].contains { query.output.contains($0) }
+    }()
+
+    static var runSSH: Bool { required || sshAvailable }
+    static var runSLURM: Bool { required || slurmAvailable }
+
+    /// Fails the test with what to do when the engine it needs is missing (only reached when
+    /// required).
+    static func expectSSH(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        if sshAvailable { return true }
+        Issue.record("`ssh -o BatchMode=yes localhost true` does not log in: run Scripts/cluster-up.sh (as root) first", sourceLocation: sourceLocation)
+        return false
+    }
+
+    static func expectSLURM(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        if slurmAvailable { return true }
+        Issue.record("`sinfo` shows no usable SLURM node: run Scripts/cluster-up.sh (as root) first", sourceLocation: sourceLocation)
+        return false
+    }
+
+    /// Job names in squeue that start with `prefix`.
+    static func queuedJobs(prefix: String) -> [String] {
+        let query = Command.run(["squeue", "--noheader", "--format=%j %T"])
+        return query.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    }
+}
+
+/// Reports where it ran: the environment variables that prove a worker ran under ssh or SLURM.
+struct WhereJob: ParallelJob {
+    var index: Int
+    func run() async throws -> Report {
+        let environment = ProcessInfo.processInfo.environment
+        return Report(
+            index: index, pid: getpid(), sshConnection: environment["SSH_CONNECTION"],
+            slurmJobID: environment["SLURM_JOB_ID"])
+    }
+
+    struct Report: Codable, Sendable {
+        var index: Int
+        var pid: Int32
+        var sshConnection: String?
+        var slurmJobID: String?
+    }
+}
+
+/// An error that crosses as itself.
+struct ClusterTestError: Error, Codable, Equatable {
+    var index: Int
+}
+
+/// Throws at `failAt`, crashes at `crashAt`, sleeps `sleepAt` for `sleepMilliseconds`.
+struct ClusterJob: ParallelJob {
+    var index: Int
+    var failAt: Int = -1
+    var crashAt: Int = -1
+    var sleepAt: Int = -1
+    var sleepMilliseconds: Int = 0
+
+    func run() async throws -> Int {
+        if index == failAt { throw ClusterTestError(index: index) }
+        if index == crashAt { fatalError("ClusterJob \(index) crashed on purpose") }
+        if index == sleepAt { usleep(UInt32(sleepMilliseconds) * 1000) }
+        return index * index
+    }
+}
