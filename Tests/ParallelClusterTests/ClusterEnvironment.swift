@@ -83,3 +83,38 @@ struct ClusterJob: ParallelJob {
         return index * index
     }
 }
+
+/// Polls `condition` until it holds or `timeout` passes (for states of outside daemons, which
+/// offer no event to wait on). Returns whether it held.
+func eventually(timeout: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return condition()
+}
+
+/// Writes where it runs (its SLURM job id, its pid) to `marker`, then sleeps: a task to cancel
+/// from outside while it runs.
+struct MarkedSleepJob: ParallelJob {
+    var index: Int
+    var markAt: Int
+    var marker: String
+    var seconds: Int
+
+    func run() async throws -> Int {
+        if index == markAt {
+            let job = ProcessInfo.processInfo.environment["SLURM_JOB_ID"] ?? "none"
+            try "\(job) \(getpid())".write(toFile: marker + ".tmp", atomically: false, encoding: .utf8)
+            rename(marker + ".tmp", marker)
+            sleep(UInt32(seconds))
+        }
+        return index
+    }
+}
+
+/// A fresh path in the temporary folder (the file is not created).
+func temporaryPath(_ name: String) -> String {
+    NSTemporaryDirectory() + "/pk-cluster-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
+}

@@ -4,6 +4,7 @@
 #define C_PARALLEL_SUPPORT_H
 
 #include <spawn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -54,6 +55,10 @@ static inline uint64_t pk_atomic_load_u64(const uint64_t *address) {
 static inline void pk_atomic_store_u64(uint64_t *address, uint64_t value) {
     __atomic_store_n(address, value, __ATOMIC_RELEASE);
 }
+
+/// Runs SHA-256's block function over `blocks` 64-byte blocks at `data`, updating `state`
+/// (eight words). Padding and the rest of the hash are the caller's (ParallelCluster's SHA256).
+void pk_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks);
 
 #ifdef __cplusplus
 }

@@ -56,7 +56,8 @@ final class ClusterPool: Sendable {
     }
 
     /// Registers a call and waits for its first worker to be ready; returns the call.
-    func startCall(_ context: BackendCallContext, backendName: String) async throws -> any BackendCall {
+    /// - Parameter maxWorkers: the most workers the launcher can place (ssh slots).
+    func startCall(_ context: BackendCallContext, backendName: String, maxWorkers: Int = .max) async throws -> any BackendCall {
         var remoteContext = context
         switch context.mmapMode {
         case .rPlus, .wPlus:
@@ -72,7 +73,7 @@ final class ClusterPool: Sendable {
         }
         let callID = WorkerLaunch.makeCallID()
         do {
-            try await WorkerLaunch.open(pool, callID: callID, limit: context.nJobs)
+            try await WorkerLaunch.open(pool, callID: callID, limit: min(context.nJobs, maxWorkers))
         } catch let error as ParallelError {
             throw ParallelError(error.code, taskIndex: error.taskIndex, "\(backendName): \(error.description)")
         }

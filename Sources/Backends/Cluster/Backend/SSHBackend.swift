@@ -65,11 +65,15 @@ public final class SSHBackend: ParallelBackend {
     /// Batches of 50 ms to 1 s (a network round trip costs more than a pipe's).
     public var autoBatching: AutoBatchingPolicy { .remoteWorkers }
 
-    /// At most the hosts' total worker count.
+    /// At most the hosts' total worker count, but never 1: one worker means "run in the calling
+    /// task" to the engine, and a single remote worker must still run remotely (the pool then
+    /// runs one batch at a time).
     public func effectiveNJobs(_ requested: Int) -> Int {
         guard case .success(let hosts) = parsedHosts else { return requested }
-        return max(1, min(requested, hosts.map(\.slots).reduce(0, +)))
+        return max(2, min(requested, totalSlots(hosts)))
     }
+
+    private func totalSlots(_ hosts: [SSHLauncher.Host]) -> Int { hosts.map(\.slots).reduce(0, +) }
 
     /// Refuses job types a worker cannot find by name, before anything starts.
     public func validate(jobType: any ParallelJob.Type) throws {
@@ -103,7 +107,7 @@ public final class SSHBackend: ParallelBackend {
                 throw ParallelError(.workerCrashed, "SSHBackend: \(error)")
             }
         }
-        return try await cluster.startCall(context, backendName: "SSHBackend")
+        return try await cluster.startCall(context, backendName: "SSHBackend", maxWorkers: totalSlots(hosts))
     }
 
     /// The launchers' pids of live workers (for tests).

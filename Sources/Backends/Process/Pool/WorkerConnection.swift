@@ -105,7 +105,15 @@ final class WorkerConnection: EventHandler {
         FileDescriptorIO.setNonBlocking(requestSide)
         process.replyFD = socket
         process.requestFD = requestSide
-        if !peer.isEmpty { process.remote?.name += " at \(peer)" }
+        if !peer.isEmpty, var name = process.remote?.name {
+            if name.hasSuffix(")") {
+                name.removeLast()
+                name += "; \(peer))"
+            } else {
+                name += " (\(peer))"
+            }
+            process.remote?.name = name
+        }
         loop.register(process.replyFD, events: Int16(POLLIN), handler: self)
         loop.register(process.requestFD, events: 0, handler: self)
         return true
@@ -128,6 +136,11 @@ final class WorkerConnection: EventHandler {
     /// not within `retireGrace`.
     func retire() {
         guard phase != .dead, phase != .retiring else { return }
+        // A remote worker still on its way has nothing to finish: end its launcher now.
+        if process.remote != nil && phase == .launching {
+            kill()
+            return
+        }
         let wasBusy = phase == .busy
         phase = .retiring
         if !wasBusy { closeRequestPipe() }

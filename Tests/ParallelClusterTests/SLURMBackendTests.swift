@@ -1,0 +1,135 @@
+import Foundation
+import ParallelKit
+import Testing
+
+@testable import ParallelCluster
+
+@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM), .serialized)
+struct SLURMBackendTests {
+    @Test func jobsRunInsideSLURMJobsInOrder() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { WhereJob(index: $0) })
+        #expect(reports.map(\.index) == Array(0..<20))
+        #expect(reports.allSatisfy { $0.slurmJobID != nil }, "every job ran inside a SLURM job")
+        // One SLURM job per worker process.
+        let jobsByPID = Dictionary(grouping: reports, by: \.pid).mapValues { Set($0.compactMap(\.slurmJobID)) }
+        #expect(jobsByPID.values.allSatisfy { $0.count == 1 })
+        #expect(Set(jobsByPID.values.flatMap { $0 }).count == jobsByPID.count)
+        #expect(!reports.contains { $0.pid == getpid() })
+    }
+
+    @Test func errorsComeBackAsThemselvesAndACrashNamesItsTask() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        await #expect(throws: ClusterTestError(index: 21)) {
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<40).map { ClusterJob(index: $0, failAt: 21) })
+        }
+        do {
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)((0..<20).map { ClusterJob(index: $0, crashAt: 6) })
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.taskIndex == 6)
+            #expect(error.description.contains("task 6"), "\(error)")
+            #expect(error.description.contains("ClusterJob 6 crashed on purpose"), "\(error)")
+            #expect(error.description.contains("SLURM job \(backend.jobNamePrefix)"), "\(error)")
+        }
+        let squares = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<10).map { ClusterJob(index: $0) })
+        #expect(squares == (0..<10).map { $0 * $0 })
+    }
+
+    @Test func scancelOfAWorkersJobIsAWorkerCrashAndTheNextCallSucceeds() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let marker = temporaryPath("scancel-marker")
+        defer { unlink(marker) }
+        let jobs = (0..<6).map { MarkedSleepJob(index: $0, markAt: 3, marker: marker, seconds: 60) }
+        let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
+        // Task 3 writes its SLURM job id, then sleeps: cancel that job from outside.
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        let jobID = try String(contentsOfFile: marker, encoding: .utf8).split(separator: " ")[0]
+        #expect(Command.run(["scancel", String(jobID)]).status == 0)
+        do {
+            _ = try await call.value
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.taskIndex == 3)
+            #expect(error.description.contains("task 3"), "\(error)")
+            #expect(error.description.contains("CANCELLED"), "SLURM's reason: \(error)")
+        }
+        // Retried by hand (RetryPolicy belongs to the engine): a new worker job serves it.
+        let results = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { MarkedSleepJob(index: $0, markAt: -1, marker: marker, seconds: 0) })
+        #expect(results == Array(0..<6))
+    }
+
+    @Test func cancellationAndIdleTimeoutLeaveNoJobInTheQueue() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60), idleTimeout: .seconds(2))
+        let prefix = backend.jobNamePrefix
+        // A normal end: after the idle timeout the workers' jobs are gone.
+        _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<10).map { ClusterJob(index: $0) })
+        #expect(!ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty, "workers stay for the next call")
+        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }, "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+
+        // Cancellation while both workers run long tasks: their jobs end at once.
+        let marker = temporaryPath("cancel-marker")
+        defer { unlink(marker) }
+        let jobs = (0..<4).map { MarkedSleepJob(index: $0, markAt: $0 < 2 ? $0 : -1, marker: marker, seconds: 120) }
+        let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        #expect(!ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty)
+        call.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await call.value }
+        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }, "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+    }
+
+    @Test func anImpossiblePartitionIsAClearErrorAtOnce() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(partition: "no-such-partition", startTimeout: .seconds(30))
+        let start = ContinuousClock.now
+        do {
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.description.contains("SLURMBackend"), "\(error)")
+            #expect(error.description.contains("Invalid partition name"), "srun's own message: \(error)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(30))
+    }
+
+    @Test func aJobPendingPastTheStartTimeoutIsAClearErrorAndIsCancelled() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        // --begin holds the job in the queue (reason BeginTime) far past the start-up timeout.
+        let backend = SLURMBackend(extraArguments: ["--begin=now+1hour"], startTimeout: .seconds(4))
+        let start = ContinuousClock.now
+        do {
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.description.contains("still pending"), "\(error)")
+            #expect(error.description.contains("BeginTime"), "squeue's reason: \(error)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(4 + 10))
+        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty })
+    }
+
+    @Test func invalidSettingsAreRefusedBeforeAnythingIsSubmitted() async throws {
+        for backend in [SLURMBackend(cpusPerTask: 0), SLURMBackend(partition: "a b"), SLURMBackend(timeLimit: .seconds(-1))] {
+            await #expect(throws: ParallelError.self) {
+                _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
+            }
+            #expect(ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty)
+        }
+    }
+
+    @Test func slurmIsRegisteredByName() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let reports = try await Parallel(nJobs: 2, backend: "slurm")((0..<8).map { WhereJob(index: $0) })
+        #expect(reports.map(\.index) == Array(0..<8))
+        #expect(reports.allSatisfy { $0.slurmJobID != nil })
+    }
+}
