@@ -122,6 +122,7 @@ static int pk_parse_request(const char *text, pk_worker_request *out) {
     out->request_fd = (int)fields[2];
     out->reply_fd = (int)fields[3];
     out->board_fd = (int)fields[4];
+    out->remote = 0;
     return out->protocol_version == 1 && out->request_fd > 2 && out->reply_fd > 2 && out->board_fd > 2;
 }
 

@@ -1,0 +1,183 @@
+import Foundation
+import ParallelCore
+import Synchronization
+import Testing
+
+@testable import ParallelCluster
+
+/// The worker's side of the handshake, played by the test.
+private func prove(
+    to port: UInt16, secret: [UInt8], build: String, token: UInt64 = 7
+) throws -> (verdict: UInt8, message: String, macValid: Bool) {
+    let socket = try BlockingSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+    let parentNonce = try Handshake.readChallenge(from: socket)
+    let nonce = try SecureRandom.bytes(Handshake.nonceSize)
+    let mac = Handshake.workerMAC(secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: token, build: build, about: "test")
+    try socket.write(Handshake.encode(.init(token: token, nonce: nonce, build: build, about: "test", mac: mac)))
+    let reply = try Handshake.readVerdict(from: socket)
+    let expected = Handshake.parentMAC(
+        secret: secret, workerNonce: nonce, parentNonce: parentNonce, token: token, verdict: reply.verdict, message: reply.message)
+    return (reply.verdict, reply.message, HMACSHA256.constantTimeEqual(expected, reply.mac))
+}
+
+/// A plain listening socket on loopback for a fake parent.
+private final class FakeParent {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw ClusterFailure("cannot listen")
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(fd) }
+
+    /// Accepts one connection within 20 s.
+    func accept() throws -> BlockingSocket {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 20_000) == 1 else { throw ClusterFailure("no worker connected") }
+        let client = Glibc.accept(fd, nil, nil)
+        guard client >= 0 else { throw ClusterFailure("accept failed") }
+        return BlockingSocket(fd: client, deadline: MonotonicClock.now() &+ Duration.seconds(20).clusterNanoseconds)
+    }
+}
+
+/// Starts this test executable as a remote worker of `port`, with `secret` on its stdin.
+private func startWorker(port: UInt16, secret: [UInt8]) throws -> (Process, Pipe) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    var environment = ProcessInfo.processInfo.environment
+    environment["PARALLELKIT_CONNECT"] = ConnectRequest(host: "127.0.0.1", port: port, token: 9, secret: .standardInput).value
+    process.environment = environment
+    let input = Pipe()
+    let errors = Pipe()
+    process.standardInput = input
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    input.fileHandleForWriting.write(Data((secret.hexString + "\n").utf8))
+    try input.fileHandleForWriting.close()
+    return (process, errors)
+}
+
+@Suite("TCP transport: handshake and refusals")
+struct TransportTests {
+    @Test func connectRequestRoundTripsAndRejectsMalformedValues() throws {
+        let request = ConnectRequest(host: "10.1.2.3", port: 4567, token: 42, secret: .file("/shared/a,b/secret"))
+        #expect(try ConnectRequest(parsing: request.value) == request)
+        let viaStdin = ConnectRequest(host: "node", port: 1, token: 0, secret: .standardInput)
+        #expect(try ConnectRequest(parsing: viaStdin.value) == viaStdin)
+        for bad in ["", "1,h,1,2", "2,h,1,2,stdin", "1,,1,2,stdin", "1,h,0,2,stdin", "1,h,70000,2,stdin", "1,h,1,x,stdin", "1,h,1,2,file:", "1,h,1,2,env"] {
+            #expect(throws: ClusterFailure.self, "\(bad)") { try ConnectRequest(parsing: bad) }
+        }
+    }
+
+    @Test func theListenerAdmitsOnlyAWorkerThatProvesTheSecretAndRunsTheSameBuild() async throws {
+        let secret = try SecureRandom.bytes(32)
+        let admitted = Mutex<[(UInt64, String)]>([])
+        let listener = try PoolListener(host: "127.0.0.1", secret: secret, build: "build-A") { token, socket, about in
+            close(socket)
+            admitted.withLock { $0.append((token, about)) }
+        }
+        defer { listener.stop() }
+
+        // The right secret and build: accepted, and the parent proves the secret back.
+        let good = try prove(to: listener.port, secret: secret, build: "build-A", token: 11)
+        #expect(good.verdict == Handshake.Verdict.accepted.rawValue)
+        #expect(good.macValid)
+
+        // A wrong secret: the connection is closed without a verdict, and the refusal is logged.
+        #expect(throws: ClusterFailure.self) { try prove(to: listener.port, secret: try SecureRandom.bytes(32), build: "build-A") }
+
+        // Another build: told why (with a valid parent proof), and logged.
+        let other = try prove(to: listener.port, secret: secret, build: "build-B")
+        #expect(other.verdict == Handshake.Verdict.wrongBuild.rawValue)
+        #expect(other.macValid)
+        #expect(other.message.contains("another build"), "\(other.message)")
+
+        // Not a worker at all.
+        let stranger = try BlockingSocket.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
+        _ = try Handshake.readChallenge(from: stranger)
+        try stranger.write(Array("GET / HTTP/1.0\r\n\r\n".utf8) + [UInt8](repeating: 0, count: 64))
+        #expect(throws: ClusterFailure.self) { try stranger.read(exactly: 1) }
+
+        // The refusals were logged, each once (a refusal after a verdict is logged just after
+        // the verdict is sent, hence the wait).
+        #expect(await eventually { listener.refusals.count == 3 }, "\(listener.refusals)")
+        let refusals = listener.refusals
+        #expect(refusals.contains { $0.contains("did not prove the pool's secret") })
+        #expect(refusals.contains { $0.contains("another build") })
+        #expect(refusals.contains { $0.contains("handshake failed") || $0.contains("did not prove") })
+        // Only the worker that proved the secret reached the pool side (handed over just after
+        // its verdict was sent).
+        #expect(await eventually { admitted.withLock { $0.map(\.0) } == [11] })
+        #expect(admitted.withLock { $0.map(\.1) } == ["test"])
+    }
+
+    @Test func aWorkerRefusesAParentThatCannotProveTheSecret() throws {
+        let secret = try SecureRandom.bytes(32)
+        let parent = try FakeParent()
+        let (worker, errors) = try startWorker(port: parent.port, secret: secret)
+        let socket = try parent.accept()
+        let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
+        try socket.write(Handshake.challenge(nonce: parentNonce))
+        let proof = try Handshake.readProof(from: socket)
+        // The worker proves the secret it was given on stdin, and says where it runs.
+        let expected = Handshake.workerMAC(
+            secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: 9, build: proof.build, about: proof.about)
+        #expect(proof.token == 9)
+        #expect(HMACSHA256.constantTimeEqual(expected, proof.mac))
+        #expect(proof.build == BuildIdentity.current)
+        #expect(proof.about.contains("pid \(worker.processIdentifier)"))
+        // A verdict signed with another key: the worker must not believe it.
+        try socket.write(Handshake.encodeVerdict(0, message: "", mac: [UInt8](repeating: 0, count: 32)))
+        worker.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(worker.terminationStatus == RemoteWorkerExit.refused)
+        #expect(stderr.contains("did not prove the pool's secret"), "\(stderr)")
+    }
+
+    @Test func aWorkerOfAnotherBuildStopsWithTheParentsReason() throws {
+        let secret = try SecureRandom.bytes(32)
+        let parent = try FakeParent()
+        let (worker, errors) = try startWorker(port: parent.port, secret: secret)
+        let socket = try parent.accept()
+        let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
+        try socket.write(Handshake.challenge(nonce: parentNonce))
+        let proof = try Handshake.readProof(from: socket)
+        let message = "refused: this worker runs another build"
+        let mac = Handshake.parentMAC(
+            secret: secret, workerNonce: proof.nonce, parentNonce: parentNonce, token: proof.token,
+            verdict: Handshake.Verdict.wrongBuild.rawValue, message: message)
+        try socket.write(Handshake.encodeVerdict(Handshake.Verdict.wrongBuild.rawValue, message: message, mac: mac))
+        worker.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(worker.terminationStatus == RemoteWorkerExit.wrongBuild)
+        #expect(stderr.contains(message), "\(stderr)")
+    }
+
+    @Test func aWorkerThatCannotReachItsParentSaysWhereItTried() throws {
+        // A port nobody listens on (bound, then closed).
+        let port = try FakeParent().port
+        let (worker, errors) = try startWorker(port: port, secret: try SecureRandom.bytes(32))
+        worker.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(worker.terminationStatus == RemoteWorkerExit.cannotConnect)
+        #expect(stderr.contains("cannot connect to the parent at 127.0.0.1:\(port)"), "\(stderr)")
+        #expect(stderr.contains("PARALLELKIT_LISTEN_ADDRESS"), "\(stderr)")
+    }
+}
