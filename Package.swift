@@ -67,7 +67,7 @@ let package = Package(
         // TCP with a challenge-response on a per-pool secret (Sources/Backends/Cluster/README.md).
         .target(
             name: "ParallelCluster",
-            dependencies: ["ParallelCore", "ParallelProcess", "CParallelSupport"],
+            dependencies: ["ParallelCore", "ParallelProcess", "CParallelSupport", "CParallelWorkerHook"],
             path: "Sources/Backends/Cluster",
             exclude: ["README.md"],
             swiftSettings: strictSettings

@@ -1,7 +1,7 @@
 // The SHA-256 block function (FIPS 180-4), in C because debug builds of Swift run it at about
 // 3.5 MB/s, and every remote worker hashes its whole executable (tens of megabytes) once at
 // start-up to prove it runs the parent's build. Padding, buffering and HMAC are in Swift
-// (ParallelCluster's SHA256).
+// (ParallelCore's SHA256).
 #include "CParallelSupport.h"
 
 static const uint32_t pk_sha256_k[64] = {

@@ -10,6 +10,8 @@
 // Anything that does not match — short, long, another magic, another key, another checksum, or a
 // payload that does not decode as the result type — is a damaged entry: recomputed and replaced.
 
+import ParallelCore
+
 /// Builds and checks entry files.
 enum EntryFile {
     static let magic: [UInt8] = Array("PKMEMRY1".utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import ParallelCore
 import Testing
 
 @testable import ParallelCluster

@@ -1,3 +1,4 @@
+import ParallelCore
 import Testing
 
 @testable import ParallelMemory

@@ -57,7 +57,7 @@ static inline void pk_atomic_store_u64(uint64_t *address, uint64_t value) {
 }
 
 /// Runs SHA-256's block function over `blocks` 64-byte blocks at `data`, updating `state`
-/// (eight words). Padding and the rest of the hash are the caller's (ParallelCluster's SHA256).
+/// (eight words). Padding and the rest of the hash are the caller's (ParallelCore's SHA256).
 void pk_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks);
 
 #ifdef __cplusplus

@@ -73,7 +73,7 @@ final class ClusterPool: Sendable {
         }
         let callID = WorkerLaunch.makeCallID()
         do {
-            try await WorkerLaunch.open(pool, callID: callID, limit: min(context.nJobs, maxWorkers))
+            try await WorkerLaunch.open(pool, callID: callID, nJobs: min(context.nJobs, maxWorkers))
         } catch let error as ParallelError {
             throw ParallelError(error.code, taskIndex: error.taskIndex, "\(backendName): \(error.description)")
         }

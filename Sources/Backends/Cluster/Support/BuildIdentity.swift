@@ -1,4 +1,5 @@
 import Glibc
+import ParallelCore
 
 // A worker running another build of the program would decode jobs by type name into different
 // types, or not find them: the parent and every worker compare the SHA-256 of their executable's

@@ -1,3 +1,5 @@
+import ParallelCore
+
 // HMAC-SHA256 (RFC 2104) and a comparison whose time does not depend on where two MACs differ.
 
 /// HMAC with SHA-256.

@@ -1,4 +1,5 @@
 import Glibc
+import ParallelCore
 
 // Secrets and nonces come from the kernel's generator.
 
@@ -36,18 +37,6 @@ func stringFromCBuffer(_ buffer: [CChar]) -> String {
 }
 
 extension Array where Element == UInt8 {
-    /// Lower-case hexadecimal.
-    package var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// Bytes from hexadecimal text, or nil when it is not an even run of hex digits.
     package init?(hex: some StringProtocol) {
         let utf8 = Array(hex.utf8)

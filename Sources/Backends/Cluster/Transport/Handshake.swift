@@ -1,3 +1,5 @@
+import ParallelCore
+
 // The mutual challenge-response that opens every worker connection. The secret never crosses the
 // wire: each side proves it by an HMAC over both sides' fresh nonces, so a recorded exchange is
 // useless later and neither side can be fed a replay.

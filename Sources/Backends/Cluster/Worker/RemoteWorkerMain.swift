@@ -1,4 +1,4 @@
-import CParallelSupport
+import CParallelWorkerHook
 import Foundation
 import ParallelCore
 import ParallelProcess
