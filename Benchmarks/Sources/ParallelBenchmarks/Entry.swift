@@ -19,8 +19,12 @@ struct Options: Sendable {
     var consumerNanos = 200.0
     var procTrivialN = 100_000
     var sharedMB = 200
-    /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib), m (Memory).
-    var only: Set<String> = ["g", "t", "c", "p", "j", "m"]
+    /// Section 5 (beside Rayon): tiny tasks with batchSize 1, and 2-task calls per repetition.
+    var spawnN = 100_000
+    var fixedCalls = 2_000
+    /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib), m (Memory),
+    /// r (beside Rayon).
+    var only: Set<String> = ["g", "t", "c", "p", "j", "m", "r"]
     /// Where to write every raw sample as JSON (`--json FILE`).
     var json: String?
     var sectionTimeout = 900.0
@@ -34,13 +38,14 @@ struct Options: Sendable {
         usage: ParallelBenchmarks [--quick] [--no-joblib] [--no-process] [--reps N] [--python PATH]
                                   [--trivial-n N] [--joblib-trivial-n N] [--cpu-n N] [--cpu-ms MS]
                                   [--gen-n N] [--gen-reps N] [--consumer-ns NS]
-                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m]
+                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m,r]
+                                  [--spawn-n N] [--fixed-calls N]
                                   [--json FILE]
           --quick        small sizes and 1 repetition (a smoke test, e.g. in CI)
           --no-joblib    skip the joblib side (its rows print "n/a")
           --no-process   skip the process-backend rows (they print "n/a")
           --only LIST    run only these sections: t trivial, c CPU, g generator, p process rows,
-                         j joblib, m Memory (the others print "n/a: not run")
+                         j joblib, m Memory, r beside Rayon (the others print "n/a: not run")
           --json FILE    also write every raw sample (seconds) and reason as JSON
           --python PATH  the Python that runs joblib/bench_joblib.py (default: $PK_BENCH_PYTHON,
                          else Benchmarks/.venv-bench/bin/python, else python3)
@@ -58,6 +63,8 @@ struct Options: Sendable {
             o.genN = 1_000_000
             o.procTrivialN = 10_000
             o.sharedMB = 20
+            o.spawnN = 10_000
+            o.fixedCalls = 200
             o.sectionTimeout = 300
             o.joblibTimeout = 300
         }
@@ -94,6 +101,8 @@ struct Options: Sendable {
             case "--consumer-ns": o.consumerNanos = Double(value()) ?? o.consumerNanos
             case "--process-trivial-n": o.procTrivialN = int()
             case "--shared-mb": o.sharedMB = int()
+            case "--spawn-n": o.spawnN = int()
+            case "--fixed-calls": o.fixedCalls = int()
             case "--json": o.json = value()
             case "--only": o.only = Set(value().split(separator: ",").map(String.init))
             case "--child": o.child = value()
@@ -114,7 +123,7 @@ struct Options: Sendable {
     /// The flags a child process needs to measure the same workloads.
     var childArguments: [String] {
         ["--reps", String(reps), "--cpu-n", String(cpuN), "--process-trivial-n", String(procTrivialN),
-         "--shared-mb", String(sharedMB)]
+         "--shared-mb", String(sharedMB), "--only", only.sorted().joined(separator: ",")]
     }
 }
 
@@ -174,6 +183,7 @@ struct BenchmarkMain {
         await section("t", into: &f, o) { await runTrivial(o) }
         await section("c", into: &f, o) { await runCPU(o, iterations: iterations) }
         await section("m", into: &f, o) { await runMemory(o) }
+        await section("r", into: &f, o) { await runRayonSection(o, iterations: iterations) }
 
         if !o.only.contains("p") {
             f.errors["p"] = "not run (--only)"

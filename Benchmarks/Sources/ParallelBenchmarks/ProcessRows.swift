@@ -19,6 +19,7 @@ func runProcessSection(_ o: Options, iterations: Int) async -> Figures {
     f.merge(await processCPU(o, iterations: iterations))
     f.merge(await multiprocessingColdStart(o))
     f.merge(await processSharedArray(o))
+    if o.only.contains("r") { f.merge(await processSharedArraySixteenJobs(o)) }
     return f
 }
 

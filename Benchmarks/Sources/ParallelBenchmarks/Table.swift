@@ -280,6 +280,8 @@ struct TableBuilder {
         }
         timed("4d4", w4d, "building the SharedArray: copy into shared memory (once, not in 4d1)", key: "p.s.build", n: nil)
         memoryRows()
+
+        buildRayonRows()
     }
 
     func render() -> String {
