@@ -45,12 +45,20 @@ extension Array: ArrayFastPath where Element: Codable {
             guard header.kind == plainType.plainKind else {
                 throw WireError(message: "expected an array of \(Element.self) at byte \(offset), found packed \(header.kind)")
             }
-            return try state.withPackedBytes(header) { raw in
+            // The same shared array in several jobs of a call: copied out of shared memory once.
+            if let reference = header.reference, let earlier = state.segments?.decodedArray(for: reference) as? [Element],
+                earlier.count == header.count
+            {
+                return earlier
+            }
+            let array = try state.withPackedBytes(header) { raw in
                 guard plainType.isValidRepresentation(raw) else {
                     throw WireError(message: "invalid \(Element.self) values in the packed array at byte \(offset)")
                 }
                 return copyElements(from: raw, count: header.count)
             }
+            if let reference = header.reference { state.segments?.remember(array, decodedFrom: reference) }
+            return array
         case .plainStructs:
             let header = try state.plainStructsHeader(at: offset, limit: limit)
             guard header.stride == MemoryLayout<Element>.stride, _isPOD(Element.self) else {

@@ -30,4 +30,20 @@ protocol LargeArraySink: AnyObject {
 protocol SegmentResolver: AnyObject {
     /// Calls `body` with the referenced bytes, mapped read-only for the duration of the call.
     func withBytes<R>(of reference: SegmentReference, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+
+    /// An array this process already decoded from `reference` while the segment still holds the
+    /// same bytes, so jobs of one call that carry the same array copy it once per worker, not once
+    /// per job. `nil` when there is none.
+    func decodedArray(for reference: SegmentReference) -> Any?
+
+    /// Keeps `array`, decoded from `reference`, for ``decodedArray(for:)``.
+    func remember(_ array: Any, decodedFrom reference: SegmentReference)
+}
+
+extension SegmentResolver {
+    /// Defaults to never reusing a decoded array.
+    func decodedArray(for reference: SegmentReference) -> Any? { nil }
+
+    /// Defaults to keeping nothing.
+    func remember(_ array: Any, decodedFrom reference: SegmentReference) {}
 }

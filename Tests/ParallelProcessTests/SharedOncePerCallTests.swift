@@ -1,0 +1,74 @@
+import Foundation
+@testable import ParallelProcess
+import ParallelKit
+import Testing
+
+/// Issue 9: a large array carried by many jobs of one call is put in shared memory once (parent
+/// side) and copied out of it once per worker, not once per job (worker side).
+@Suite("Large arrays: shared once per call")
+struct SharedOncePerCallTests {
+    struct CarryingJob: Codable {
+        var data: [Double]
+        var part: Int
+    }
+
+    static let big = (0..<300_000).map { Double($0 & 1023) }  // 2.4 MB, above "1M"
+
+    /// 16 jobs that all carry `array`, encoded through one call's store as a batch is.
+    static func encodeSixteen(_ array: [Double], _ store: LargeArrayStore) throws -> [UInt8] {
+        var encoder = BinaryEncoder()
+        encoder.largeArrays = store
+        return try encoder.encode((0..<16).map { CarryingJob(data: array, part: $0) })
+    }
+
+    @Test("16 jobs carrying the same big array create one segment; another array a second one")
+    func oneSegmentPerArray() throws {
+        let store = LargeArrayStore(threshold: 1 << 20, folder: nil)
+        defer { store.releaseAll() }
+        let first = try Self.encodeSixteen(Self.big, store)
+        #expect(store.segmentCount == 1)
+        #expect(first.count < 16 * 1024, "the jobs carry references, not the array (\(first.count) bytes)")
+        _ = try Self.encodeSixteen(Self.big, store)
+        #expect(store.segmentCount == 1, "a later batch of the same call reuses the segment")
+        let other = Self.big.map { $0 + 1 }
+        _ = try Self.encodeSixteen(other, store)
+        #expect(store.segmentCount == 2)
+    }
+
+    @Test("a worker decodes the 16 jobs' array once: every job gets the same storage, with the right values")
+    func decodedOncePerWorker() throws {
+        let store = LargeArrayStore(threshold: 1 << 20, folder: nil)
+        let bytes = try Self.encodeSixteen(Self.big, store)
+        let cache = DecodedArrayCache()
+        var decoder = BinaryDecoder()
+        decoder.segments = SegmentMapper(cache: cache)
+        let jobs = try decoder.decode([CarryingJob].self, from: bytes)
+        #expect(jobs.count == 16)
+        #expect(jobs.allSatisfy { $0.data == Self.big })
+        let bases = Set(jobs.map { job in job.data.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } })
+        #expect(bases.count == 1, "one copy out of shared memory, shared by the 16 jobs")
+        #expect(cache.count == 1)
+        // Once the call ends (its segments freed), the next batch drops the copy.
+        store.releaseAll()
+        _ = SegmentMapper(cache: cache)
+        #expect(cache.count == 0)
+    }
+
+    @Test("through the process backend: 16 jobs carrying one array get the right answers")
+    func endToEnd() async throws {
+        let array = Self.big
+        let sums = try await Parallel(nJobs: 2, backend: "process")((0..<16).map { ArraySliceSumJob(data: array, part: $0) })
+        let chunk = array.count / 16
+        #expect(sums == (0..<16).map { part in array[(part * chunk)..<((part + 1) * chunk)].reduce(0, +) })
+    }
+}
+
+/// Sums its sixteenth of an array it carries whole.
+struct ArraySliceSumJob: ParallelJob {
+    var data: [Double]
+    var part: Int
+    func run() async throws -> Double {
+        let chunk = data.count / 16
+        return data[(part * chunk)..<((part + 1) * chunk)].reduce(0, +)
+    }
+}
