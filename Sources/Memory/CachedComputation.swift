@@ -24,7 +24,7 @@ extension CacheFolder {
         if lock != nil, let hit = decode(R.self, load(key)) { return hit }
         let value = try await compute()
         do {
-            let payload = try BinaryEncoder.canonical().encode(value)
+            let payload = try BinaryEncoder.selfContained().encode(value)
             try await store(key, payload: payload)
         } catch {
             MemoryWarnings.once("could not store a result in \(root) (\(error)); it was returned but not cached")

@@ -53,3 +53,42 @@ struct ConcurrencyTests {
         #expect(log.lines.count == 21)
     }
 }
+
+/// A job type a worker process cannot find by name.
+private struct HiddenJob: ParallelJob {
+    var x: Int
+    func run() async throws -> Int { x }
+}
+
+@Suite("Memory: cached jobs and worker processes")
+struct CachedJobTypeTests {
+    @Test func aCachedPrivateJobIsRefusedBeforeAnythingRuns() async throws {
+        let scratch = ScratchFolder()
+        defer { scratch.remove() }
+        let memory = try Memory(location: scratch.path)
+        await #expect {
+            _ = try await Parallel(nJobs: 2, backend: "process")([memory.cached(HiddenJob(x: 1))])
+        } throws: { error in
+            (error as? ParallelError)?.code == .notSerializable
+        }
+        #expect(scratch.entryNames.isEmpty)
+        // In this process it caches like any job.
+        #expect(try await memory.cached(HiddenJob(x: 5)).run() == 5)
+        #expect(scratch.entryNames.count == 1)
+    }
+
+    @Test func sharedArrayResultsAreStoredByValue() async throws {
+        let scratch = ScratchFolder()
+        defer { scratch.remove() }
+        let memory = try Memory(location: scratch.path)
+        let log = ComputationLog(path: scratch.path + "/log")
+        let make = memory.cache("ramp") { (n: Int) in
+            log.record("\(n)")
+            return try SharedArray((0..<n).map(Double.init))
+        }
+        let first = try await make(1000)
+        let second = try await make(1000)
+        #expect(log.lines == ["1000"])
+        #expect(second.count == 1000 && second[999] == 999 && first[10] == 10)
+    }
+}

@@ -63,6 +63,16 @@ extension BinaryEncoder {
     }
 }
 
+extension BinaryEncoder {
+    /// An encoder for bytes that outlive this process (stored results): everything inline, a
+    /// `SharedArray` by its elements. Not canonical: decoding is all such bytes need.
+    package static func selfContained() -> BinaryEncoder {
+        var encoder = BinaryEncoder()
+        encoder.userInfo[.parallelKitMmapMode] = MmapMode.disabled
+        return encoder
+    }
+}
+
 extension EncoderState {
     /// Writes `collection` as its sorted entries, at the current position.
     func encodeCanonicalForm(of collection: any UnorderedCollection) throws {
