@@ -104,7 +104,8 @@ struct MarkedSleepJob: ParallelJob {
     var seconds: Int
 
     func run() async throws -> Int {
-        if index == markAt {
+        // Only the first start marks and sleeps: a retry finds the marker and returns at once.
+        if index == markAt && !FileManager.default.fileExists(atPath: marker) {
             let job = ProcessInfo.processInfo.environment["SLURM_JOB_ID"] ?? "none"
             try "\(job) \(getpid())".write(toFile: marker + ".tmp", atomically: false, encoding: .utf8)
             rename(marker + ".tmp", marker)
@@ -117,4 +118,18 @@ struct MarkedSleepJob: ParallelJob {
 /// A fresh path in the temporary folder (the file is not created).
 func temporaryPath(_ name: String) -> String {
     NSTemporaryDirectory() + "/pk-cluster-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(name)"
+}
+
+/// Runs in a local worker process (the "parent" of a test): starts SLURM workers, writes their
+/// job name prefix to `prefixFile`, then kills itself.
+struct SLURMOrphanMakerJob: ParallelJob {
+    var prefixFile: String
+
+    func run() async throws -> Int {
+        let backend = SLURMBackend(startTimeout: .seconds(60), idleTimeout: .seconds(600))
+        _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<8).map { ClusterJob(index: $0) })
+        try backend.jobNamePrefix.write(toFile: prefixFile, atomically: true, encoding: .utf8)
+        kill(getpid(), SIGKILL)
+        return 0
+    }
 }

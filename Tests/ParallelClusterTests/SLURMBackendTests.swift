@@ -64,6 +64,35 @@ struct SLURMBackendTests {
         #expect(results == Array(0..<6))
     }
 
+    @Test func aScancelledTaskIsRetriedOnAFreshWorkerUnderARetryPolicy() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let marker = temporaryPath("retry-marker")
+        defer { unlink(marker) }
+        let jobs = (0..<6).map { MarkedSleepJob(index: $0, markAt: 2, marker: marker, seconds: 60) }
+        let call = Task {
+            try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1, retry: .attempts(2))(jobs)
+        }
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        let jobID = try String(contentsOfFile: marker, encoding: .utf8).split(separator: " ")[0]
+        #expect(Command.run(["scancel", String(jobID)]).status == 0)
+        #expect(try await call.value == Array(0..<6))
+    }
+
+    @Test func workersDoNotOutliveAParentThatWasKilled() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let prefixFile = temporaryPath("orphan-prefix")
+        defer { unlink(prefixFile) }
+        await #expect(throws: ParallelError.self) {
+            _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([SLURMOrphanMakerJob(prefixFile: prefixFile)])
+        }
+        let prefix = try String(contentsOfFile: prefixFile, encoding: .utf8)
+        #expect(prefix.hasPrefix("pk-"))
+        // The workers see their connection close, exit, and their jobs end: no allocation is held.
+        #expect(await eventually(timeout: .seconds(30)) { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty },
+            "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+    }
+
     @Test func cancellationAndIdleTimeoutLeaveNoJobInTheQueue() async throws {
         guard ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60), idleTimeout: .seconds(2))
