@@ -17,5 +17,13 @@ let package = Package(
             path: "Sources/ParallelBenchmarks",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // Row C: the cluster backends' TCP transport at 50 and 200 workers on this machine
+        // (`swift run -c release --scratch-path .build-bench ClusterScale`; README "Row C").
+        .executableTarget(
+            name: "ClusterScale",
+            dependencies: [.product(name: "ParallelKit", package: "ParallelKit")],
+            path: "Sources/ClusterScale",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
     ]
 )

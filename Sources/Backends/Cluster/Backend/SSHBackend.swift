@@ -42,13 +42,34 @@ public final class SSHBackend: ParallelBackend {
         self.init(hosts: hosts, workerExecutable: workerExecutable, startTimeout: .seconds(30), idleTimeout: .seconds(300))
     }
 
+    /// The registered `"ssh"`: hosts from `PARALLELKIT_SSH_HOSTS` (comma-separated, `host` or
+    /// `host:N`); without it the first call fails with a message saying to set it.
+    package static func fromEnvironment() -> SSHBackend {
+        let text = ProcessInfo.processInfo.environment["PARALLELKIT_SSH_HOSTS"] ?? ""
+        let hosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let missing = ParallelError(
+            .invalidArgument,
+            "the \"ssh\" backend has no hosts: set PARALLELKIT_SSH_HOSTS (such as \"node1:4,node2:4\") or pass "
+                + ".instance(SSHBackend(hosts: [...]))")
+        return SSHBackend(
+            hosts: hosts, workerExecutable: nil, startTimeout: .seconds(30), idleTimeout: .seconds(300),
+            emptyHostsError: missing)
+    }
+
     /// Creates a backend with explicit start-up and idle timeouts.
-    package init(hosts: [String], workerExecutable: String?, startTimeout: Duration, idleTimeout: Duration) {
+    package init(
+        hosts: [String], workerExecutable: String?, startTimeout: Duration, idleTimeout: Duration,
+        emptyHostsError: ParallelError? = nil
+    ) {
         self.hosts = hosts
         self.workerExecutable = workerExecutable
         self.startTimeout = startTimeout
         self.idleTimeout = idleTimeout
-        self.parsedHosts = Self.parse(hosts)
+        if hosts.isEmpty, let emptyHostsError {
+            self.parsedHosts = .failure(emptyHostsError)
+        } else {
+            self.parsedHosts = Self.parse(hosts)
+        }
     }
 
     deinit { cluster.withLock { $0 }?.shutdown() }
