@@ -1,5 +1,9 @@
 // swift-tools-version:6.0
 // ParallelKit: joblib's `Parallel` for Swift. No package dependencies: the toolchain only.
+//
+// Platforms: Linux only (Swift 6 toolchains). SwiftPM's `platforms:` setting can only name Apple systems, so
+// the supported one is stated here and in the README ("Platforms"); the Linux-only calls are
+// behind Sources/ParallelCore/Platform and the two C targets.
 import PackageDescription
 
 /// Settings every Swift target shares: Swift 6 mode with complete strict concurrency (the default

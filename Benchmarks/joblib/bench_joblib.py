@@ -6,7 +6,7 @@ object to stdout (progress goes to stderr). The Swift executable runs this scrip
 Foundation.Process and merges the figures into its table, so both sides are measured in the same
 run on the same machine.
 
-Method (as in research/joblib.md section 8): every configuration gets one warm-up call, then
+Method: every configuration gets one warm-up call, then
 `--reps` timed calls; the Swift side takes the medians. All samples are in the JSON, and the
 trivial workload's warm-up times too (`first`: for loky, the call that starts the workers).
 
@@ -60,7 +60,7 @@ def timed(fn):
 def measure(fn, reps):
     """One warm-up call, then `reps` timed calls. Returns (warm-up seconds, samples in seconds).
     The warm-up is kept apart: for loky it is the interpreter's first call, which starts the
-    workers (research/joblib.md section 8 reports it as the "cold call")."""
+    workers (the "cold call")."""
     first = timed(fn)
     return first, [timed(fn) for _ in range(reps)]
 

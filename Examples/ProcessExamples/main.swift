@@ -1,4 +1,4 @@
-// `swift run process-examples`: the process backends' examples (issue 3). Each example is one
+// `swift run process-examples`: the process backends' examples. Each example is one
 // small function in its own file.
 //
 //     swift run process-examples                 # every example

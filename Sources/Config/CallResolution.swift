@@ -50,7 +50,7 @@ package struct BackendDecision: Sendable, Equatable {
 /// count, the pre-dispatch window and the task scope. Pure apart from reading the registry and
 /// the CPU count; runs before any input is taken, so bad arguments fail before anything runs.
 package enum CallResolution {
-    /// API.md's precedence, highest first: an explicit `backend:` on `Parallel`; `require` (from
+    /// The documented precedence (README, "joblib → Swift"), highest first: an explicit `backend:` on `Parallel`; `require` (from
     /// `Parallel`, else the scope); the scope's backend; `prefer` (from `Parallel`, else the
     /// scope); the registered default.
     ///

@@ -4,7 +4,7 @@ import ParallelCore
 import ParallelKit
 import Testing
 
-/// Item 11: `withParallelConfig` (async and sync) — nesting, inheritance by child tasks and by the
+/// `withParallelConfig` (async and sync) — nesting, inheritance by child tasks and by the
 /// work backends run, `ParallelConfig.current`, and argument checks on entry.
 @Suite("withParallelConfig: the task-local configuration scope")
 struct ConfigScopeTests {

@@ -3,7 +3,7 @@ import ParallelCore
 import ParallelKit
 import Testing
 
-/// Item 2: nJobs exactly as joblib. nil is 1 unless a scope sets it; -1 all CPUs; -2 all but one;
+/// NJobs exactly as joblib. nil is 1 unless a scope sets it; -1 all CPUs; -2 all but one;
 /// below -1 `cpuCount() + 1 + nJobs` (at least 1); 0 is an error; above the core count
 /// oversubscribes.
 @Suite("nJobs: joblib's rules")

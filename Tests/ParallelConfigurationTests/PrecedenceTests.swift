@@ -4,7 +4,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// Item 11: the precedence of backend / require / prefer (API.md), highest first: an explicit
+/// The precedence of backend / require / prefer (README, "joblib → Swift"), highest first: an explicit
 /// `backend:` on `Parallel`; `require` (from `Parallel`, else the scope); the scope's `backend`;
 /// `prefer` (from `Parallel`, else the scope); the registered default. Tested as a decision
 /// (``CallResolution/decideBackend``) and as a whole plan on stub backends that are never
@@ -71,7 +71,7 @@ struct PrecedenceTests {
         Row(label: "prefer processes + require is an error even with an explicit backend", explicit: "threading", prefer: .processes, require: .sharedMemory, expected: nil),
     ]
 
-    @Test("decideBackend follows API.md's precedence table", arguments: rows)
+    @Test("decideBackend follows the documented precedence", arguments: rows)
     func decision(_ row: Row) throws {
         func caps(_ choice: BackendChoice) throws -> BackendCapabilities {
             guard case .named(let name) = choice, let caps = Self.capabilities[name] else {

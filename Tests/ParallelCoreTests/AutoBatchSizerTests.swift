@@ -1,7 +1,7 @@
 import Testing
 import ParallelCore
 
-/// joblib's `AutoBatchingMixin` (research §1.6) as ``AutoBatchSizer``: durations in, sizes out.
+/// joblib's `AutoBatchingMixin` as ``AutoBatchSizer``: durations in, sizes out.
 @Suite("AutoBatchSizer: joblib's adaptive batch size")
 struct AutoBatchSizerTests {
     /// joblib's constants: grow below 0.2 s, shrink above 2 s.

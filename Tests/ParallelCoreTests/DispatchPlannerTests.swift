@@ -1,7 +1,7 @@
 import Testing
 import ParallelCore
 
-/// joblib's dispatch arithmetic (research §1.5): how many inputs each dispatch takes and how the
+/// joblib's dispatch arithmetic: how many inputs each dispatch takes and how the
 /// take is split into batches, with the pre-dispatch window counted in tasks.
 @Suite("DispatchPlanner: joblib's take-and-split arithmetic")
 struct DispatchPlannerTests {
@@ -54,7 +54,7 @@ struct DispatchPlannerTests {
         }
     }
 
-    /// The sequences joblib 1.6 produces (research §1.5, recorded by overriding `submit`).
+    /// The sequences joblib 1.6 produces (recorded from joblib 1.6 by overriding `submit`).
     static let joblibSequences: [Scenario] = [
         Scenario(tasks: 20, nJobs: 2, batchSize: 3, preDispatch: 4, expected: [2, 2, 3, 3, 3, 3, 1, 1, 1, 1]),
         Scenario(tasks: 20, nJobs: 2, batchSize: 3, preDispatch: nil, expected: [3, 3, 3, 3, 3, 3, 1, 1]),

@@ -1,7 +1,7 @@
 import Testing
 import ParallelCore
 
-/// joblib's verbose output (research §1.11) as ``ProgressReporter``: counters and a time in, the
+/// joblib's verbose output as ``ProgressReporter``: counters and a time in, the
 /// exact line out.
 @Suite("ProgressReporter: joblib's verbose lines and frequency")
 struct ProgressReporterTests {
@@ -102,7 +102,7 @@ struct ProgressReporterTests {
 
     @Test("while draining, a line carries the 'remaining' estimate elapsed / done × (dispatched − done)")
     func drainingLine() {
-        // verbose 50, 20 tasks, threading (research §1.11).
+        // verbose 50, 20 tasks, threading.
         let reporter = Self.reporter(verbose: 50)
         let counters = ProgressReporter.Counters(completedTasks: 18, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
         #expect(reporter.progressLine(counters, now: Self.at(0.1)) == "Done  18 out of  20 | elapsed:    0.1s remaining:    0.0s")

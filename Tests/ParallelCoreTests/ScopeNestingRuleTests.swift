@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import ParallelCore
 
-/// joblib's nesting rule (research §1.13) as ``ScopeValues/nested(parallel:)``: one level below a
+/// joblib's nesting rule as ``ScopeValues/nested(parallel:)``: one level below a
 /// parallel call, threading with nJobs unset; two levels and deeper, sequential.
 @Suite("ScopeValues.nested: joblib's nesting rule")
 struct ScopeNestingRuleTests {

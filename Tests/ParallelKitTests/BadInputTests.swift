@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 14: bad input gets a clear `ParallelError` and nothing runs: nJobs 0, a malformed
+/// Bad input gets a clear `ParallelError` and nothing runs: nJobs 0, a malformed
 /// preDispatch, batchSize 0 or negative, an unknown backend, require/backend conflicts, negative
 /// verbose, a non-positive timeout. No input is taken either.
 @Suite("Bad input: a clear error before any input is taken")

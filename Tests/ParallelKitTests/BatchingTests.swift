@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 6: `batchSize: N` splits the input exactly as joblib does, and `.auto` grows batches at
+/// `batchSize: N` splits the input exactly as joblib does, and `.auto` grows batches at
 /// most ×2 per step while they finish fast, with small batches at the tail. Batches are observed
 /// with a recording backend that sees exactly what the engine submits.
 @Suite("Batching: fixed sizes as joblib's, auto growth")
@@ -14,7 +14,7 @@ struct BatchingTests {
         var testDescription: String { "N=\(tasks) batchSize=\(batchSize) preDispatch=\(preDispatch)" }
     }
 
-    /// joblib 1.6's recorded sequences with nJobs 2 (research §1.5).
+    /// joblib 1.6's recorded sequences with nJobs 2.
     @Test(
         "a fixed batchSize splits as joblib's documented sequences",
         arguments: [

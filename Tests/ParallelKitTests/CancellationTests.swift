@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 10: cancelling the calling task stops everything and throws `CancellationError`: no more
+/// Cancelling the calling task stops everything and throws `CancellationError`: no more
 /// inputs are taken, running tasks are cancelled.
 @Suite("Cancellation of the calling task")
 struct CancellationTests {

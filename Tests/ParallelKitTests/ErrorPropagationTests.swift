@@ -3,7 +3,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// Item 9: a task's error is rethrown as itself; the remaining tasks are not started; the call
+/// A task's error is rethrown as itself; the remaining tasks are not started; the call
 /// returns promptly without waiting for queued or running work.
 @Suite("Errors: rethrown as themselves, fail fast")
 struct ErrorPropagationTests {

@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 4: `generator` yields in submission order, each result as soon as it and those before it
+/// `generator` yields in submission order, each result as soon as it and those before it
 /// are done; `generatorUnordered` yields in completion order. Nothing starts before the first
 /// `next()`; a consumer that stops early or is cancelled stops the work; memory stays bounded
 /// when the consumer is slower than the workers.

@@ -2,7 +2,7 @@ import Foundation
 import ParallelKit
 import Testing
 
-/// API.md: the input sequence is consumed lazily, on the caller's isolation (hence `#isolation`),
+/// The input sequence is consumed lazily, on the caller's isolation (hence `#isolation`),
 /// while the tasks run on the backend's workers. The caller here is an actor whose executor is one
 /// dedicated thread, so "on the caller's isolation" is checkable as "on that thread".
 @Suite("Isolation: inputs are taken on the caller's actor")

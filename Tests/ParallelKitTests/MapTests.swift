@@ -3,7 +3,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// API.md "Mapping one function over a collection": `Parallel.map` / `Parallel.forEach` return
+/// Mapping one function over a collection: `Parallel.map` / `Parallel.forEach` return
 /// what the equivalent list of `delayed` tasks returns, under the same rules, and never leak or
 /// double-free a result when they stop early.
 @Suite("Parallel.map and Parallel.forEach")

@@ -2,7 +2,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// Item 12: nested `Parallel` calls do not oversubscribe (research §1.13). One level down a nested
+/// Nested `Parallel` calls do not oversubscribe. One level down a nested
 /// call gets threading with nJobs defaulting to 1 unless it names one; two levels down and deeper,
 /// sequential; the nesting level travels with the scope. Unbounded recursion ends in an error.
 @Suite("Nesting: joblib's rule against oversubscription")

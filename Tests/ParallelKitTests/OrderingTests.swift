@@ -3,7 +3,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// Item 1: `Parallel(nJobs:…)(tasks)` returns results in submission order, for `Delayed` tasks and
+/// `Parallel(nJobs:…)(tasks)` returns results in submission order, for `Delayed` tasks and
 /// `ParallelJob`s, for tuple results and async bodies, whatever order the tasks complete in.
 @Suite("Ordering: results come back in submission order")
 struct OrderingTests {

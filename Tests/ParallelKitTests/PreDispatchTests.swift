@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 5: `preDispatch` ("all", an Int, "K*n_jobs") and lazy consumption of the input on the
+/// `preDispatch` ("all", an Int, "K*n_jobs") and lazy consumption of the input on the
 /// caller's isolation. joblib's producer example must show the same interleaving.
 @Suite("Pre-dispatch: how much input is taken before results come in")
 struct PreDispatchTests {
@@ -22,7 +22,7 @@ struct PreDispatchTests {
         var testDescription: String { "preDispatch \(preDispatch) → \(expectedTaken) taken" }
     }
 
-    /// joblib's observed consumption with nJobs 2, batchSize 1 (research §1.5), 20 inputs.
+    /// joblib's observed consumption with nJobs 2, batchSize 1, 20 inputs.
     @Test(
         "with nJobs 2 and batchSize 1, exactly the window is taken before any result is in",
         arguments: [

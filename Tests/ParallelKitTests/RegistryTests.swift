@@ -5,7 +5,7 @@ import ParallelKit
 import Synchronization
 import Testing
 
-/// Item 13: registering a third-party backend by name, `makeDefault`, listing names, an unknown
+/// Registering a third-party backend by name, `makeDefault`, listing names, an unknown
 /// name's error listing the registered ones. These tests change the process-wide registry, so
 /// they run one at a time, register only unique names, and restore the default.
 @Suite("Registry: third-party backends by name", .serialized)

@@ -1,7 +1,7 @@
 import ParallelKit
 import Testing
 
-/// Item 3: when nJobs resolves to 1 the tasks run in the calling task, with no threads, whatever
+/// When nJobs resolves to 1 the tasks run in the calling task, with no threads, whatever
 /// backend was named: the same code path for debugging.
 @Suite("nJobs 1 runs in the calling task")
 struct SequentialPathTests {

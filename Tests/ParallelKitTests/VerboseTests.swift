@@ -2,7 +2,7 @@ import Foundation
 import ParallelKit
 import Testing
 
-/// Item 7: `verbose` prints joblib's lines, to standard error below 50 and to standard output
+/// `verbose` prints joblib's lines, to standard error below 50 and to standard output
 /// from 50; with verbose > 0 a failing task's index and description are printed (item 9). The
 /// exact formats and the frequency rule are unit-tested in ParallelCoreTests; these tests check
 /// what a real call prints. They capture a file descriptor, so they run one at a time, and they

@@ -1,4 +1,4 @@
-// Rows M1–M4: `Memory`, joblib's on-disk cache (issue 11). The cache folder is under the
+// Rows M1–M4: `Memory`, joblib's on-disk cache. The cache folder is under the
 // temporary directory, on this machine's disk (ext4 here; a tmpfs would be faster).
 
 import Foundation

@@ -1,4 +1,4 @@
-// Row 4: the process backends (issue 3). These run in a child process of the benchmark (this
+// Row 4: the process backends. These run in a child process of the benchmark (this
 // executable re-run with `--child process`), so a backend that is missing, hangs or crashes costs
 // only its rows ("n/a: <reason>") and never the table. Cold start runs in a fresh child per
 // sample (`--child cold`), which is the honest analogue of a program's first call.

@@ -232,7 +232,7 @@ struct TableBuilder {
         timed("4b5", w4b, "joblib multiprocessing", key: "j.cold.multiprocessing", n: nil,
               result: f.median("j.cold.multiprocessing").flatMap { j in f.median("p.cold.mp").map { "/ 4b2: " + formatRatio(j / $0) } } ?? "")
 
-        // joblib.md §8's way: the first call of the trivial workload (which starts the workers)
+        // The way joblib's cold start was measured for comparison: the first call of the trivial workload (which starts the workers)
         // minus the warm median, on both sides.
         let pkFirst = f.median("p.t.process.first").flatMap { first in f.median("p.t.process").map { first - $0 } }
         let lokyFirst = f.median("j.t.first.loky").flatMap { first in f.median("j.t.loky").map { first - $0 } }
@@ -240,7 +240,7 @@ struct TableBuilder {
                         variant: "ParallelKit \"process\": first \(pn.formatted())-job call − warm median (4a2)",
                         median: pkFirst.map(formatTime) ?? na("p.t.process")))
         var lokyRow = Row(id: "4b7", workload: w4b,
-                          variant: "joblib loky: first \(jtn?.formatted() ?? "?")-task call − warm median (4a3), joblib.md §8's method",
+                          variant: "joblib loky: first \(jtn?.formatted() ?? "?")-task call − warm median (4a3)",
                           median: lokyFirst.map(formatTime) ?? na("j.t.loky"))
         if let lokyFirst, let pkFirst, pkFirst > 0 {
             lokyRow.result = "/ 4b6: " + formatRatio(lokyFirst / pkFirst)

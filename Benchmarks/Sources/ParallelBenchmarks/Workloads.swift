@@ -77,7 +77,7 @@ struct SharedSumJob: ParallelJob {
     var lower: Int
     var upper: Int
     func run() async throws -> Double {
-        // `withUnsafeBufferPointer` is the library's (not in API.md); SharedArray does not
+        // `withUnsafeBufferPointer` is the library's (beyond the documented API); SharedArray does not
         // implement `withContiguousStorageIfAvailable`, and its subscript is not inlinable, so an
         // element-by-element loop would measure the subscript rather than the transport.
         data.withUnsafeBufferPointer { p in sum4(UnsafeBufferPointer(rebasing: p[lower..<upper])) }

@@ -76,7 +76,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
 
     private func startThread() {
         let thread = Thread { [self] in
-            pk_set_current_thread_name(name)
+            Platform.setCurrentThreadName(name)
             runLoop()
         }
         thread.stackSize = 8 << 20

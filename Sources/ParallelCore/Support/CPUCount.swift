@@ -1,4 +1,3 @@
-import CParallelSupport
 import Foundation
 import Synchronization
 
@@ -12,8 +11,7 @@ import Synchronization
 ///   once a second and cached in between: reading them costs about 13 µs, most of a small call.
 /// - Concurrency: safe from any thread; the cache is behind a lock.
 public func cpuCount() -> Int {
-    var count = Int(pk_affinity_cpu_count())
-    if count <= 0 { count = ProcessInfo.processInfo.activeProcessorCount }
+    var count = Platform.affinityCPUCount() ?? ProcessInfo.processInfo.activeProcessorCount
     if let quota = CGroupCPUQuota.cached(), quota > 0 {
         count = min(count, Int(quota.rounded(.up)))
     }
@@ -47,9 +45,9 @@ package enum CGroupCPUQuota {
 
     /// The quota that applies to this process, or `nil` when there is none (read now).
     package static func current() -> Double? {
-        if let v2 = read("/sys/fs/cgroup/cpu.max").flatMap(parseV2) { return v2 }
-        if let quota = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-           let period = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us") {
+        if let v2 = read(Platform.cgroupCPUMaxPath).flatMap(parseV2) { return v2 }
+        if let quota = read(Platform.cgroupCPUQuotaV1Paths.quota),
+           let period = read(Platform.cgroupCPUQuotaV1Paths.period) {
             return parseV1(quota: quota, period: period)
         }
         return nil

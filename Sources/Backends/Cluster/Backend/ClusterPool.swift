@@ -99,7 +99,7 @@ enum SettingParser {
 
     /// The real path of this executable (what a worker on another machine runs, at the same path).
     static func thisExecutable() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: Platform.currentExecutablePath)) ?? CommandLine.arguments[0]
     }
 
     /// `text` quoted for a POSIX shell.

@@ -1,4 +1,4 @@
-import CParallelSupport
+import ParallelCore
 import Foundation
 
 // Short scheduler commands (squeue, scancel): run, wait, collect output. Used rarely — a
@@ -9,14 +9,14 @@ enum Command {
     /// Blocks until it ends (these commands answer in milliseconds).
     static func run(_ arguments: [String]) -> (status: Int32, output: String) {
         var fds: [Int32] = [-1, -1]
-        guard pk_pipe2_cloexec(&fds) == 0 else { return (-1, "pipe2 failed") }
+        guard Platform.makePipe(&fds) == 0 else { return (-1, "pipe2 failed") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        _ = pk_spawn_file_actions_close_from(&actions, 3)
+        _ = Platform.closeDescriptors(from: 3, in: &actions)
         var pid = pid_t()
         let result = withCStrings(arguments) { argv in posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ) }
         close(fds[1])

@@ -1,4 +1,4 @@
-import CParallelSupport
+import ParallelCore
 import Glibc
 import ParallelProcess
 
@@ -35,7 +35,7 @@ struct LauncherProcess {
                 posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             }
             posix_spawn_file_actions_adddup2(&actions, errors.write, 2)
-            _ = pk_spawn_file_actions_close_from(&actions, 3)
+            _ = Platform.closeDescriptors(from: 3, in: &actions)
             var attributes = posix_spawnattr_t()
             posix_spawnattr_init(&attributes)
             defer { posix_spawnattr_destroy(&attributes) }
@@ -62,7 +62,7 @@ struct LauncherProcess {
             }
             let flags = fcntl(errors.read, F_GETFL)
             _ = fcntl(errors.read, F_SETFL, flags | O_NONBLOCK)
-            return LauncherProcess(pid: pid, pidFD: pk_pidfd_open(pid), stderrFD: errors.read)
+            return LauncherProcess(pid: pid, pidFD: Platform.openProcessHandle(pid), stderrFD: errors.read)
         } catch {
             closeAll()
             throw error
@@ -71,7 +71,7 @@ struct LauncherProcess {
 
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        guard pk_pipe2_cloexec(&fds) == 0 else { throw ClusterFailure("pipe2 failed (errno \(errno))") }
+        guard Platform.makePipe(&fds) == 0 else { throw ClusterFailure("pipe2 failed (errno \(errno))") }
         return (fds[0], fds[1])
     }
 }

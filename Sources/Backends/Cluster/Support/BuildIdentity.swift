@@ -12,7 +12,7 @@ package enum BuildIdentity {
     /// - Complexity: one pass over the executable the first time (about 0.1 s per 100 MB
     ///   optimized), then O(1).
     package static let current: String = {
-        do { return try digest(ofFile: "/proc/self/exe") } catch { return "unreadable executable: \(error)" }
+        do { return try digest(ofFile: Platform.currentExecutablePath) } catch { return "unreadable executable: \(error)" }
     }()
 
     /// The SHA-256 of a file's bytes, hex.

@@ -33,7 +33,7 @@ package enum WorkerLaunch {
         executable: String?, overrides: [String: String], idleTimeout: Duration?
     ) -> WorkerPool.Configuration {
         WorkerPool.Configuration(
-            executable: executable ?? "/proc/self/exe",
+            executable: executable ?? Platform.currentExecutablePath,
             argument0: CommandLine.arguments.first ?? "parallelkit-worker",
             environment: WorkerEnvironment.entries(parent: ProcessInfo.processInfo.environment, overrides: overrides),
             idleTimeout: idleTimeout)

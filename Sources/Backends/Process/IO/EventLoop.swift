@@ -70,7 +70,7 @@ package final class EventLoop: @unchecked Sendable {
 
     private init() throws {
         var fds: [Int32] = [-1, -1]
-        guard pk_pipe2_cloexec(&fds) == 0 else { throw SystemError("creating the event loop's pipe", errno) }
+        guard Platform.makePipe(&fds) == 0 else { throw SystemError("creating the event loop's pipe", errno) }
         wakeRead = fds[0]
         wakeWrite = fds[1]
         FileDescriptorIO.setNonBlocking(wakeRead)
@@ -81,7 +81,7 @@ package final class EventLoop: @unchecked Sendable {
     }
 
     /// Whether the caller is on the loop thread.
-    var isLoopThread: Bool { loopThreadID.load(ordering: .acquiring) == pk_current_thread_id() }
+    var isLoopThread: Bool { loopThreadID.load(ordering: .acquiring) == Platform.currentThreadID() }
 
     /// Runs `work` on the loop thread, soon, in submission order.
     /// - Complexity: O(1); wakes the loop with one write unless a wake-up is already pending.
@@ -140,8 +140,8 @@ package final class EventLoop: @unchecked Sendable {
     // MARK: The loop
 
     private func run() -> Never {
-        loopThreadID.store(pk_current_thread_id(), ordering: .releasing)
-        pk_set_current_thread_name("pk-process-io")
+        loopThreadID.store(Platform.currentThreadID(), ordering: .releasing)
+        Platform.setCurrentThreadName("pk-process-io")
         SignalMask.blockSIGPIPEOnThisThread()
         var pollSet: [pollfd] = []
         var tokens: [Int] = []

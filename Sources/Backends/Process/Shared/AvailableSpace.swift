@@ -1,4 +1,4 @@
-import CParallelSupport
+import ParallelCore
 import Foundation
 import Glibc
 
@@ -20,7 +20,7 @@ enum AvailableSpace {
         var inMemory = isAnonymous
         if !isAnonymous {
             // Files in /dev/shm and other tmpfs folders live in memory too.
-            inMemory = pk_fd_is_in_memory(fd) != 0
+            inMemory = Platform.isInMemoryFileSystem(fd) ?? false
             var fileSystem = statvfs()
             if fstatvfs(fd, &fileSystem) == 0 {
                 let free = Int(clamping: UInt64(fileSystem.f_bavail) &* UInt64(fileSystem.f_frsize))
@@ -39,16 +39,13 @@ enum AvailableSpace {
     /// Memory the kernel could give now: MemAvailable, or less under a cgroup limit.
     static func availableMemory() -> Int? {
         var candidates: [Int] = []
-        if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+        if let meminfo = try? String(contentsOfFile: Platform.memoryInfoPath, encoding: .utf8),
             let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
             let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         {
             candidates.append(kilobytes * 1024)
         }
-        for (limitPath, usagePath) in [
-            ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-            ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-        ] {
+        for (limitPath, usagePath) in Platform.cgroupMemoryFiles {
             guard let limit = readNumber(limitPath), let usage = readNumber(usagePath), limit < Int.max / 2 else { continue }
             candidates.append(max(0, limit - usage))
         }

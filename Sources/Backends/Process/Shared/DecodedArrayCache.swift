@@ -2,6 +2,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import ParallelCore
 #endif
 
 /// Arrays a worker has already copied out of the parent's shared memory, by segment, so that the
@@ -79,7 +80,7 @@ final class DecodedArrayCache: Sendable {
 
     /// Whether the owner still holds the segment `reference` names (same device and inode).
     static func isLive(_ reference: SegmentReference) -> Bool {
-        let fd = open("/proc/\(reference.ownerPID)/fd/\(reference.fd)", O_RDONLY | O_CLOEXEC)
+        let fd = open(Platform.descriptorPath(process: reference.ownerPID, fd: reference.fd), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var info = stat()

@@ -1,9 +1,9 @@
-import CParallelSupport
+import ParallelCore
 import Glibc
 
 // A region of shared memory: a memfd, or a file in a private temp folder that is unlinked as soon
 // as it is open, so nothing can be left behind on disk whatever way the process ends. Workers map
-// it through /proc/<owner>/fd/<n> (same user, measured in research/swift-spikes.md Q6), so no
+// it through /proc/<owner>/fd/<n> (allowed for the same user; tried on the kernels we support), so no
 // descriptor passing is needed.
 
 /// An owned memory mapping of a shared file.
@@ -44,7 +44,7 @@ final class SharedSegment: @unchecked Sendable {
         if let folder {
             fd = try TempFolder.shared.createUnlinkedFile(in: folder)
         } else {
-            fd = pk_memfd_create("parallelkit-array")
+            fd = Platform.makeAnonymousSharedMemory(name: "parallelkit-array")
             guard fd >= 0 else { throw SystemError("memfd_create", errno) }
         }
         do {
@@ -89,7 +89,7 @@ final class SharedSegment: @unchecked Sendable {
             throw SystemError("shared array reference out of range", EINVAL)
         }
         let byteCount = Int(reference.byteCount)
-        let path = "/proc/\(reference.ownerPID)/fd/\(reference.fd)"
+        let path = Platform.descriptorPath(process: reference.ownerPID, fd: reference.fd)
         let fd = Glibc.open(path, (access == .readWrite ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         guard fd >= 0 else {
             // Reaching another process's descriptors needs the same user and ptrace read access;

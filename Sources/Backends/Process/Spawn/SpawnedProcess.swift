@@ -1,4 +1,4 @@
-import CParallelSupport
+import ParallelCore
 import Foundation
 
 // Starting a worker: posix_spawn of the executable (never fork: a forked copy of a threaded Swift
@@ -87,7 +87,7 @@ package struct SpawnedProcess: Sendable {
             posix_spawn_file_actions_adddup2(&actions, childBoard, 5)
             // Everything else the parent has open stays behind, O_CLOEXEC or not (on glibc 2.34
             // and later; before that only our own descriptors, which are all O_CLOEXEC).
-            _ = pk_spawn_file_actions_close_from(&actions, 6)
+            _ = Platform.closeDescriptors(from: 6, in: &actions)
 
             var attributes = posix_spawnattr_t()
             posix_spawnattr_init(&attributes)
@@ -111,12 +111,12 @@ package struct SpawnedProcess: Sendable {
             for fd in [request.read, reply.write, errors.write, boardFD, childRequest, childReply, childErrors, childBoard] {
                 close(fd)
             }
-            let pidFD = pk_pidfd_open(pid)
+            let pidFD = Platform.openProcessHandle(pid)
             for fd in [request.write, reply.read, errors.read] { FileDescriptorIO.setNonBlocking(fd) }
             // Bigger pipes move batches in fewer wake-ups (1 MiB is the unprivileged maximum
             // here); a refusal only costs speed.
-            _ = pk_set_pipe_size(request.write, 1 << 20)
-            _ = pk_set_pipe_size(reply.read, 1 << 20)
+            Platform.setPipeCapacity(request.write, bytes: 1 << 20)
+            Platform.setPipeCapacity(reply.read, bytes: 1 << 20)
             return SpawnedProcess(
                 pid: pid, pidFD: pidFD, requestFD: request.write, replyFD: reply.read, stderrFD: errors.read, board: board)
         } catch {
@@ -127,7 +127,7 @@ package struct SpawnedProcess: Sendable {
 
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        guard pk_pipe2_cloexec(&fds) == 0 else { throw SystemError("pipe2", errno) }
+        guard Platform.makePipe(&fds) == 0 else { throw SystemError("pipe2", errno) }
         return (fds[0], fds[1])
     }
 

@@ -4,7 +4,7 @@ import Synchronization
 // Jobs and errors cross processes as type names: `_mangledTypeName` in the parent, `_typeByName`
 // in the worker, which works because both are the same executable. Names of private, fileprivate
 // and local types embed the address of an anonymous context, which differs in every process
-// (ASLR), so they cannot be found there; research/swift-spikes.md Q2 measured this. Such types
+// (ASLR), so they cannot be found there (we checked: such a name fails to resolve in another process). Such types
 // are refused in the parent, before anything is sent.
 
 /// Finds types by name, and says which types cannot be found by name in a worker.

@@ -1,9 +1,10 @@
 import CParallelSupport
+import ParallelCore
 import Glibc
 
 // A page of shared memory per worker where it notes which task it is running. Writing it costs a
 // few nanoseconds per task (no system call), so it is always on, and when a worker dies the parent
-// reads the exact task that was running from it (issue 3: name the task that crashed).
+// reads the exact task that was running from it (so a crash names the task that caused it, not its batch).
 
 /// The worker's live position, readable by the parent even after the worker has died.
 ///
@@ -31,7 +32,7 @@ package final class StatusBoard: @unchecked Sendable {
     /// Creates a new board in the parent: a sealed-size memfd, mapped. Returns the board and the
     /// memfd (close-on-exec), which the spawner hands to the worker and then closes.
     package static func create() throws -> (StatusBoard, Int32) {
-        let fd = pk_memfd_create("parallelkit-board")
+        let fd = Platform.makeAnonymousSharedMemory(name: "parallelkit-board")
         guard fd >= 0 else { throw SystemError("memfd_create", errno) }
         guard ftruncate(fd, off_t(size)) == 0, let board = map(fd: fd) else {
             let code = errno

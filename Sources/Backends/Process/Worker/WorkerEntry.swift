@@ -4,7 +4,7 @@ import Foundation
 
 // Where worker mode starts: called by the C constructor (dynamic Swift runtime) or by
 // `ParallelWorker.enterIfNeeded()` (static runtime). It never returns: the main thread parks in
-// its run loop so jobs that hop to the main actor work (research/swift-spikes.md Q1, problem 2),
+// its run loop so jobs that hop to the main actor work (without it such a hop never runs),
 // and the request loop runs on a thread of its own.
 
 package enum WorkerEntry {
