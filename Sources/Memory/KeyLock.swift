@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import ParallelCore
 
 // Compute-once across threads and processes: before computing a missing entry, a caller takes a
 // write lock on one byte of the cache folder's `lock` file, the byte that stands for its key
@@ -16,11 +17,6 @@ import Glibc
 /// - Concurrency: `@unchecked Sendable` because the descriptor is closed once, by `release`,
 ///   guarded by a mutex.
 final class KeyLock: @unchecked Sendable {
-    /// F_OFD_SETLK and F_OFD_SETLKW from <linux/fcntl.h> (the same on every Linux architecture);
-    /// Glibc's Swift module does not export them.
-    private static let setLock: Int32 = 37
-    private static let setLockWait: Int32 = 38
-
     private let mutex = NSLock()
     private var fd: Int32
 
@@ -39,13 +35,8 @@ final class KeyLock: @unchecked Sendable {
         guard fd >= 0 else {
             throw MemoryIOError(operation: "open the lock file", path: path, errno: errno)
         }
-        var request = flock()
-        request.l_type = Int16(F_WRLCK)
-        request.l_whence = Int16(SEEK_SET)
-        request.l_start = __off_t(offset)
-        request.l_len = 1
         while true {
-            if fcntl(fd, setLock, &request) == 0 { return KeyLock(fd: fd) }
+            if Platform.lockByte(fd, offset: offset, wait: false) == 0 { return KeyLock(fd: fd) }
             let error = errno
             if error == EINTR { continue }
             if error == EAGAIN || error == EACCES { break }
@@ -53,12 +44,10 @@ final class KeyLock: @unchecked Sendable {
             if error == ENOLCK || error == EINVAL || error == EOPNOTSUPP { return nil }
             throw MemoryIOError(operation: "lock", path: path, errno: error)
         }
-        let waitRequest = request
         let waited: Int32 = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                var request = waitRequest
                 var status: Int32 = 0
-                while fcntl(fd, setLockWait, &request) != 0 {
+                while Platform.lockByte(fd, offset: offset, wait: true) != 0 {
                     if errno != EINTR {
                         status = errno
                         break
