@@ -12,8 +12,9 @@ import Synchronization
 /// One slow step of the computation: a worker process can run it too, so it is a ParallelJob.
 struct SlowSquare: ParallelJob {
     var x: Int
+    var milliseconds = 25
     func run() async throws -> Int {
-        try await Task.sleep(for: .milliseconds(25))  // stands for real work
+        try await Task.sleep(for: .milliseconds(milliseconds))  // stands for real work
         Computations.count.add(1, ordering: .relaxed)
         return x * x
     }
@@ -28,10 +29,10 @@ let inputs = Array(0..<40)
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 if let index = arguments.firstIndex(of: "--location"), index + 1 < arguments.count {
-    // A real run: interrupt it with Ctrl-C and run it again.
+    // A real run, about 5 s: interrupt it with Ctrl-C and run it again.
     let memory = try Memory(location: arguments[index + 1])
     let started = ContinuousClock.now
-    let results = try await Parallel(nJobs: 4, batchSize: 1)(inputs.map { memory.cached(SlowSquare(x: $0)) })
+    let results = try await Parallel(nJobs: 4, batchSize: 1)(inputs.map { memory.cached(SlowSquare(x: $0, milliseconds: 500)) })
     print("sum of squares \(results.reduce(0, +)): computed \(Computations.take()) of \(inputs.count) in \(ContinuousClock.now - started), the rest came from \(arguments[index + 1])")
 } else {
     let location = NSTemporaryDirectory() + "parallelkit-memory-checkpoint-\(getpid())"
