@@ -60,3 +60,33 @@ struct EvictionTests {
         #expect(scratch.entryNames.isEmpty)
     }
 }
+
+/// Stores a 1,000-byte blob keyed by `index` in a cache with a limit, from whatever process runs it.
+struct LimitedStoreJob: ParallelJob {
+    var location: String
+    var limit: Int
+    var index: Int
+    func run() async throws -> Int {
+        let memory = try Memory(location: location, bytesLimit: limit)
+        let blob = memory.cache("blob") { (i: Int) in [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 1000) }
+        return try await blob(index).count
+    }
+}
+
+@Suite("Memory: bytesLimit with several writer processes")
+struct ConcurrentEvictionTests {
+    @Test func theLimitHoldsWhenWorkerProcessesStoreAtOnce() async throws {
+        let scratch = ScratchFolder()
+        defer { scratch.remove() }
+        let limit = 5000
+        let jobs = (0..<40).map { LimitedStoreJob(location: scratch.path, limit: limit, index: $0) }
+        let counts = try await Parallel(nJobs: 4, backend: .instance(ProcessBackend()), batchSize: 1)(jobs)
+        #expect(counts == Array(repeating: 1000, count: 40))
+        let total = scratch.entryNames.reduce(0) { sum, name in
+            sum + ((try? FileManager.default.attributesOfItem(atPath: scratch.entryPath(name))[.size] as? Int) ?? 0)
+        }
+        #expect(total <= limit)
+        #expect(scratch.entryNames.count == 4)  // 4 entries of about 1,090 bytes fit in 5,000
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: scratch.path + "/ParallelKitMemory/tmp"))?.isEmpty == true)
+    }
+}
