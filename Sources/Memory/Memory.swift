@@ -80,8 +80,8 @@ public struct Memory: Sendable {
     /// `function`, with its results stored under `name` and `version`.
     ///
     /// Each call computes the key from `name`, `version` and the encoded argument; a stored
-    /// result is decoded and returned without calling `function` (typically 10–30 µs for a small
-    /// value); otherwise `function` runs once per key even when many threads or processes ask at
+    /// result is decoded and returned without calling `function` (tens of microseconds for a small
+    /// value: Benchmarks/RESULTS.md, rows M); otherwise `function` runs once per key even when many threads or processes ask at
     /// once, and its result is stored.
     /// - Parameters:
     ///   - name: names the function in every key; two functions must not share a name.

@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// - Complexity: one `sched_getaffinity` system call (the calling thread's mask, read on every
 ///   call so a thread whose affinity changed sees it at once). The cgroup files are read at most
-///   once a second and cached in between: reading them costs about 13 µs, most of a small call.
+///   once a second and cached in between: reading them costs more than the rest of a small call
+///   (Benchmarks/RESULTS.md, "Measurements behind design choices").
 /// - Concurrency: safe from any thread; the cache is behind a lock.
 public func cpuCount() -> Int {
     var count = Platform.affinityCPUCount() ?? ProcessInfo.processInfo.activeProcessorCount

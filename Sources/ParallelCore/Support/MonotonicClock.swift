@@ -5,7 +5,8 @@ import Glibc
 /// Nanoseconds on the monotonic clock: the engine's one time source.
 ///
 /// The engine stamps batches and tasks with plain `UInt64` nanoseconds so that a stamp is one
-/// `clock_gettime` call (about 20 ns) and fits in an atomic, and so the pure state machines can be
+/// `clock_gettime` call (tens of nanoseconds: Benchmarks/RESULTS.md, "Measurements behind design
+/// choices") and fits in an atomic, and so the pure state machines can be
 /// driven by times their tests choose.
 @usableFromInline
 package enum MonotonicClock {
