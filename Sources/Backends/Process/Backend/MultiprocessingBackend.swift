@@ -25,7 +25,7 @@ public final class MultiprocessingBackend: ParallelBackend {
 
     /// Out of process, no shared memory, no thread limits.
     public var capabilities: BackendCapabilities {
-        BackendCapabilities(usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true)
+        WorkerLaunch.capabilities(threadLimits: false)
     }
 
     /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
@@ -34,7 +34,7 @@ public final class MultiprocessingBackend: ParallelBackend {
     /// Refuses job types a worker cannot find by name (private, fileprivate or local types), before
     /// the call takes any input or starts a worker.
     public func validate(jobType: any ParallelJob.Type) throws {
-        if let error = JobTypeResolver.checkJobType(jobType) { throw error }
+        try WorkerLaunch.validate(jobType: jobType)
     }
 
     /// Starts `nJobs` workers for this call and waits until one is ready.
@@ -42,13 +42,6 @@ public final class MultiprocessingBackend: ParallelBackend {
         try WorkerLaunch.checkMayStartWorkers()
         let pool = WorkerPool(configuration: WorkerLaunch.configuration(
             executable: workerExecutable, overrides: [:], idleTimeout: nil))
-        let callID = WorkerLaunch.makeCallID()
-        do {
-            try await WorkerLaunch.open(pool, callID: callID, nJobs: context.nJobs)
-        } catch {
-            await withCheckedContinuation { done in EventLoop.shared.execute { pool.shutdown(done: done) } }
-            throw error
-        }
-        return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: true)
+        return try await WorkerLaunch.startCall(on: pool, context: context, ownsPool: true)
     }
 }

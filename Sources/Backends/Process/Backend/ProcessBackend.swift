@@ -51,8 +51,7 @@ public final class ProcessBackend: ParallelBackend {
 
     /// Out of process, no shared memory, honours `innerMaxNumThreads`.
     public var capabilities: BackendCapabilities {
-        BackendCapabilities(
-            usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true, supportsInnerMaxNumThreads: true)
+        WorkerLaunch.capabilities(threadLimits: true)
     }
 
     /// Batches of 20 ms to 0.5 s (see `AutoBatchingPolicy.workerProcesses`).
@@ -61,7 +60,7 @@ public final class ProcessBackend: ParallelBackend {
     /// Refuses job types a worker cannot find by name (private, fileprivate or local types), before
     /// the call takes any input or starts a worker.
     public func validate(jobType: any ParallelJob.Type) throws {
-        if let error = JobTypeResolver.checkJobType(jobType) { throw error }
+        try WorkerLaunch.validate(jobType: jobType)
     }
 
     /// Starts workers if needed (waiting for the first to be ready) and returns the call.
@@ -82,9 +81,7 @@ public final class ProcessBackend: ParallelBackend {
         // Workers started with other limits are not reused: each such pool ends its workers once
         // the calls still running on it (which keep it alive) have ended.
         if !others.isEmpty { EventLoop.shared.execute { for other in others { other.retireWhenUnused() } } }
-        let callID = WorkerLaunch.makeCallID()
-        try await WorkerLaunch.open(pool, callID: callID, nJobs: context.nJobs)
-        return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: false)
+        return try await WorkerLaunch.startCall(on: pool, context: context, ownsPool: false)
     }
 
     /// How many pools the backend keeps (for tests: it stays at most 1 whatever the calls' limits).

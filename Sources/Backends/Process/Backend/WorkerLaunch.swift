@@ -2,11 +2,26 @@ import Foundation
 import ParallelCore
 import Synchronization
 
-// What both process backends need to start a call: a check that this process may start workers,
-// the pool configuration, and a wait for the first ready worker.
+// What the two process backends share: `ProcessBackend` keeps pools between calls and
+// `MultiprocessingBackend` makes one per call, and everything else — the capabilities, the batching
+// policy, refusing job types a worker cannot find, the checks before starting workers, the pool
+// configuration, waiting for the first ready worker and the call handle — is here, once.
 
 package enum WorkerLaunch {
     private static let nextCallID = Atomic<Int>(1)
+
+    /// Out of process, no shared memory; `threadLimits`: whether the backend sets the native
+    /// thread limits (`innerMaxNumThreads`) in its workers.
+    static func capabilities(threadLimits: Bool) -> BackendCapabilities {
+        BackendCapabilities(
+            usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true,
+            supportsInnerMaxNumThreads: threadLimits)
+    }
+
+    /// Refuses job types a worker cannot find by name (private, fileprivate or local types).
+    static func validate(jobType: any ParallelJob.Type) throws {
+        if let error = JobTypeResolver.checkJobType(jobType) { throw error }
+    }
 
     /// A new call id, unique in this process.
     package static func makeCallID() -> Int { nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue }
@@ -44,5 +59,21 @@ package enum WorkerLaunch {
         try await withCheckedThrowingContinuation { (ready: CheckedContinuation<Void, any Error>) in
             EventLoop.shared.execute { pool.open(callID: callID, nJobs: nJobs, ready: ready) }
         }
+    }
+
+    /// Registers a new call with `pool`, waits until a worker can take its batches, and returns
+    /// the call's handle. A pool made for this call alone (`ownsPool`) is shut down, its workers
+    /// reaped, when no worker can start; a shared pool stays for the next call.
+    static func startCall(on pool: WorkerPool, context: BackendCallContext, ownsPool: Bool) async throws -> ProcessCall {
+        let callID = makeCallID()
+        do {
+            try await open(pool, callID: callID, nJobs: context.nJobs)
+        } catch {
+            if ownsPool {
+                await withCheckedContinuation { done in EventLoop.shared.execute { pool.shutdown(done: done) } }
+            }
+            throw error
+        }
+        return ProcessCall(pool: pool, callID: callID, context: context, ownsPool: ownsPool)
     }
 }
