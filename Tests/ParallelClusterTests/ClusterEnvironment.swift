@@ -18,7 +18,7 @@ enum ClusterEnvironment {
     /// `sinfo` answers and shows a node that can run jobs.
     static let slurmAvailable: Bool = {
         let query = Command.run(["sinfo", "--noheader", "--format=%T"])
-        return query.status == 0 && ["idle", "mixed", "allocated"].contains { query.output.contains($0) }
+        return query.status == 0 && ["idle", "mixed", "allocated", "completing"].contains { query.output.contains($0) }
     }()
 
     static var runSSH: Bool { required || sshAvailable }

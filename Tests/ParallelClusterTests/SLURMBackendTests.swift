@@ -4,7 +4,7 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM), .serialized)
+@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM, "no usable SLURM node (sinfo): run Scripts/cluster-up.sh"), .serialized)
 struct SLURMBackendTests {
     @Test func jobsRunInsideSLURMJobsInOrder() async throws {
         guard ClusterEnvironment.expectSLURM() else { return }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH), .serialized)
+@Suite("SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH, "`ssh -o BatchMode=yes localhost` does not log in: run Scripts/cluster-up.sh"), .serialized)
 struct SSHBackendTests {
     @Test func jobsRunOverSSHInOrder() async throws {
         guard ClusterEnvironment.expectSSH() else { return }
@@ -98,6 +98,30 @@ struct SSHBackendTests {
             await #expect(throws: ParallelError.self, "\(hosts)") {
                 _ = try await Parallel(nJobs: 2, backend: .instance(SSHBackend(hosts: hosts)))((0..<4).map { ClusterJob(index: $0) })
             }
+        }
+    }
+}
+
+@Suite("SSH backend: nothing outlives a released backend", .enabled(if: ClusterEnvironment.runSSH, "`ssh -o BatchMode=yes localhost` does not log in: run Scripts/cluster-up.sh"))
+struct SSHBackendResourceTests {
+    @Test func releasingTheBackendEndsItsWorkersAndClosesItsPort() async throws {
+        guard ClusterEnvironment.expectSSH() else { return }
+        var backend: SSHBackend? = SSHBackend(hosts: ["localhost:2"])
+        let reports = try await Parallel(nJobs: 2, backend: .instance(backend!), batchSize: 1)((0..<8).map { WhereJob(index: $0) })
+        let workers = Set(reports.map(\.pid))
+        let launchers = await backend!.liveLauncherPIDs()
+        let port = try #require(backend!.listener?.port)
+        #expect(!launchers.isEmpty)
+        backend = nil
+        func ended(_ pid: Int32) -> Bool {
+            // Gone, or a zombie (a worker is sshd's child, not ours).
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+            return status.contains("State:\tZ")
+        }
+        #expect(await eventually { workers.allSatisfy(ended) && launchers.allSatisfy(ended) },
+            "still alive: \(workers.union(launchers).filter { !ended($0) })")
+        #expect(throws: ClusterFailure.self, "the listener is closed") {
+            _ = try BlockingSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
         }
     }
 }

@@ -10,12 +10,35 @@ enum SLURMQueue {
     /// The user whose jobs these are.
     static var user: String { ProcessInfo.processInfo.environment["USER"] ?? String(cString: getpwuid(getuid()).pointee.pw_name) }
 
+    /// The user's jobs as `id name state reason nodes` lines, from one squeue shared by every
+    /// worker that asks within 5 s: when a pool's 64 workers reach their start-up timeout together
+    /// the controller is asked once, not 64 times (submitit's users hit its query limit).
+    static func snapshot() -> (status: Int32, lines: [String]) {
+        let now = ContinuousClock.now
+        return recentQueue.withLock { cached in
+            if let cached, now - cached.taken < .seconds(5) { return (cached.status, cached.lines) }
+            let query = Command.run(["squeue", "--noheader", "--user=\(user)", "--format=%i %j %T %r %N"])
+            let lines = query.output.split(separator: "\n").map(String.init)
+            cached = (now, query.status, lines)
+            return (query.status, lines)
+        }
+    }
+
+    private static let recentQueue = Mutex<(taken: ContinuousClock.Instant, status: Int32, lines: [String])?>(nil)
+
     static func describeStartTimeout(jobName: String, address: String, timeout: Duration) -> String {
-        let query = Command.run(["squeue", "--noheader", "--name=\(jobName)", "--format=%i %T %r %N"])
-        let line = query.output.split(separator: "\n").first.map(String.init) ?? ""
+        let queue = snapshot()
         var text = "the SLURM job \(jobName) did not connect back to \(address) within \(timeout)"
-        let fields = line.split(separator: " ")
-        if query.status == 0, fields.count >= 3 {
+        // id, state, reason, nodes: the line of this job, without its name.
+        var fields: [Substring] = []
+        for line in queue.lines {
+            let parts = line.split(separator: " ")
+            if parts.count >= 4 && parts[1] == jobName {
+                fields = [parts[0]] + Array(parts[2...])
+                break
+            }
+        }
+        if queue.status == 0, fields.count >= 3 {
             let (id, state, reason) = (fields[0], fields[1], fields[2])
             if state == "PENDING" {
                 text += ": it is still pending (job \(id), reason: \(reason)); the partition has no free resources for it "
@@ -25,7 +48,7 @@ enum SLURMQueue {
                     + "; the worker could not reach \(address) from there (set \(ListenAddress.variable) to an address the nodes can reach)."
             }
         } else {
-            text += "; squeue shows no such job (\(query.output.trimmingCharacters(in: .whitespacesAndNewlines)))."
+            text += queue.status == 0 ? "; squeue shows no such job any more." : "; squeue failed: \(queue.lines.joined(separator: " "))"
         }
         return text + " The job was cancelled."
     }
