@@ -52,7 +52,7 @@ struct WhereJob: ParallelJob {
         let environment = ProcessInfo.processInfo.environment
         return Report(
             index: index, pid: getpid(), sshConnection: environment["SSH_CONNECTION"],
-            slurmJobID: environment["SLURM_JOB_ID"])
+            slurmJobID: environment["SLURM_JOB_ID"], ompNumThreads: environment["OMP_NUM_THREADS"])
     }
 
     struct Report: Codable, Sendable {
@@ -60,6 +60,7 @@ struct WhereJob: ParallelJob {
         var pid: Int32
         var sshConnection: String?
         var slurmJobID: String?
+        var ompNumThreads: String?
     }
 }
 

@@ -17,6 +17,8 @@ struct SLURMBackendTests {
         #expect(jobsByPID.values.allSatisfy { $0.count == 1 })
         #expect(Set(jobsByPID.values.flatMap { $0 }).count == jobsByPID.count)
         #expect(!reports.contains { $0.pid == getpid() })
+        // A worker's native thread pools get its job's CPUs.
+        #expect(reports.allSatisfy { $0.ompNumThreads == "1" }, "\(reports.map(\.ompNumThreads))")
     }
 
     @Test func errorsComeBackAsThemselvesAndACrashNamesItsTask() async throws {

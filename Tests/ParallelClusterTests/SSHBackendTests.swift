@@ -18,6 +18,24 @@ struct SSHBackendTests {
         #expect(again == (0..<50).map { $0 * $0 })
     }
 
+    @Test func innerMaxNumThreadsReachesTheWorkersAndIsFixedForTheirLife() async throws {
+        guard ClusterEnvironment.expectSSH() else { return }
+        let backend = SSHBackend(hosts: ["localhost:2"])
+        let reports = try await withParallelConfig(innerMaxNumThreads: 3) {
+            try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { WhereJob(index: $0) })
+        }
+        #expect(reports.allSatisfy { $0.ompNumThreads == "3" }, "\(reports.map(\.ompNumThreads))")
+        do {
+            _ = try await withParallelConfig(innerMaxNumThreads: 1) {
+                try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { WhereJob(index: $0) })
+            }
+            Issue.record("another limit on the same workers should be refused")
+        } catch let error as ParallelError {
+            #expect(error.code == .invalidArgument)
+            #expect(error.description.contains("OMP_NUM_THREADS=3"), "\(error)")
+        }
+    }
+
     @Test func errorsComeBackAsThemselves() async throws {
         guard ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])

@@ -17,14 +17,16 @@ final class ClusterPool: Sendable {
     let listener: PoolListener
     /// Removed with the pool (SLURM's shared secret file), if any.
     let secretFile: String?
+    /// `OMP_NUM_THREADS` and the other native thread limits the workers were started with (nil:
+    /// not set, the nodes' own defaults). Fixed for the pool's life.
+    let threadLimit: Int?
 
     /// Starts listening and builds the pool.
     /// - Parameters:
     ///   - listenHost: the address to listen on and give the workers.
     ///   - makeLauncher: the launcher, given the listener's address and the secret.
     init(
-        listenHost: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration,
-        environmentOverrides: [String: String],
+        listenHost: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration, threadLimit: Int?,
         makeLauncher: (_ listener: PoolListener) -> any RemoteWorkerLauncher
     ) throws {
         let attach = Mutex<WorkerPool?>(nil)
@@ -38,13 +40,20 @@ final class ClusterPool: Sendable {
             }
         }
         var configuration = WorkerLaunch.configuration(
-            executable: nil, overrides: environmentOverrides, idleTimeout: idleTimeout)
+            executable: nil, overrides: [:], idleTimeout: idleTimeout)
         configuration.launcher = makeLauncher(listener)
         let pool = WorkerPool(configuration: configuration)
         attach.withLock { $0 = pool }
         self.pool = pool
         self.listener = listener
         self.secretFile = secretFile
+        self.threadLimit = threadLimit
+    }
+
+    /// `KEY=value` entries that set every native thread limit to `threadLimit`.
+    static func threadLimitEntries(_ threadLimit: Int?) -> [String] {
+        guard let threadLimit else { return [] }
+        return WorkerEnvironment.threadLimitVariables.map { "\($0)=\(threadLimit)" }
     }
 
     /// Ends the workers (gracefully, then killed), stops listening and removes the secret file.
@@ -70,6 +79,14 @@ final class ClusterPool: Sendable {
             // Memory cannot be mapped across machines: shared arrays travel as bytes.
             remoteContext.mmapMode = .disabled
             remoteContext.maxNbytes = nil
+        }
+        if let requested = context.innerMaxNumThreads, requested != threadLimit {
+            throw ParallelError.invalid(
+                "innerMaxNumThreads",
+                "the workers of this \(backendName) were started with "
+                    + (threadLimit.map { "OMP_NUM_THREADS=\($0)" } ?? "the nodes' own thread limits")
+                    + " and keep them for their life, but this call asks for \(requested)",
+                fix: "Use another \(backendName) instance for calls with another limit.")
         }
         let callID = WorkerLaunch.makeCallID()
         do {

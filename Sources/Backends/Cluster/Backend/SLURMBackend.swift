@@ -87,8 +87,9 @@ public final class SLURMBackend: ParallelBackend {
     /// `SLURMBackend`.
     public var displayName: String { "SLURMBackend" }
 
-    /// Out of process, no shared memory, honours `innerMaxNumThreads` (srun passes the
-    /// environment on).
+    /// Out of process, no shared memory, honours `innerMaxNumThreads`: workers get
+    /// `OMP_NUM_THREADS` and the other native thread limits set to it, else to `cpusPerTask`,
+    /// fixed for the life of the backend's workers (a call with another value is refused).
     public var capabilities: BackendCapabilities {
         BackendCapabilities(
             usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true, supportsInnerMaxNumThreads: true)
@@ -112,17 +113,22 @@ public final class SLURMBackend: ParallelBackend {
         let cluster = try cluster.withLock { cluster -> ClusterPool in
             if let cluster { return cluster }
             let environment = ProcessInfo.processInfo.environment
+            // A worker owns its job's CPUs: native thread pools get that many threads, unless
+            // the call's scope says otherwise (innerMaxNumThreads).
+            let threadLimit = context.innerMaxNumThreads ?? settings.cpusPerTask
+            let limitNames = Set(WorkerEnvironment.threadLimitVariables)
             do {
                 let secret = try SecureRandom.bytes(32)
                 let secretFile = try SecretFile.write(secret, in: settings.sharedDirectory, name: "\(jobPrefix)secret")
                 let listenHost = ListenAddress.choose(allLocal: false, environment: environment)
                 let made = try ClusterPool(
                     listenHost: listenHost, secret: secret, secretFile: secretFile, idleTimeout: settings.idleTimeout,
-                    environmentOverrides: [:]
+                    threadLimit: threadLimit
                 ) { listener in
                     SrunLauncher(
                         settings: settings, listener: listener, secretFile: secretFile,
-                        environment: environment.filter { !$0.key.hasPrefix("PARALLELKIT_") }.map { "\($0.key)=\($0.value)" },
+                        environment: environment.filter { !$0.key.hasPrefix("PARALLELKIT_") && !limitNames.contains($0.key) }
+                            .map { "\($0.key)=\($0.value)" } + ClusterPool.threadLimitEntries(threadLimit),
                         jobPrefix: jobPrefix)
                 }
                 SLURMQueue.register(prefix: jobPrefix)

@@ -77,7 +77,9 @@ public final class SSHBackend: ParallelBackend {
     /// `SSHBackend`.
     public var displayName: String { "SSHBackend" }
 
-    /// Out of process, no shared memory, honours `innerMaxNumThreads`.
+    /// Out of process, no shared memory, honours `innerMaxNumThreads`: workers get
+    /// `OMP_NUM_THREADS` and the other native thread limits set to it (else the hosts' own),
+    /// fixed for the life of the backend's workers (a call with another value is refused).
     public var capabilities: BackendCapabilities {
         BackendCapabilities(
             usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: true, supportsInnerMaxNumThreads: true)
@@ -116,10 +118,12 @@ public final class SSHBackend: ParallelBackend {
             let timeout = startTimeout
             do {
                 let made = try ClusterPool(
-                    listenHost: listenHost, secret: secret, secretFile: nil, idleTimeout: idleTimeout, environmentOverrides: [:]
+                    listenHost: listenHost, secret: secret, secretFile: nil, idleTimeout: idleTimeout,
+                    threadLimit: context.innerMaxNumThreads
                 ) { listener in
                     SSHLauncher(
-                        hosts: hosts, executable: executable, listener: listener, secret: secret, remoteEnvironment: [],
+                        hosts: hosts, executable: executable, listener: listener, secret: secret,
+                        remoteEnvironment: ClusterPool.threadLimitEntries(context.innerMaxNumThreads),
                         startTimeout: timeout)
                 }
                 cluster = made

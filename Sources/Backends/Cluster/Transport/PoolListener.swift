@@ -22,6 +22,11 @@ package final class PoolListener: Sendable {
     private let accepted: @Sendable (_ token: UInt64, _ socket: Int32, _ about: String) -> Void
     private let refusalLog = Mutex<[String]>([])
     private let stopped = Atomic<Bool>(false)
+    /// Handshakes in progress. Each holds a thread for at most `handshakeTimeout`; beyond
+    /// `maxHandshakes` at once a connection is closed at once, so a flood of connections cannot
+    /// make the parent start thousands of threads.
+    private let handshakes = Atomic<Int>(0)
+    package static let maxHandshakes = 256
 
     /// Binds `host` (port 0: the kernel picks) and starts accepting.
     /// - Parameters:
@@ -109,7 +114,16 @@ package final class PoolListener: Sendable {
             // every spawn of this package closes the descriptors it did not hand over.
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             let peer = Self.describe(address)
-            let thread = Thread { [self] in authenticate(client, peer: peer) }
+            guard handshakes.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxHandshakes else {
+                handshakes.wrappingSubtract(1, ordering: .relaxed)
+                close(client)
+                refuse("from \(peer): \(Self.maxHandshakes) handshakes are already in progress")
+                continue
+            }
+            let thread = Thread { [self] in
+                authenticate(client, peer: peer)
+                handshakes.wrappingSubtract(1, ordering: .relaxed)
+            }
             thread.name = "pk-cluster-auth"
             thread.start()
         }

@@ -5,10 +5,10 @@ import ParallelCore
 // thread limits for native libraries (loky's rule) and the worker request itself.
 
 /// Builds worker environments.
-enum WorkerEnvironment {
+package enum WorkerEnvironment {
     /// The variables loky sets so that OpenMP, BLAS and friends inside workers do not each start
     /// one thread per core (n workers × n threads would oversubscribe the machine).
-    static let threadLimitVariables = [
+    package static let threadLimitVariables = [
         "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
         "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS",
     ]
