@@ -30,25 +30,27 @@ struct FrameTests {
     }
 
     /// Feeds one frame to every parser of its kind; all must return or throw.
-    static func parse(_ frame: Frame) {
+    /// Runs the parser the parent or the worker uses for `frame`'s kind; returns whether it
+    /// accepted the body (false for an unknown kind).
+    @discardableResult
+    static func parse(_ frame: Frame) -> Bool {
         let body = frame.body
         let whole = 0..<body.count
         switch frame.kind {
-        case .hello: _ = try? BinaryDecoder().decode(WorkerHello.self, from: body, range: whole)
-        case .runBatch: _ = try? BatchExecutor.parse(body)
+        case .hello: return (try? BinaryDecoder().decode(WorkerHello.self, from: body, range: whole)) != nil
+        case .runBatch: return (try? BatchExecutor.parse(body)) != nil
         case .batchResult:
-            _ = try? BatchResultHeader(reading: body)
-            if body.count >= BatchResultHeader.size {
-                _ = try? BinaryDecoder().decode([Double].self, from: body, range: BatchResultHeader.size..<body.count)
-            }
+            guard (try? BatchResultHeader(reading: body)) != nil, body.count >= BatchResultHeader.size else { return false }
+            return (try? BinaryDecoder().decode([Double].self, from: body, range: BatchResultHeader.size..<body.count)) != nil
         case .batchFailure:
-            if let report = try? BinaryDecoder().decode(BatchFailureReport.self, from: body, range: whole) {
-                _ = report.error.rebuild(taskIndex: 0)
-                _ = try? BinaryDecoder().decode([Int].self, from: report.completedOutputs)
+            guard let report = try? BinaryDecoder().decode(BatchFailureReport.self, from: body, range: whole) else {
+                return false
             }
-        case .taskStarted: _ = try? TaskStartedNotice(reading: body)
-        case .workerFault: _ = try? BinaryDecoder().decode(WorkerFault.self, from: body, range: whole)
-        default: break
+            _ = report.error.rebuild(taskIndex: 0)
+            return (try? BinaryDecoder().decode([Int].self, from: report.completedOutputs)) != nil
+        case .taskStarted: return (try? TaskStartedNotice(reading: body)) != nil
+        case .workerFault: return (try? BinaryDecoder().decode(WorkerFault.self, from: body, range: whole)) != nil
+        default: return false
         }
     }
 
@@ -82,9 +84,13 @@ struct FrameTests {
         #expect(try huge.next() == nil)
     }
 
+    /// Besides never crashing, the parsers must reject most mutations: a parser that accepted
+    /// corrupt bodies (skipping a check) would fall below the expected rejection rate.
     @Test func mutatedFramesNeverCrashTheParsers() throws {
         let frames = try Self.sampleFrames()
         var random = Random(state: 12)
+        var parsed = 0
+        var rejected = 0
         for _ in 0..<20_000 {
             var bytes = frames[Int.random(in: 0..<frames.count, using: &random)]
             for _ in 0..<Int.random(in: 1...4, using: &random) {
@@ -100,8 +106,13 @@ struct FrameTests {
             withUnsafeBytes(of: length.littleEndian) { for i in 0..<4 { bytes[i] = $0[i] } }
             var reader = FrameReader()
             bytes.withUnsafeBytes { reader.append($0) }
-            if let frame = try? reader.next() { Self.parse(frame) }
+            if let frame = try? reader.next() {
+                parsed += 1
+                if !Self.parse(frame) { rejected += 1 }
+            }
         }
+        #expect(parsed == 20_000, "every mutated frame has a consistent length prefix, so each is read")
+        #expect(Double(rejected) / Double(max(parsed, 1)) > 0.75, "\(rejected) of \(parsed) rejected")
     }
 
     @Test func randomStreamsNeverCrashTheReader() {
@@ -110,7 +121,14 @@ struct FrameTests {
             var reader = FrameReader(initialCapacity: 16)
             let bytes = (0..<Int.random(in: 0..<200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
             bytes.withUnsafeBytes { reader.append($0) }
-            while let frame = try? reader.next() { Self.parse(frame) }
+            // The reader never hands out more than it was given: each frame is its 4-byte length
+            // and its kind byte plus its body, all from `bytes`.
+            var consumed = 0
+            while let frame = try? reader.next() {
+                consumed += 5 + frame.body.count
+                Self.parse(frame)
+            }
+            #expect(consumed <= bytes.count, "frames of \(consumed) bytes read from \(bytes.count)")
         }
     }
 }
