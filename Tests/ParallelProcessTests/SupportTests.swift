@@ -123,7 +123,7 @@ struct DroppedCallTests {
         #expect(!pids.isEmpty)
         call = nil
         _ = call
-        let ended = await eventually(within: .seconds(5)) { pids.allSatisfy(ProcResources.hasEnded) }
+        let ended = await eventually(within: .seconds(20)) { pids.allSatisfy(ProcResources.hasEnded) }
         #expect(ended, "workers of a dropped call: \(pids)")
     }
 }

@@ -98,9 +98,9 @@ struct WorkerEnvironmentTests {
         let backend = ProcessBackend(idleWorkerTimeout: .milliseconds(200))
         let pids = Set(try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<8).map { PidJob(tag: $0) }))
         #expect(!pids.isEmpty)
-        let ended = await eventually(within: .seconds(5)) { pids.allSatisfy(ProcResources.hasEnded) }
+        let ended = await eventually(within: .seconds(20)) { pids.allSatisfy(ProcResources.hasEnded) }
         #expect(ended)
-        let forgotten = await eventuallyAsync(within: .seconds(5)) { await backend.liveWorkerPIDs().isEmpty }
+        let forgotten = await eventuallyAsync(within: .seconds(20)) { await backend.liveWorkerPIDs().isEmpty }
         #expect(forgotten)
         // The pool starts again on the next call.
         #expect(try await Parallel(nJobs: 2, backend: .instance(backend))([SquareJob(x: 3)]) == [9])
@@ -112,7 +112,7 @@ struct WorkerEnvironmentTests {
         #expect(await backend.liveWorkerPIDs().count == 3)
         _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<9).map { PidJob(tag: $0) })
         // The third worker retires (asynchronously: it is told to exit and is reaped).
-        let settled = await eventuallyAsync(within: .seconds(5)) { await backend.liveWorkerPIDs().count == 2 }
+        let settled = await eventuallyAsync(within: .seconds(20)) { await backend.liveWorkerPIDs().count == 2 }
         #expect(settled)
     }
 }
