@@ -21,6 +21,12 @@ enum ClusterEnvironment {
         return query.status == 0 && ["idle", "mixed", "allocated", "completing"].contains { query.output.contains($0) }
     }()
 
+    /// The SLURM cluster is the one Scripts/cluster-up.sh made (tests may take its node down).
+    static let slurmIsOurs: Bool = {
+        let configuration = (try? String(contentsOfFile: "/etc/slurm/slurm.conf", encoding: .utf8)) ?? ""
+        return configuration.contains("# written by ParallelKit Scripts/cluster-up.sh")
+    }()
+
     static var runSSH: Bool { required || sshAvailable }
     static var runSLURM: Bool { required || slurmAvailable }
 

@@ -95,6 +95,56 @@ struct SLURMBackendTests {
             "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
     }
 
+    @Test func aLostNodeIsAWorkerCrashQuotingSLURM() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        // Taking a node down is only done to the cluster Scripts/cluster-up.sh made.
+        guard ClusterEnvironment.slurmIsOurs else { return }
+        let node = ProcessInfo.processInfo.hostName.split(separator: ".")[0]
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let marker = temporaryPath("node-marker")
+        defer { unlink(marker) }
+        let jobs = (0..<6).map { MarkedSleepJob(index: $0, markAt: 4, marker: marker, seconds: 60) }
+        let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
+        #expect(Command.run(["scontrol", "update", "nodename=\(node)", "state=down", "reason=parallelkit-test"]).status == 0)
+        defer {
+            _ = Command.run(["scontrol", "update", "nodename=\(node)", "state=resume"])
+        }
+        do {
+            _ = try await call.value
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.description.contains("NODE FAILURE") || error.description.contains("Node failure"), "\(error)")
+        }
+        _ = Command.run(["scontrol", "update", "nodename=\(node)", "state=resume"])
+        #expect(await eventually(timeout: .seconds(30)) {
+            let state = Command.run(["sinfo", "--noheader", "--format=%T"]).output
+            return state.hasPrefix("idle") || state.hasPrefix("mixed")
+        }, "the node came back")
+    }
+
+    /// SLURM's time limits are whole minutes and its check runs about every 30 s, so this test
+    /// takes 60–100 s: it runs where the cluster tests are required (CI), not on every local run.
+    @Test(.enabled(if: ClusterEnvironment.required, "takes over a minute; runs with PARALLELKIT_CLUSTER_TESTS=1"))
+    func aJobAtItsTimeLimitIsAWorkerCrashQuotingSLURM() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(timeLimit: .seconds(60), startTimeout: .seconds(60))
+        let marker = temporaryPath("time-limit-marker")
+        defer { unlink(marker) }
+        let jobs = (0..<4).map { MarkedSleepJob(index: $0, markAt: 1, marker: marker, seconds: 300) }
+        let start = ContinuousClock.now
+        do {
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs)
+            Issue.record("the call should throw")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.taskIndex == 1)
+            #expect(error.description.contains("DUE TO TIME LIMIT"), "\(error)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(200))
+    }
+
     @Test func cancellationAndIdleTimeoutLeaveNoJobInTheQueue() async throws {
         guard ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60), idleTimeout: .seconds(2))
