@@ -150,6 +150,16 @@ struct MapTests {
         #expect(seen.allSatisfy { $0.0 == "threading" && $0.1 == 1 && $0.2 == 1 })
     }
 
+    @Test("a map inside the items of a map, both with nJobs 2, finishes with the right results")
+    func nestedMaps() async throws {
+        // One level down joblib's rule keeps threading, and an explicit nJobs 2 is honoured: the
+        // inner calls' callers are the outer call's worker threads, joining inner workers.
+        let sums = try await Parallel(nJobs: 2, batchSize: 1).map(0..<8) { (i: Int) async throws -> Int in
+            try await Parallel(nJobs: 2).map(0..<1_000) { $0 * i }.reduce(0, +)
+        }
+        #expect(sums == (0..<8).map { 499_500 * $0 })
+    }
+
     @Test("with a timeout an item that overruns fails the call with .timeout")
     func timeout() async throws {
         let release = Atomic<Bool>(false)
