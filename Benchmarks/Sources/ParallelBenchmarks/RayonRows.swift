@@ -1,7 +1,8 @@
-// Section 5 (issue 9): ParallelKit beside Rust's Rayon on the same machine, in the same run. The
+// Section 5 (issue 9): ParallelKit beside Rust's Rayon on the same machine, in the same rounds. The
 // Swift side is measured here; Rayon's side is Benchmarks/rayon (built by run.sh from Debian's
-// packaged crates, offline), run as a child that prints its samples as JSON. Without cargo or
-// librust-rayon-dev the Rayon rows say n/a and the Swift rows still print.
+// packaged crates, offline), run as a child after the Swift side of each repetition, printing its
+// samples as JSON; ratios are per repetition. Without cargo or librust-rayon-dev the Rayon rows say
+// n/a and the Swift rows still print.
 
 import Foundation
 import ParallelKit
@@ -20,6 +21,7 @@ func runRayonSection(_ o: Options, iterations: Int) async -> Figures {
     f.info["r.cpu.n"] = String(cpuN)
     f.info["r.spawn.n"] = String(spawnN)
     f.info["r.calls"] = String(calls)
+    if !o.only.contains("p") { f.errors["r.s16"] = "runs with the process rows (add p to --only)" }
     let parallel = Parallel(nJobs: 2)
     let oneByOne = Parallel(nJobs: 2, batchSize: 1)
     let expected = (0..<n).map(square)
@@ -66,7 +68,21 @@ func runRayonSection(_ o: Options, iterations: Int) async -> Figures {
             let tDelayed = seconds(from: t0, to: nowNanos())
             guard viaDelayed == expected else { throw BenchFailure("delayed call returned wrong results") }
 
+            // Rayon in the same round: one timed repetition (after a warm-up in the first round).
+            let rayon = await runRayonProgram(o, iterations: iterations, reps: 1, warmup: rep == 0 ? 1 : 0)
+            f.errors.merge(rayon.errors) { old, _ in old }
             if timed {
+                for (key, values) in rayon.samples { f.samples[key, default: []] += values }
+                if let theirs = rayon.samples["r.rayon.map"]?.first {
+                    f.samples["r.map.ratio", default: []].append(tMap / theirs)
+                }
+                if let seq = rayon.samples["r.rayon.cpu.seq"]?.first, let par = rayon.samples["r.rayon.cpu.par"]?.first {
+                    f.samples["r.cpu.speedupRatio", default: []].append((tCPUSeq / tCPUMap) / (seq / par))
+                }
+                if let theirs = rayon.samples["r.rayon.fixed2"]?.first {
+                    f.samples["r.fixed.map.ratio", default: []].append(tFixedMap / theirs)
+                    f.samples["r.fixed.call.ratio", default: []].append(tFixedCall / theirs)
+                }
                 f.samples["r.map", default: []].append(tMap)
                 f.samples["r.cpu.seq", default: []].append(tCPUSeq)
                 f.samples["r.cpu.map", default: []].append(tCPUMap)
@@ -80,18 +96,17 @@ func runRayonSection(_ o: Options, iterations: Int) async -> Figures {
     } catch {
         f.errors["r.swift"] = "\(error)"
     }
-    f.merge(await runRayonProgram(o, iterations: iterations))
     return f
 }
 
-/// Runs the Rayon program and maps its samples into `r.rayon.` keys.
-func runRayonProgram(_ o: Options, iterations: Int) async -> Figures {
+/// Runs the Rayon program for `reps` timed repetitions after `warmup` untimed ones, and maps its
+/// samples into `r.rayon.` keys.
+func runRayonProgram(_ o: Options, iterations: Int, reps: Int, warmup: Int) async -> Figures {
     var f = Figures()
     guard FileManager.default.isExecutableFile(atPath: rayonBinary) else {
         f.errors["r.rayon"] = "Rayon program not built (needs cargo and `apt-get install librust-rayon-dev`; run.sh builds it)"
         return f
     }
-    log("Rayon: \(rayonBinary)")
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("pk-bench-rayon-\(getpid()).json")
     defer { try? FileManager.default.removeItem(at: out) }
     guard FileManager.default.createFile(atPath: out.path, contents: nil),
@@ -101,7 +116,7 @@ func runRayonProgram(_ o: Options, iterations: Int) async -> Figures {
     }
     let child = Process()
     child.executableURL = URL(fileURLWithPath: rayonBinary)
-    child.arguments = ["--reps", String(o.reps), "--trivial-n", String(o.trivialN), "--cpu-n", String(o.cpuN),
+    child.arguments = ["--reps", String(reps), "--warmup", String(warmup), "--trivial-n", String(o.trivialN), "--cpu-n", String(o.cpuN),
                        "--spin-iterations", String(iterations), "--spawn-n", String(o.spawnN),
                        "--calls", String(o.fixedCalls)]
     child.standardOutput = handle
@@ -199,9 +214,9 @@ extension TableBuilder {
             var row = Row(id: "5b2", workload: w5b, variant: "`Parallel(nJobs: 2).map`",
                           median: f.median("r.cpu.map").map(formatTime) ?? "", result: formatRatio(ours) + " speed-up",
                           target: "≥ 0.98x of Rayon's")
-            if let rayonSpeedup {
-                row.result += " = " + formatRatio(ours / rayonSpeedup) + " of Rayon's"
-                row.met = verdict(ours / rayonSpeedup >= 0.98)
+            if let ratio = f.median("r.cpu.speedupRatio") {
+                row.result += " = " + formatRatio(ratio) + " of Rayon's"
+                row.met = verdict(ratio >= 0.98)
             } else {
                 row.met = "—"
             }
@@ -252,9 +267,9 @@ extension TableBuilder {
         }
         var row = Row(id: id, workload: workload, variant: variant, median: formatTime(m),
                       perTask: n.map { formatTime(m / Double($0)) } ?? "", target: "≤ " + formatRatio(target) + " Rayon")
-        if let theirs = f.median(over) {
-            row.result = formatRatio(m / theirs) + " of Rayon"
-            row.met = verdict(m / theirs <= target)
+        if let ratio = f.median(key + ".ratio") {
+            row.result = formatRatio(ratio) + " of Rayon"
+            row.met = verdict(ratio <= target)
         } else {
             row.result = "Rayon " + na(over)
             row.met = "—"

@@ -4,7 +4,9 @@
 //!   cpu.seq    the CPU-bound items in a plain loop; cpu.par the same through par_iter on 2 threads
 //!   spawn      n tiny tasks, one rayon::scope spawn each (seconds per task)
 //!   fixed2     one install + par_iter of 2 items (seconds per call, the mean over --calls calls)
-//! Usage: rayon-bench --reps R --trivial-n N --cpu-n N --spin-iterations I --spawn-n N --calls C
+//! Usage: rayon-bench --reps R --warmup W --trivial-n N --cpu-n N --spin-iterations I --spawn-n N --calls C
+//! (W untimed repetitions first, 1 by default; the benchmark runs it once per Swift repetition with
+//! --reps 1, so both sides are timed in the same rounds).
 
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -46,6 +48,7 @@ fn samples_json(name: &str, xs: &[f64]) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let reps = arg(&args, "--reps", 5) as usize;
+    let warmup = arg(&args, "--warmup", 1) as usize;
     let trivial_n = arg(&args, "--trivial-n", 1_000_000) as i64;
     let cpu_n = arg(&args, "--cpu-n", 200) as i64;
     let spin_iterations = arg(&args, "--spin-iterations", 1_000_000);
@@ -57,8 +60,8 @@ fn main() {
     let (mut map, mut cpu_seq, mut cpu_par, mut spawn, mut fixed2) = (vec![], vec![], vec![], vec![], vec![]);
     let slots: Vec<AtomicI64> = (0..spawn_n).map(|_| AtomicI64::new(0)).collect();
 
-    for rep in 0..=reps {
-        let timed = rep > 0;
+    for rep in 0..(warmup + reps) {
+        let timed = rep >= warmup;
 
         let t = Instant::now();
         let v: Vec<i64> = pool.install(|| (0..trivial_n).into_par_iter().map(square).collect());
