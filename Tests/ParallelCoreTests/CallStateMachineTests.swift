@@ -349,3 +349,24 @@ struct CallStateMachineTests {
         #expect((h.machine.failure as? ParallelError)?.code == .invalidArgument)
     }
 }
+
+extension CallStateMachineTests {
+    @Test("retries of tasks spread over the input settle every task")
+    func retriesSettleEverything() {
+        var h = Harness(Self.configuration(preDispatch: 4, batchSize: 3, retry: .attempts(3)), inputs: 20)
+        h.start()
+        var failures: [Int: Int] = [:]
+        var rounds = 0
+        while let (batchID, range) = h.open.min(by: { $0.key < $1.key }), rounds < 500 {
+            rounds += 1
+            if let bad = range.first(where: { $0 % 5 == 0 && failures[$0, default: 0] < 2 }) {
+                failures[bad, default: 0] += 1
+                h.fail(batchID, atOffset: bad - range.lowerBound, Boom(index: bad))
+            } else {
+                h.succeed(batchID)
+            }
+        }
+        #expect(h.machine.isFinished, "state: \(h.open) taken \(h.taken)")
+        #expect(h.machine.listResults == (0..<20).map { $0 * 10 })
+    }
+}

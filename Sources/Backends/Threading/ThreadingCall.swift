@@ -21,6 +21,8 @@ final class ThreadingCall: BackendCall {
         var queue = FIFOQueue<Pending>()
         /// The running workers by id: each is a task that runs batches until the queue is empty.
         var workers: [Int: Task<Void, Never>] = [:]
+        /// Which worker runs which batch (by the batch's progress object), for `abandon`.
+        var running: [ObjectIdentifier: Int] = [:]
         var nextWorkerID = 0
         var aborted = false
     }
@@ -42,13 +44,19 @@ final class ThreadingCall: BackendCall {
                 state.queue.append(pending)
                 return
             }
-            let workerID = state.nextWorkerID
-            state.nextWorkerID += 1
-            pool.reserve()
-            // Created under the lock so the worker cannot retire before it is recorded.
-            state.workers[workerID] = Task(executorPreference: pool) { [self] in
-                await runWorker(workerID, first: pending)
-            }
+            startWorker(first: pending, in: &state)
+        }
+    }
+
+    /// Starts a worker for `first`; called with the lock held, so the worker cannot retire before
+    /// it is recorded.
+    private func startWorker(first: Pending, in state: inout State) {
+        let workerID = state.nextWorkerID
+        state.nextWorkerID += 1
+        pool.reserve()
+        state.running[ObjectIdentifier(first.batch.progress)] = workerID
+        state.workers[workerID] = Task(executorPreference: pool) { [self] in
+            await runWorker(workerID, first: first)
         }
     }
 
@@ -58,17 +66,41 @@ final class ThreadingCall: BackendCall {
         while let pending = current {
             pending.completion(await pending.batch.run())
             current = state.withLock { state -> Pending? in
-                if !state.aborted, let next = state.queue.popFirst() { return next }
+                state.running[ObjectIdentifier(pending.batch.progress)] = nil
+                // An abandoned worker was already replaced: it only retires.
+                guard state.workers[workerID] != nil else { return nil }
+                if !state.aborted, let next = state.queue.popFirst() {
+                    state.running[ObjectIdentifier(next.batch.progress)] = workerID
+                    return next
+                }
                 state.workers[workerID] = nil
                 return nil
             }
         }
     }
 
+    /// A thread cannot be killed: the stuck batch's task is cancelled (cooperative code sees
+    /// `Task.isCancelled`) and left to end on its own, and a new worker takes its place so the call
+    /// keeps `nJobs` workers. Whatever the abandoned batch returns later is ignored by the engine.
+    func abandon(_ batch: TaskBatch) {
+        batch.progress.requestAbort()
+        let stuck = state.withLock { state -> Task<Void, Never>? in
+            guard let workerID = state.running.removeValue(forKey: ObjectIdentifier(batch.progress)),
+                let worker = state.workers.removeValue(forKey: workerID)
+            else { return nil }
+            if !state.aborted, let next = state.queue.popFirst() {
+                startWorker(first: next, in: &state)
+            }
+            return worker
+        }
+        stuck?.cancel()
+    }
+
     func abort() {
         let workers = state.withLock { state -> [Task<Void, Never>] in
             state.aborted = true
             state.queue.removeAll()
+            state.running.removeAll()
             defer { state.workers.removeAll() }
             return Array(state.workers.values)
         }

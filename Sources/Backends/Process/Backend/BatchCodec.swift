@@ -84,7 +84,8 @@ enum BatchCodec {
             return BatchOutcome(failure: ParallelError(
                 .notSerializable, taskIndex: firstIndex, "\(tasks) could not be run by the worker process: \(message)"))
         case .crashed(let error, let completedCount):
-            return BatchOutcome(failure: error, completedCount: completedCount)
+            return BatchOutcome(
+                failure: error, completedCount: completedCount, isFailureAttributed: error.taskIndex != nil)
         case .couldNotStart(let error):
             return BatchOutcome(failure: error)
         }

@@ -82,6 +82,15 @@ package final class ProcessCall: BackendCall {
         }
     }
 
+    /// Kills the worker running the stuck batch; the pool starts a fresh one for the call's other
+    /// batches.
+    package func abandon(_ batch: TaskBatch) {
+        batch.progress.requestAbort()
+        let pool = self.pool
+        let progress = batch.progress
+        EventLoop.shared.execute { pool.abandon(progress: progress) }
+    }
+
     package func abort() {
         ended.store(true, ordering: .relaxed)
         let pool = self.pool

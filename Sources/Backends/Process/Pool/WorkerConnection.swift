@@ -415,7 +415,9 @@ final class WorkerConnection: EventHandler {
         text += ". The worker was replaced; other calls are not affected."
         let lines = tail.lastLines
         if !lines.isEmpty { text += " Its last lines on stderr:\n" + lines }
-        return ParallelError(.workerCrashed, taskIndex: index, text)
+        // No task index when the running task is unknown: the engine then bisects the batch
+        // rather than blame its first task.
+        return ParallelError(.workerCrashed, taskIndex: offset == nil ? nil : index, text)
     }
 
     private func describeStartFailure(status: ExitStatus, deferred: Bool) -> StartFailure {

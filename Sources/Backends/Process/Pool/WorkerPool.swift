@@ -102,6 +102,17 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         shutdownIfRetiredAndUnused()
     }
 
+    /// Gives up on one batch whose task is stuck while its call goes on: the worker running it is
+    /// killed (and replaced as the pool refills), a queued copy is dropped.
+    func abandon(progress: BatchProgress) {
+        queue.removeAll { $0.progress === progress }
+        for worker in workers where worker.current?.progress === progress {
+            if let batch = worker.current { calls[batch.callID]?.running -= 1 }
+            worker.abandonCurrentBatch()
+        }
+        pump()
+    }
+
     /// Forgets a call whose batches have all completed.
     func close(callID: Int) {
         queue.removeAll { $0.callID == callID }

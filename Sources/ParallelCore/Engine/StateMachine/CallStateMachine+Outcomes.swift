@@ -12,6 +12,9 @@ extension CallStateMachine {
         if flight.isFresh, sizer != nil, report.failure == nil {
             sizer!.batchCompleted(size: range.count, duration: report.duration)
         }
+        // A batch's slot passes to the re-runs that replace it; a batch that is not replaced pays
+        // back one dispatch, so the number of batches in flight stays what the window made it.
+        let rerunsBefore = reruns.count
         var replaced = false
         if let error = report.failure {
             let offset = min(max(report.completedCount, 0), range.count - (range.isEmpty ? 0 : 1))
@@ -49,7 +52,7 @@ extension CallStateMachine {
                     taskIndex: range.lowerBound)
             }
         }
-        if flight.isFresh && !replaced { owedDispatches += 1 }
+        if !replaced && reruns.count == rerunsBefore { owedDispatches += 1 }
         afterEvent()
     }
 
@@ -64,6 +67,7 @@ extension CallStateMachine {
                 + "Raise `timeout`, or make the task finish sooner.")
         inFlight.removeValue(forKey: batchID)
         emit(.abandon(batchID: batchID))
+        let rerunsBefore = reruns.count
         // Whatever the abandoned batch computed is dropped: its other tasks run again.
         let range = flight.range
         requeue(range.lowerBound..<taskIndex)
@@ -75,6 +79,7 @@ extension CallStateMachine {
                 requeue((taskIndex + 1)..<range.upperBound)
             }
         }
+        if reruns.count == rerunsBefore { owedDispatches += 1 }
         afterEvent()
     }
 
@@ -109,6 +114,12 @@ extension CallStateMachine {
     /// Applies the retry policy to a task's failure, then either schedules the retry or makes the
     /// failure final (a value in the results modes, the call's end otherwise).
     mutating func taskFailed(_ index: Int, _ error: any Error, now: UInt64) {
+        var error = error
+        if var crash = error as? ParallelError, crash.taskIndex == nil {
+            // A crash the backend could not attribute, now narrowed down to this task.
+            crash.taskIndex = index
+            error = crash
+        }
         let attempt = attempts[index, default: 0] + 1
         attempts[index] = attempt
         let record = TaskFailure(taskIndex: index, error: error, attempts: attempt)
@@ -250,6 +261,13 @@ extension CallStateMachine {
     mutating func afterEvent() {
         guard !isOver else { return }
         pump()
+        if counters.iterating && sourceDrained && fresh.isEmpty && owedDispatches == 0 && inFlight.isEmpty
+            && reruns.isEmpty
+        {
+            // The input is exhausted and only re-runs are left: no completion of a fresh batch
+            // will come to make the dispatch that finds the input empty, so note it here.
+            counters.iterating = false
+        }
         report()
         if !retryWaits.isEmpty { scheduleWakeUp() }
         finishIfSettled()
