@@ -41,6 +41,27 @@ struct SLURMBackendTests {
         #expect(squares == (0..<10).map { $0 * $0 })
     }
 
+    @Test func resultsModeKeepsGoingPastAnErrorAndACrash() async throws {
+        guard ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let fates = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 2)
+            .results((0..<16).map { ClusterJob(index: $0, failAt: 3, crashAt: 10) })
+        #expect(fates.count == 16)
+        for (index, fate) in fates.enumerated() {
+            switch (index, fate) {
+            case (3, .failure(let failure)):
+                #expect(failure.error as? ClusterTestError == ClusterTestError(index: 3))
+            case (10, .failure(let failure)):
+                #expect((failure.error as? ParallelError)?.code == .workerCrashed, "\(failure)")
+                #expect(failure.taskIndex == 10)
+            case (_, .success(let value)):
+                #expect(value == index * index)
+            case (_, .failure(let failure)):
+                Issue.record("task \(index) failed: \(failure)")
+            }
+        }
+    }
+
     @Test func scancelOfAWorkersJobIsAWorkerCrashAndTheNextCallSucceeds() async throws {
         guard ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
