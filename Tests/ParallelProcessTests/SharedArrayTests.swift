@@ -45,8 +45,9 @@ struct SharedArrayTests {
     @Test func badSizesAndFoldersAreErrors() throws {
         #expect(throws: ParallelError.self) { try SharedArray(repeating: 0.0, count: -1) }
         #expect(throws: ParallelError.self) { try SharedArray(repeating: 0.0, count: Int.max) }
-        #expect(throws: (any Error).self) {
-            try withParallelConfig(tempFolder: "/nonexistent/parallelkit-folder") { try SharedArray([1, 2, 3]) }
+        // A folder that cannot be created (under a file) is a ParallelError (red-team F11).
+        #expect(throws: ParallelError.self) {
+            try withParallelConfig(tempFolder: "/dev/null/parallelkit-folder") { try SharedArray([1, 2, 3]) }
         }
         // Too large: an error at creation, never the OOM killer (shared memory has no limit of
         // its own) nor a SIGBUS at first write; in anonymous memory, on tmpfs and on disk.
@@ -173,7 +174,9 @@ struct SharedArrayTests {
         #expect(sums.count == 2)
         let array = try withParallelConfig(tempFolder: folder) { try SharedArray(values) }
         #expect(array.count == values.count)
-        #expect(filesInside().isEmpty, "files are unlinked as soon as they are open: \(filesInside())")
+        // Only the lock that marks the private folder as alive is a file (red-team F10).
+        #expect(filesInside().map { ($0 as NSString).lastPathComponent } == [".lock"],
+                "files are unlinked as soon as they are open: \(filesInside())")
         let privateFolders = try FileManager.default.contentsOfDirectory(atPath: folder)
         #expect(privateFolders.count == 1)
         #expect(privateFolders.allSatisfy { $0.hasPrefix("parallelkit-\(getpid())-") })
@@ -186,20 +189,20 @@ struct SharedArrayTests {
         let folder = NSTemporaryDirectory() + "parallelkit-sweep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        // A process that has ended: its pid is free (and not reused this quickly).
-        var pid = pid_t()
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-        defer { free(argv[0]) }
-        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, nil) == 0)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let stale = folder + "/parallelkit-\(pid)-abcdef"
+        // A folder whose lock nobody holds (its owner died): swept, whatever its pid says.
+        let stale = folder + "/parallelkit-1-abcdef"
         try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: false)
+        #expect(FileManager.default.createFile(atPath: stale + "/.lock", contents: Data()))
         #expect(FileManager.default.createFile(atPath: stale + "/array-left-behind", contents: Data([1, 2, 3])))
-        let alive = folder + "/parallelkit-1-keepme"
+        // A folder whose lock is held (a live owner, maybe in another PID namespace where its pid
+        // means nothing here: red-team F10): kept, although no process has its pid.
+        let alive = folder + "/parallelkit-999999999-keepme"
         try FileManager.default.createDirectory(atPath: alive, withIntermediateDirectories: false)
+        let lock = open(alive + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(lock >= 0 && flock(lock, LOCK_EX) == 0)
+        defer { close(lock) }
         TempFolder.sweepStaleFolders(in: folder)
         #expect(!FileManager.default.fileExists(atPath: stale))
-        #expect(FileManager.default.fileExists(atPath: alive), "pid 1 is alive: its folder stays")
+        #expect(FileManager.default.fileExists(atPath: alive + "/.lock"), "its lock is held: the folder stays")
     }
 }

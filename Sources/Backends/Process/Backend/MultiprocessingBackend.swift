@@ -40,6 +40,7 @@ public final class MultiprocessingBackend: ParallelBackend {
     /// Starts `nJobs` workers for this call and waits until one is ready.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()
+        try WorkerLaunch.checkTempFolder(context)
         let pool = WorkerPool(configuration: WorkerLaunch.configuration(
             executable: workerExecutable, overrides: [:], idleTimeout: nil))
         return try await WorkerLaunch.startCall(on: pool, context: context, ownsPool: true)

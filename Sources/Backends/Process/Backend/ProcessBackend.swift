@@ -67,6 +67,7 @@ public final class ProcessBackend: ParallelBackend {
     /// - Throws: `ParallelError(.workerCrashed)` when no worker can be started, with the reason.
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()
+        try WorkerLaunch.checkTempFolder(context)
         let limits = WorkerEnvironment.threadLimits(
             nJobs: context.nJobs, innerMaxNumThreads: context.innerMaxNumThreads, cpuCount: cpuCount(),
             parent: ProcessInfo.processInfo.environment)

@@ -43,6 +43,15 @@ package enum WorkerLaunch {
         }
     }
 
+    /// Checks the call's temp folder (`tempFolder`, else JOBLIB_TEMP_FOLDER) before anything runs:
+    /// a missing one is created, as joblib does; a file, an unwritable folder or one others may
+    /// write without the sticky bit is a `ParallelError(.invalidArgument)` naming it (red-team F11),
+    /// never silently replaced by the pipe.
+    static func checkTempFolder(_ context: BackendCallContext) throws {
+        guard let folder = TempFolder.resolve(context.tempFolder) else { return }
+        try TempFolder.shared.validate(folder)
+    }
+
     /// The configuration of a pool for `executable` with extra environment `overrides`.
     package static func configuration(
         executable: String?, overrides: [String: String], idleTimeout: Duration?

@@ -42,8 +42,9 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     let storage: SharedArrayStorage
 
     /// Copies `elements` into new shared memory (in the scope's temp folder, if one is set).
-    /// - Throws: the reason shared memory cannot be created (out of memory or space, or the temp
-    ///   folder is unusable).
+    /// - Throws: `ParallelError(.invalidArgument)` saying why shared memory cannot be created (out
+    ///   of memory or space, or the temp folder is missing-and-uncreatable, a file, unwritable or
+    ///   writable by others without the sticky bit).
     /// - Complexity: O(n); one `memcpy` when `elements` has contiguous storage (an `Array`, a
     ///   `ContiguousArray`, a slice of either, another `SharedArray`).
     public init(_ elements: some Collection<Element>) throws {
@@ -67,8 +68,8 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     }
 
     /// Shared memory holding `count` copies of `repeatedValue`.
-    /// - Throws: `ParallelError(.invalidArgument)` for a negative or too large `count`, or the
-    ///   reason shared memory cannot be created.
+    /// - Throws: `ParallelError(.invalidArgument)` for a negative or too large `count`, or saying
+    ///   why shared memory cannot be created.
     public init(repeating repeatedValue: Element, count: Int) throws {
         storage = try SharedArrayStorage.create(count: count, stride: MemoryLayout<Element>.stride)
         storage.segment.base?.bindMemory(to: Element.self, capacity: count).initialize(repeating: repeatedValue, count: count)
@@ -160,6 +161,13 @@ final class SharedArrayStorage: Sendable {
                 fix: "Pass a count from 0 up to the memory available.")
         }
         let folder = TempFolder.resolve(ScopeStorage.current.tempFolder)
-        return SharedArrayStorage(segment: try SharedSegment.create(byteCount: byteCount, in: folder), count: count)
+        do {
+            return SharedArrayStorage(segment: try SharedSegment.create(byteCount: byteCount, in: folder), count: count)
+        } catch let error as SystemError {
+            // Callers catch `ParallelError`; the system call's reason stays in the message.
+            throw ParallelError.invalid(
+                "SharedArray", "shared memory for \(count) elements (\(byteCount) bytes) could not be created: \(error)",
+                fix: "Use a smaller array, free memory or space in the temp folder, or pass another tempFolder.")
+        }
     }
 }

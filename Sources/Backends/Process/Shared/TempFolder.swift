@@ -1,12 +1,24 @@
 import Foundation
+import ParallelCore
 import Synchronization
 
 // Files for shared arrays when a temp folder is asked for (`tempFolder:` or JOBLIB_TEMP_FOLDER).
 // Each process makes one private folder (0700) per temp folder, named parallelkit-<pid>-<random>,
 // and creates 0600 files in it that are unlinked the moment they are open: the data lives as long
 // as a descriptor or mapping does, and no path survives any ending of the process. What a killed
-// process can leave is its empty private folder; the next process to use the temp folder removes
-// folders whose owner is no longer alive.
+// process can leave is its private folder with its lock file; the next process to use the temp
+// folder removes folders whose lock nobody holds.
+//
+// Security (red-team F1): every operation goes through directory descriptors (openat with
+// O_NOFOLLOW, fstat of the descriptor, unlinkat), never through a path that someone else could
+// swap for a symlink between a check and a use. The temp folder itself must be one whose entries
+// only we (or root) can rename: owned by us or root, and not writable by group or others unless
+// the sticky bit is set (as /tmp and /dev/shm are). Anything else is refused with a
+// `ParallelError` naming the folder.
+//
+// Liveness (red-team F10): a private folder is alive while its owner holds an exclusive `flock`
+// on its `.lock` file. That works across PID namespaces (containers sharing a volume), where
+// `kill(pid, 0)` answers for a different process; the kernel drops the lock when the owner dies.
 
 /// The private folders of this process and the stale-folder sweep.
 ///
@@ -16,8 +28,23 @@ final class TempFolder: Sendable {
     static let shared = TempFolder()
 
     static let prefix = "parallelkit-"
+    /// The file whose `flock` says the folder's owner is alive.
+    static let lockName = ".lock"
+    /// A folder without a lock file (being created, or left by an older version) is swept only when
+    /// it is at least this old and its pid is gone.
+    static let unlockedGraceSeconds = 60
 
-    private let folders = Mutex<[String: String]>([:])
+    /// One private folder: the descriptors stay open for the process's life.
+    private struct PrivateFolder: Sendable {
+        let path: String
+        let name: String
+        let parentFD: Int32
+        let directoryFD: Int32
+        /// Holds the `flock` that marks the folder as alive.
+        let lockFD: Int32
+    }
+
+    private let folders = Mutex<[String: PrivateFolder]>([:])
 
     private init() {
         atexit { TempFolder.shared.removeAll() }
@@ -33,64 +60,259 @@ final class TempFolder: Sendable {
         return nil
     }
 
-    /// Opens a new, already unlinked, 0600 file in this process's private folder inside `folder`.
-    func createUnlinkedFile(in folder: String) throws -> Int32 {
-        let directory = try privateFolder(in: folder)
-        for _ in 0..<8 {
-            let path = directory + "/array-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 {
-                unlink(path)
-                return fd
-            }
-            if errno != EEXIST { throw SystemError("creating a shared array file in \(directory)", errno) }
-        }
-        throw SystemError("creating a shared array file in \(directory)", EEXIST)
+    /// Checks `folder` (creating it when missing) and makes this process's private folder in it.
+    /// Call when a call or a `SharedArray` starts, so a bad folder is reported before any work.
+    /// - Throws: `ParallelError(.invalidArgument)` naming the folder and what to do.
+    func validate(_ folder: String) throws {
+        _ = try privateFolder(in: folder)
     }
 
-    /// This process's private folder inside `folder`, created (after sweeping stale ones) on
-    /// first use.
-    func privateFolder(in folder: String) throws -> String {
+    /// Opens a new, already unlinked, 0600 file in this process's private folder inside `folder`.
+    /// - Throws: `ParallelError(.invalidArgument)` when the folder is unusable.
+    func createUnlinkedFile(in folder: String) throws -> Int32 {
+        var recreated = false
+        while true {
+            let directory = try privateFolder(in: folder)
+            var lastError: Int32 = EEXIST
+            for _ in 0..<8 {
+                let name = "array-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+                let fd = openat(directory.directoryFD, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                if fd >= 0 {
+                    unlinkat(directory.directoryFD, name, 0)
+                    return fd
+                }
+                lastError = errno
+                if lastError != EEXIST { break }
+            }
+            // The folder was removed under us (by hand, or by an older version's sweep): make a
+            // new one, once.
+            if lastError == ENOENT && !recreated {
+                recreated = true
+                forget(folder)
+                continue
+            }
+            throw Self.unusable(folder, "creating a file in \(directory.path) failed: \(Self.text(lastError))")
+        }
+    }
+
+    /// This process's private folder inside `folder`, created (after sweeping stale ones) on first
+    /// use.
+    private func privateFolder(in folder: String) throws -> PrivateFolder {
         try folders.withLock { folders in
             if let existing = folders[folder] { return existing }
-            Self.sweepStaleFolders(in: folder)
-            var template = Array("\(folder)/\(Self.prefix)\(getpid())-XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else {
-                throw SystemError("creating a private folder in \(folder)", errno)
+            let parentFD = try Self.openSafeParent(folder)
+            Self.sweepStaleFolders(inDirectory: parentFD)
+            do {
+                let made = try Self.makePrivateFolder(in: parentFD, path: folder)
+                folders[folder] = made
+                return made
+            } catch {
+                Glibc.close(parentFD)
+                throw error
             }
-            let path = String(cString: made)
-            folders[folder] = path
-            return path
         }
     }
 
-    /// Removes this process's private folders (at exit; they hold no files by then).
+    private func forget(_ folder: String) {
+        let dropped = folders.withLock { $0.removeValue(forKey: folder) }
+        if let dropped { Self.closeDescriptors(of: dropped) }
+    }
+
+    /// Removes this process's private folders (at exit; they hold only their lock file by then).
     func removeAll() {
-        let paths = folders.withLock { folders in
+        let all = folders.withLock { folders in
             defer { folders.removeAll() }
             return Array(folders.values)
         }
-        for path in paths { Self.removeTree(path) }
+        for folder in all {
+            Self.removeContents(of: folder.directoryFD)
+            Self.removeEntry(folder.name, in: folder.parentFD, expecting: folder.directoryFD)
+            Self.closeDescriptors(of: folder)
+        }
     }
 
-    /// Removes folders left by processes of this user that are no longer alive.
-    static func sweepStaleFolders(in folder: String) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
-        for name in names where name.hasPrefix(prefix) {
-            let rest = name.dropFirst(prefix.count)
-            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid != getpid() else { continue }
-            guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
-            let path = folder + "/" + name
+    // MARK: Opening and checking the temp folder
+
+    /// Opens `folder` as a directory (creating it, as joblib does, when it is missing) and checks
+    /// that nobody else can rename entries in it.
+    static func openSafeParent(_ folder: String) throws -> Int32 {
+        var fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT {
+            try createFolder(folder)
+            fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOTDIR { throw unusable(folder, "it is not a folder") }
+            throw unusable(folder, "opening it failed: \(text(code))")
+        }
+        do {
+            try checkSafe(fd, folder)
+            return fd
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// Refuses a folder whose entries another user could rename (and so swap for symlinks).
+    static func checkSafe(_ fd: Int32, _ folder: String) throws {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw unusable(folder, "fstat failed: \(text(errno))") }
+        let owner = info.st_uid
+        guard owner == geteuid() || owner == 0 else {
+            throw unusable(
+                folder, "it belongs to another user (uid \(owner)), who could rename or replace the files ParallelKit puts there")
+        }
+        let othersMayWrite = info.st_mode & (S_IWGRP | S_IWOTH) != 0
+        let sticky = info.st_mode & S_ISVTX != 0
+        if othersMayWrite && !sticky {
+            throw unusable(
+                folder, "it is writable by other users and has no sticky bit (mode \(String(info.st_mode & 0o7777, radix: 8))), "
+                    + "so they could swap ParallelKit's files for links to yours. Use a folder only you can write, or set "
+                    + "the sticky bit (chmod +t) as /tmp has")
+        }
+        guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
+            throw unusable(folder, "this process may not create files in it (\(text(errno)))")
+        }
+    }
+
+    /// `mkdir -p`, new components private to the user.
+    private static func createFolder(_ folder: String) throws {
+        var prefix = folder.hasPrefix("/") ? "" : "."
+        for component in folder.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw unusable(folder, "it does not exist and creating \(prefix) failed: \(text(errno))")
+            }
+        }
+    }
+
+    private static func makePrivateFolder(in parentFD: Int32, path folder: String) throws -> PrivateFolder {
+        for _ in 0..<16 {
+            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            let name = "\(prefix)\(getpid())-\(suffix)"
+            guard mkdirat(parentFD, name, 0o700) == 0 else {
+                if errno == EEXIST { continue }
+                throw unusable(folder, "creating a private folder in it failed: \(text(errno))")
+            }
+            let directoryFD = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             var info = stat()
-            guard lstat(path, &info) == 0, info.st_uid == getuid(), (info.st_mode & S_IFMT) == S_IFDIR else { continue }
-            removeTree(path)
+            guard directoryFD >= 0, fstat(directoryFD, &info) == 0, info.st_uid == geteuid(),
+                info.st_mode & 0o077 == 0
+            else {
+                let code = errno
+                if directoryFD >= 0 { Glibc.close(directoryFD) }
+                throw unusable(folder, "its new private folder \(name) could not be verified: \(text(code))")
+            }
+            // The lock file gets its name only once it is locked, so a sweep never finds it
+            // unlocked while its owner is alive.
+            let pending = lockName + "-new"
+            let lockFD = openat(directoryFD, pending, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0,
+                renameat(directoryFD, pending, directoryFD, lockName) == 0
+            else {
+                let code = errno
+                if lockFD >= 0 { Glibc.close(lockFD) }
+                Glibc.close(directoryFD)
+                throw unusable(folder, "locking its private folder \(name) failed: \(text(code))")
+            }
+            return PrivateFolder(
+                path: folder + "/" + name, name: name, parentFD: parentFD, directoryFD: directoryFD, lockFD: lockFD)
+        }
+        throw unusable(folder, "no free name for a private folder")
+    }
+
+    private static func closeDescriptors(of folder: PrivateFolder) {
+        Glibc.close(folder.lockFD)
+        Glibc.close(folder.directoryFD)
+        Glibc.close(folder.parentFD)
+    }
+
+    // MARK: The sweep
+
+    /// Removes folders in `folder` left by processes that are no longer alive.
+    static func sweepStaleFolders(in folder: String) {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        sweepStaleFolders(inDirectory: fd)
+    }
+
+    /// Removes the stale private folders in the directory `parentFD`: ours (same user), whose lock
+    /// nobody holds.
+    static func sweepStaleFolders(inDirectory parentFD: Int32) {
+        for name in entryNames(of: parentFD) where name.hasPrefix(prefix) {
+            let directoryFD = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard directoryFD >= 0 else { continue }
+            defer { Glibc.close(directoryFD) }
+            var info = stat()
+            guard fstat(directoryFD, &info) == 0, info.st_uid == geteuid() else { continue }
+            guard isStale(directoryFD, name: name, info: info) else { continue }
+            removeContents(of: directoryFD)
+            removeEntry(name, in: parentFD, expecting: directoryFD)
         }
     }
 
-    private static func removeTree(_ path: String) {
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-            for name in names { unlink(path + "/" + name) }
+    private static func isStale(_ directoryFD: Int32, name: String, info: stat) -> Bool {
+        let lockFD = openat(directoryFD, lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        if lockFD >= 0 {
+            defer { Glibc.close(lockFD) }
+            // Taking the lock means nobody holds it: the owner is gone (in any PID namespace).
+            // It is dropped again with the descriptor; the folder is removed right after.
+            return flock(lockFD, LOCK_EX | LOCK_NB) == 0
         }
-        rmdir(path)
+        // No lock file: a folder being created right now, or one of an older version.
+        let rest = name.dropFirst(prefix.count)
+        guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid != getpid() else { return false }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        guard now.tv_sec - info.st_ctim.tv_sec >= unlockedGraceSeconds else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
+
+    /// Names in a directory, read through a duplicate of `fd` (closedir closes what it reads).
+    private static func entryNames(of fd: Int32) -> [String] {
+        let duplicate = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard duplicate >= 0 else { return [] }
+        guard let stream = fdopendir(duplicate) else {
+            Glibc.close(duplicate)
+            return []
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Unlinks the files directly inside `directoryFD` (never following a link, never recursing).
+    private static func removeContents(of directoryFD: Int32) {
+        for name in entryNames(of: directoryFD) { unlinkat(directoryFD, name, 0) }
+    }
+
+    /// Removes the empty folder `name` from `parentFD` if it is still the one open as `expected`.
+    private static func removeEntry(_ name: String, in parentFD: Int32, expecting expected: Int32) {
+        var opened = stat()
+        var named = stat()
+        guard fstat(expected, &opened) == 0, fstatat(parentFD, name, &named, AT_SYMLINK_NOFOLLOW) == 0,
+            opened.st_dev == named.st_dev, opened.st_ino == named.st_ino
+        else { return }
+        unlinkat(parentFD, name, AT_REMOVEDIR)
+    }
+
+    // MARK: Errors
+
+    static func unusable(_ folder: String, _ reason: String) -> ParallelError {
+        ParallelError.invalid(
+            "temp folder", "'\(folder)' cannot hold shared arrays: \(reason)",
+            fix: "Pass another tempFolder (or JOBLIB_TEMP_FOLDER), or none to use anonymous shared memory.")
+    }
+
+    private static func text(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
 }

@@ -1,0 +1,141 @@
+import Foundation
+import ParallelKit
+import Synchronization
+import Testing
+
+@testable import ParallelProcess
+
+/// Red-team F1 (temp-folder cleanup redirected by a symlink swap) and F11 (bad temp folders).
+@Suite("Temp folder safety", .serialized)
+struct TempFolderSecurityTests {
+    /// A fresh folder under the system temp folder, removed by the caller.
+    static func makeBase(_ label: String) throws -> String {
+        let base = NSTemporaryDirectory() + "parallelkit-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false)
+        chmod(base, 0o755)
+        return base
+    }
+
+    static func expectUnusable(_ folder: String, mentioning words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 1.0, count: 10) }
+            Issue.record("a SharedArray was created in \(folder)", sourceLocation: sourceLocation)
+        } catch let error as ParallelError {
+            #expect(error.code == .invalidArgument, sourceLocation: sourceLocation)
+            #expect(error.description.contains(folder), "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(words), "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("not a ParallelError: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("F11: a missing folder is created; a file, /proc and an others-writable folder are ParallelErrors")
+    func badFoldersAreClearErrors() async throws {
+        let base = try Self.makeBase("badfolders")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let missing = base + "/not/yet/there"
+        let array = try withParallelConfig(tempFolder: missing) { try SharedArray(repeating: 2.0, count: 10) }
+        #expect(array[9] == 2.0)
+        var info = stat()
+        #expect(stat(missing, &info) == 0 && info.st_mode & 0o777 == 0o700, "created private to the user, as joblib creates it")
+
+        let file = base + "/a-file"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data([1])))
+        Self.expectUnusable(file, mentioning: "not a folder")
+        Self.expectUnusable("/proc", mentioning: "/proc")
+
+        let shared = base + "/shared777"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o777)
+        Self.expectUnusable(shared, mentioning: "sticky")
+        // With the sticky bit (as /tmp has) others cannot rename our entries: accepted.
+        chmod(shared, 0o1777)
+        _ = try withParallelConfig(tempFolder: shared) { try SharedArray(repeating: 1.0, count: 10) }
+
+        // Parallel checks the folder when the call starts, before any task runs.
+        let ran = Counter()
+        await #expect {
+            _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()), tempFolder: file)(
+                [PlainSumJob(values: [1], scale: 1)])
+            ran.increment()
+        } throws: { error in
+            (error as? ParallelError)?.code == .invalidArgument && "\(error)".contains(file)
+        }
+        #expect(ran.value == 0)
+    }
+
+    /// The red team's attack on the stale-folder sweep: another user keeps swapping a stale
+    /// private folder with a symlink to a folder of ours (renameat2 RENAME_EXCHANGE) in a 0777
+    /// folder without the sticky bit, while we sweep. Working through descriptors with O_NOFOLLOW,
+    /// the sweep never leaves the folder it opened: no file of the target may disappear.
+    @Test("F1: a symlink swap by another user never redirects the sweep (needs root to play two users)")
+    func symlinkSwapCannotRedirectTheSweep() async throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+        else {
+            print("skipped: playing an attacker as another user needs root, /usr/bin/setpriv and /usr/bin/python3")
+            return
+        }
+        let base = try Self.makeBase("race")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let shared = base + "/shared777"
+        let precious = base + "/precious"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o777)
+        try FileManager.default.createDirectory(atPath: precious, withIntermediateDirectories: false)
+        let names = ["a", "b", "c", "d", "e", ".lock"]
+        for name in names { #expect(FileManager.default.createFile(atPath: precious + "/" + name, contents: Data([7]))) }
+
+        // The attacker (uid 65534) swaps every parallelkit-* entry with a symlink to `precious`.
+        let attacker = Process()
+        attacker.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        attacker.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.attackerScript,
+            shared, precious,
+        ]
+        try attacker.run()
+        defer {
+            kill(attacker.processIdentifier, SIGKILL)
+            attacker.waitUntilExit()
+        }
+        let ready = await eventually(within: .seconds(20)) { FileManager.default.fileExists(atPath: shared + "/.attacker-ready") }
+        #expect(ready, "the attacker did not start")
+
+        // Stale folders of a dead owner (unlocked .lock), recreated after each sweep.
+        for round in 0..<300 {
+            let stale = shared + "/parallelkit-1-round\(round)"
+            if mkdir(stale, 0o700) == 0 {
+                _ = FileManager.default.createFile(atPath: stale + "/.lock", contents: Data())
+                _ = FileManager.default.createFile(atPath: stale + "/array-x", contents: Data([1]))
+            }
+            TempFolder.sweepStaleFolders(in: shared)
+        }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: precious)) ?? []
+        #expect(Set(left) == Set(names), "the sweep deleted files through a symlink: \(left)")
+    }
+
+    static let attackerScript = """
+        import ctypes, os, sys, time
+        folder, target = sys.argv[1], sys.argv[2]
+        libc = ctypes.CDLL(None, use_errno=True)
+        AT_FDCWD, RENAME_EXCHANGE = -100, 2
+        def exchange(a, b):
+            libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), RENAME_EXCHANGE)
+        open(os.path.join(folder, ".attacker-ready"), "w").close()
+        t0 = time.time()
+        while time.time() - t0 < 30:
+            for name in os.listdir(folder):
+                if name.startswith("parallelkit-"):
+                    path, decoy = os.path.join(folder, name), os.path.join(folder, ".decoy-" + name)
+                    try: os.symlink(target, decoy)
+                    except OSError: pass
+                    for _ in range(50): exchange(path, decoy)
+        """
+}
+
+/// A thread-safe counter for tests.
+final class Counter: Sendable {
+    private let storage = Mutex(0)
+    func increment() { storage.withLock { $0 += 1 } }
+    var value: Int { storage.withLock { $0 } }
+}
