@@ -89,7 +89,7 @@ let package = Package(
 
         .testTarget(name: "ParallelCoreTests", dependencies: ["ParallelCore"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelConfigurationTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
-        .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
+        .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit", "ParallelThreading"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),

@@ -20,6 +20,11 @@ public final class ThreadingBackend: ParallelBackend {
         pool = .shared
     }
 
+    /// A backend on its own pool (tests: a pool with a simulated thread limit).
+    init(pool: WorkerThreadPool) {
+        self.pool = pool
+    }
+
     /// `ThreadingBackend`.
     public var displayName: String { "ThreadingBackend" }
 

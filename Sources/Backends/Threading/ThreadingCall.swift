@@ -24,6 +24,8 @@ final class ThreadingCall: BackendCall {
         /// Which worker runs which batch (by the batch's progress object), for `abandon`.
         var running: [ObjectIdentifier: Int] = [:]
         var nextWorkerID = 0
+        /// Workers whose thread is being started (counted against `nJobs`).
+        var startingWorkers = 0
         var aborted = false
     }
 
@@ -38,25 +40,42 @@ final class ThreadingCall: BackendCall {
 
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
         let pending = Pending(batch: batch, completion: completion)
-        state.withLock { state in
-            guard !state.aborted else { return }
-            guard state.workers.count < nJobs else {
+        let needsWorker = state.withLock { state -> Bool in
+            guard !state.aborted else { return false }
+            guard state.workers.count + state.startingWorkers < nJobs else {
                 state.queue.append(pending)
-                return
+                return false
             }
-            startWorker(first: pending, in: &state)
+            state.startingWorkers += 1
+            return true
         }
+        if needsWorker { startWorker(first: pending) }
     }
 
-    /// Starts a worker for `first`; called with the lock held, so the worker cannot retire before
-    /// it is recorded.
-    private func startWorker(first: Pending, in state: inout State) {
-        let workerID = state.nextWorkerID
-        state.nextWorkerID += 1
-        pool.reserve()
-        state.running[ObjectIdentifier(first.batch.progress)] = workerID
-        state.workers[workerID] = Task(executorPreference: pool) { [self] in
-            await runWorker(workerID, first: first)
+    /// Starts a worker for `first` (counted in `startingWorkers` by the caller). Its thread is
+    /// reserved outside the lock, because a refusal completes the batch with the error, and the
+    /// completion may call back into the engine, which may submit again.
+    private func startWorker(first: Pending) {
+        do {
+            try pool.reserve()
+        } catch {
+            state.withLock { $0.startingWorkers -= 1 }
+            first.completion(BatchOutcome(failure: error))
+            return
+        }
+        state.withLock { state in
+            state.startingWorkers -= 1
+            guard !state.aborted else {
+                pool.release()
+                return
+            }
+            let workerID = state.nextWorkerID
+            state.nextWorkerID += 1
+            state.running[ObjectIdentifier(first.batch.progress)] = workerID
+            // Created under the lock, so the worker cannot retire before it is recorded.
+            state.workers[workerID] = Task(executorPreference: pool) { [self] in
+                await runWorker(workerID, first: first)
+            }
         }
     }
 
@@ -84,16 +103,16 @@ final class ThreadingCall: BackendCall {
     /// keeps `nJobs` workers. Whatever the abandoned batch returns later is ignored by the engine.
     func abandon(_ batch: TaskBatch) {
         batch.progress.requestAbort()
-        let stuck = state.withLock { state -> Task<Void, Never>? in
+        let (stuck, next) = state.withLock { state -> (Task<Void, Never>?, Pending?) in
             guard let workerID = state.running.removeValue(forKey: ObjectIdentifier(batch.progress)),
                 let worker = state.workers.removeValue(forKey: workerID)
-            else { return nil }
-            if !state.aborted, let next = state.queue.popFirst() {
-                startWorker(first: next, in: &state)
-            }
-            return worker
+            else { return (nil, nil) }
+            guard !state.aborted, let next = state.queue.popFirst() else { return (worker, nil) }
+            state.startingWorkers += 1
+            return (worker, next)
         }
         stuck?.cancel()
+        if let next { startWorker(first: next) }
     }
 
     func abort() {

@@ -11,7 +11,9 @@ import ParallelCore
 /// `nJobs`, also above the core count). An executor job (a piece of a Swift task between two
 /// suspensions) wakes an idle thread if there is one, else starts a thread while fewer threads
 /// exist than are reserved, else waits for a busy thread (only executor jobs beyond one per
-/// worker — child tasks that inherit the executor preference — ever wait). A thread that idles for ``idleSeconds`` ends.
+/// worker — child tasks that inherit the executor preference — ever wait). A thread that idles for
+/// `idleSeconds` ends while the pool has more threads than reserved workers. Threads start through
+/// a checked `pthread_create`: a refused thread is an error for the call that needed it.
 /// Threads are reused across calls, so back-to-back calls start no threads.
 ///
 /// - Concurrency: `enqueue` from any thread. The queue and counters are guarded by `lock`, which
@@ -20,19 +22,26 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     /// The pool every threading call shares.
     static let shared = WorkerThreadPool(name: "pk-threading")
 
-    /// How long an idle thread waits for work before it ends.
-    static let idleSeconds = 5
+    /// How long an idle thread waits for work before it ends (5 s for the shared pool).
+    let idleSeconds: Int
+    /// Stack size of each thread (as Foundation's `Thread` default on Linux).
+    static let stackSize = 8 << 20
 
     private let name: String
+    /// Tests: thread starts beyond this many live threads fail with EAGAIN, as at a system limit.
+    private let threadLimitForTesting: Int?
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private var executorJobs = FIFOQueue<UnownedJob>()
     private var waiting = 0
+    /// Threads that really started (pthread_create succeeded) and have not ended.
     private var threadCount = 0
     private var reserved = 0
 
-    init(name: String) {
+    init(name: String, idleSeconds: Int = 5, threadLimitForTesting: Int? = nil) {
         self.name = name
+        self.idleSeconds = idleSeconds
+        self.threadLimitForTesting = threadLimitForTesting
     }
 
     /// The number of live threads (for tests and diagnostics).
@@ -42,11 +51,34 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         return threadCount
     }
 
-    /// Records one more worker that needs a thread of its own.
-    func reserve() {
+    /// The number of workers holding a reservation (for tests and diagnostics).
+    var reservedWorkers: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return reserved
+    }
+
+    /// Records one more worker that needs a thread of its own, and starts that thread now when
+    /// the pool has fewer threads than workers.
+    ///
+    /// A thread that cannot be created is an error here, for the call that needed it, with the
+    /// counts left as they were (red-team F2: `Thread.start()` failed silently, the phantom
+    /// thread was counted, and the pool never started or woke a thread again).
+    /// - Throws: `ParallelError(.workerCrashed)` naming the limits that can refuse a thread.
+    func reserve() throws {
         lock.lock()
         reserved += 1
+        let needsThread = threadCount < reserved
+        if needsThread { threadCount += 1 }
         lock.unlock()
+        guard needsThread else { return }
+        let result = startThread()
+        guard result != 0 else { return }
+        lock.lock()
+        threadCount -= 1
+        reserved -= 1
+        lock.unlock()
+        throw SystemLimits.refused(.thread, for: "a worker of the threading backend", code: result)
     }
 
     /// Records that a worker ended.
@@ -71,16 +103,34 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
             lock.signal()
         }
         lock.unlock()
-        if spawn { startThread() }
+        guard spawn, startThread() != 0 else { return }
+        // No thread for this executor job: undo the count. A live thread will take it; with none
+        // at all (no worker holds a thread, and the system refuses one), the queued jobs run on a
+        // Dispatch thread rather than wait for ever.
+        lock.lock()
+        threadCount -= 1
+        var stranded: [UnownedJob] = []
+        if threadCount == 0 {
+            while let queued = executorJobs.popFirst() { stranded.append(queued) }
+        }
+        lock.unlock()
+        guard !stranded.isEmpty else { return }
+        let executor = asUnownedTaskExecutor()
+        DispatchQueue.global().async {
+            for queued in stranded { queued.runSynchronously(on: executor) }
+        }
     }
 
-    private func startThread() {
-        let thread = Thread { [self] in
-            Platform.setCurrentThreadName(name)
-            runLoop()
+    /// Starts one thread with a checked `pthread_create` (Foundation's `Thread.start()` ignores
+    /// its result). Returns 0 or the error code.
+    private func startThread() -> Int32 {
+        if let limit = threadLimitForTesting {
+            lock.lock()
+            let over = threadCount > limit
+            lock.unlock()
+            if over { return EAGAIN }
         }
-        thread.stackSize = 8 << 20
-        thread.start()
+        return CheckedThread.start(name: name, stackSize: Self.stackSize) { [self] in runLoop() }
     }
 
     private func runLoop() {
@@ -94,9 +144,11 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
                 continue
             }
             waiting += 1
-            let signalled = lock.wait(seconds: Self.idleSeconds)
+            let signalled = lock.wait(seconds: idleSeconds)
             waiting -= 1
-            if !signalled && executorJobs.isEmpty {
+            // A thread ends only while the pool has more threads than reserved workers: each
+            // worker's thread was started for it in `reserve()`, and its executor jobs need one.
+            if !signalled && executorJobs.isEmpty && threadCount > reserved {
                 threadCount -= 1
                 lock.unlock()
                 return

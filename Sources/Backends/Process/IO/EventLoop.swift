@@ -75,9 +75,12 @@ package final class EventLoop: @unchecked Sendable {
         wakeWrite = fds[1]
         FileDescriptorIO.setNonBlocking(wakeRead)
         FileDescriptorIO.setNonBlocking(wakeWrite)
-        let thread = Thread { [unowned self] in self.run() }
-        thread.name = "pk-process-io"
-        thread.start()
+        let result = CheckedThread.start(name: "pk-process-io") { [unowned self] in self.run() }
+        guard result == 0 else {
+            close(wakeRead)
+            close(wakeWrite)
+            throw SystemLimits.refused(.thread, for: "the process backends' I/O", code: result)
+        }
     }
 
     /// Whether the caller is on the loop thread.

@@ -1,4 +1,5 @@
 import Foundation
+import ParallelCore
 
 /// Copies the workers' standard error to this process's on a thread of its own, so the event
 /// loop — the only I/O thread of every pool — never blocks on a write.
@@ -35,10 +36,9 @@ final class StandardErrorRelay: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if !started {
-            started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "pk-stderr"
-            thread.start()
+            // Without a thread (the system refused one), retry at the next write; the bytes wait
+            // in the bounded buffer meanwhile.
+            started = CheckedThread.start(name: "pk-stderr") { [self] in run() } == 0
         }
         if pending.count + bytes.count > capacity {
             dropped += bytes.count

@@ -1,6 +1,7 @@
 import CParallelSupport
 import CParallelWorkerHook
 import Foundation
+import ParallelCore
 
 // Where worker mode starts: called by the C constructor (dynamic Swift runtime) or by
 // `ParallelWorker.enterIfNeeded()` (static runtime). It never returns: the main thread parks in
@@ -24,10 +25,14 @@ package enum WorkerEntry {
 
     /// Runs `loop` on a thread of its own and parks the main thread in its run loop.
     package static func serve(_ loop: WorkerLoop) -> Never {
-        let thread = Thread { loop.run() }
-        thread.name = "pk-worker"
-        thread.stackSize = 8 << 20
-        thread.start()
+        let result = CheckedThread.start(name: "pk-worker") { loop.run() }
+        guard result == 0 else {
+            // Said on stderr, which the parent quotes in its "could not start" error.
+            let reason = SystemLimits.refused(.thread, for: "the worker's request loop", code: result)
+            FileDescriptorIO.writeAll(2, Array("ParallelKit worker: \(reason.description)\n".utf8))
+            // Not 121 (permanent): a limit may pass, so the pool may retry a few times.
+            WorkerLoop.exitWorker(3)
+        }
         while true {
             _ = RunLoop.main.run(mode: .default, before: .distantFuture)
         }
