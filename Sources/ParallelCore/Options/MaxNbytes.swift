@@ -53,13 +53,23 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
             guard n >= 0 else { throw Self.malformed(description) }
             return n
         case .text(let text):
-            guard let parsedBytes else { throw Self.malformed(text) }
+            guard let parsedBytes else { throw Self.isTooLarge(text) ? Self.tooLarge(text) : Self.malformed(text) }
             return parsedBytes
         }
     }
 
-    /// Bytes for a size such as `"1M"`, or `nil` when it is not one.
+    /// Bytes for a size such as `"1M"`, or `nil` when it is not one (or is too large).
     private static func parse(_ text: String) -> Int? {
+        guard let (value, multiplier, digits) = number(text) else { return nil }
+        // A plain byte count is taken exactly (a Double would round "9223372036854775807").
+        if multiplier == 1, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let exact = Int(digits) { return exact }
+        // Checked in Double before converting: converting a value past Int.max traps.
+        guard value * Double(multiplier) < Double(Int.max) else { return nil }
+        return Int(value * Double(multiplier))
+    }
+
+    /// The number and the suffix's multiplier of a well-formed size, whatever its magnitude.
+    private static func number(_ text: String) -> (value: Double, multiplier: Int, digits: Substring)? {
         let trimmed = text.trimmingSpaces()
         guard let last = trimmed.last else { return nil }
         let multiplier: Int
@@ -71,10 +81,18 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
         default: multiplier = 1
         }
         guard let value = Double(digits), value.isFinite, value >= 0,
-              digits.allSatisfy({ $0.isNumber || $0 == "." }),
-              value * Double(multiplier) < Double(Int.max)
+              digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") })
         else { return nil }
-        return Int(value * Double(multiplier))
+        return (value, multiplier, digits)
+    }
+
+    /// A well-formed size beyond `Int.max` bytes (`"999999999999G"`).
+    private static func isTooLarge(_ text: String) -> Bool { number(text) != nil }
+
+    private static func tooLarge(_ text: String) -> ParallelError {
+        ParallelError.invalid(
+            "maxNbytes", "'\(text)' is larger than any memory (the largest size is \(Int.max) bytes)",
+            fix: "Use a size such as \"1M\" or \"2G\", or .disabled.")
     }
 
     private static func malformed(_ text: String) -> ParallelError {
