@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /// Defined with @_cdecl in ParallelProcess. Weak, so a binary that links CParallelSupport without
@@ -110,10 +112,10 @@ static int pk_parse_field(const char **cursor, long *value) {
     return 1;
 }
 
-static int pk_parse_request(const char *text, pk_worker_request *out) {
-    long fields[5];
+static int pk_parse_request(const char *text, pk_worker_request *out, long *request_inode, long *reply_inode) {
+    long fields[7];
     const char *cursor = text;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         if (!pk_parse_field(&cursor, &fields[i])) return 0;
     }
     if (*cursor != '\0') return 0;
@@ -123,7 +125,62 @@ static int pk_parse_request(const char *text, pk_worker_request *out) {
     out->reply_fd = (int)fields[3];
     out->board_fd = (int)fields[4];
     out->remote = 0;
+    *request_inode = fields[5];
+    *reply_inode = fields[6];
     return out->protocol_version == 1 && out->request_fd > 2 && out->reply_fd > 2 && out->board_fd > 2;
+}
+
+/// The handshake only the parent can give (red-team F15): the request and reply descriptors must
+/// be the very pipes the parent made, recognised by their inode numbers (which it put in the
+/// variable; pipe inodes are not reused while either end is open). A stray variable, or one copied
+/// into another program's environment with unrelated descriptors 3 to 5, fails this check.
+static int pk_is_pipe_with_inode(int fd, long inode) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) return 0;
+    return S_ISFIFO(info.st_mode) && (long)(info.st_ino & 0x7fffffff) == inode;
+}
+
+/// Moves `fd` to a close-on-exec descriptor near the top of the descriptor table (red-team F6):
+/// user code that writes to, closes or dup2s over "its" low descriptors cannot reach the protocol,
+/// and programs a job starts do not inherit it. Returns the new descriptor, or -1.
+static int pk_move_high(int fd, int base) {
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high < 0) high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (high < 0) return -1;
+    close(fd);
+    return high;
+}
+
+/// The lowest descriptor the protocol moves to: 64 below the soft limit (at most 4096), so the
+/// numbers a program allocates from the bottom never reach it.
+static int pk_protocol_fd_base(void) {
+    struct rlimit limit;
+    long top = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) top = (long)limit.rlim_cur;
+    if (top > 4096) top = 4096;
+    long base = top - 64;
+    return base < 10 ? 10 : (int)base;
+}
+
+/// Moves the three protocol descriptors up and points 3, 4 and 5 at /dev/null. Returns 0 on
+/// failure (descriptor table full).
+static int pk_relocate_protocol(pk_worker_request *request) {
+    int base = pk_protocol_fd_base();
+    int request_fd = pk_move_high(request->request_fd, base);
+    int reply_fd = pk_move_high(request->reply_fd, base);
+    int board_fd = pk_move_high(request->board_fd, base);
+    if (request_fd < 0 || reply_fd < 0 || board_fd < 0) return 0;
+    request->request_fd = request_fd;
+    request->reply_fd = reply_fd;
+    request->board_fd = board_fd;
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+        for (int fd = 3; fd <= 5; fd++) {
+            if (fd != null_fd) dup2(null_fd, fd);
+        }
+        if (null_fd > 5) close(null_fd);
+    }
+    return 1;
 }
 
 /// True when the Swift runtime lives in the main executable (a --static-swift-stdlib build).
@@ -169,7 +226,8 @@ __attribute__((constructor)) static void pk_worker_constructor(void) {
         return;
     }
     pk_worker_request request;
-    int valid = pk_parse_request(value, &request);
+    long request_inode = -1, reply_inode = -1;
+    int valid = pk_parse_request(value, &request, &request_inode, &reply_inode);
     // Children of this worker (a nested process backend inside a job) must start as ordinary
     // programs and receive their own request, so the variable goes away before anything else runs.
     unsetenv(PK_WORKER_ENV);
@@ -179,17 +237,29 @@ __attribute__((constructor)) static void pk_worker_constructor(void) {
         (void)!write(2, message, sizeof message - 1);
         return;
     }
-    if (fcntl(request.request_fd, F_GETFD) < 0 || fcntl(request.reply_fd, F_GETFD) < 0 ||
-        fcntl(request.board_fd, F_GETFD) < 0) {
+    if (!pk_is_pipe_with_inode(request.request_fd, request_inode) ||
+        !pk_is_pipe_with_inode(request.reply_fd, reply_inode) || fcntl(request.board_fd, F_GETFD) < 0) {
+        // Not started by a ParallelKit parent (a stray or inherited variable): run main as usual.
         static const char message[] =
-            "ParallelKit: PARALLELKIT_WORKER names file descriptors this process does not have\n";
+            "ParallelKit: ignoring PARALLELKIT_WORKER: its descriptors are not the pipes of a ParallelKit parent; "
+            "running as a normal program\n";
         (void)!write(2, message, sizeof message - 1);
-        _exit(PK_WORKER_EXIT_NOT_LINKED);
+        return;
     }
     // The worker must not outlive its parent. The death signal is armed first and the parent is
     // checked after, so a parent that died in between is still noticed.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() != request.parent_pid) _exit(0);
+    if (getppid() != request.parent_pid) {
+        // The pipes are a real parent's, but that parent has already ended: nothing to serve.
+        static const char message[] = "ParallelKit: worker started after its parent ended; exiting\n";
+        (void)!write(2, message, sizeof message - 1);
+        _exit(0);
+    }
+    if (!pk_relocate_protocol(&request)) {
+        static const char message[] = "ParallelKit: worker cannot move its protocol descriptors (descriptor table full)\n";
+        (void)!write(2, message, sizeof message - 1);
+        _exit(PK_WORKER_EXIT_NOT_LINKED);
+    }
     // A job's print must reach the parent's terminal promptly and survive a crash of the worker.
     setvbuf(stdout, NULL, _IOLBF, 0);
 

@@ -119,7 +119,14 @@ struct DroppedCallTests {
     @Test func aDroppedMultiprocessingCallEndsItsWorkers() async throws {
         let backend = MultiprocessingBackend()
         var call: (any BackendCall)? = try await backend.startCall(BackendCallContext(nJobs: 2))
-        let pids = await EventLoop.shared.submit { [call] in (call as? ProcessCall)?.pool.liveWorkerPIDs ?? [] }
+        // Workers start for batches, not for the call (red-team F4): a call that submits
+        // nothing starts none. Start one by hand, as a batch would.
+        let pids = await EventLoop.shared.submit { [call] () -> [pid_t] in
+            guard let pool = (call as? ProcessCall)?.pool else { return [] }
+            #expect(pool.liveWorkerPIDs.isEmpty, "no batch, no worker")
+            pool.spawnForTesting()
+            return pool.liveWorkerPIDs
+        }
         #expect(!pids.isEmpty)
         call = nil
         _ = call

@@ -116,8 +116,9 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         lock.unlock()
         guard !stranded.isEmpty else { return }
         let executor = asUnownedTaskExecutor()
+        let orphans = stranded
         DispatchQueue.global().async {
-            for queued in stranded { queued.runSynchronously(on: executor) }
+            for queued in orphans { queued.runSynchronously(on: executor) }
         }
     }
 

@@ -11,7 +11,11 @@ extern "C" {
 #endif
 
 /// The environment variable that turns a process into a worker. Its value is
-/// "<protocol>:<parent pid>:<request fd>:<reply fd>:<status board fd>".
+/// "<protocol>:<parent pid>:<request fd>:<reply fd>:<status board fd>:<request pipe inode>:<reply
+/// pipe inode>" (inodes masked to 31 bits). The inodes are the handshake: a process becomes a worker
+/// only when those descriptors are the parent's pipes. The constructor then moves the three
+/// descriptors to close-on-exec numbers near the top of the table and points 3, 4 and 5 at
+/// /dev/null; `pk_worker_copy_request` reports the moved numbers.
 #define PK_WORKER_ENV "PARALLELKIT_WORKER"
 
 /// The environment variable that starts a worker on another machine (the "slurm" and "ssh"

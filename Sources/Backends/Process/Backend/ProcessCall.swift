@@ -62,7 +62,7 @@ package final class ProcessCall: BackendCall {
         }
         let queued = QueuedBatch(
             batchID: batchID, callID: callID, firstIndex: batch.firstIndex, count: batch.count, frame: frame,
-            progress: batch.progress, tracksEachTask: batch.tracksEachTask,
+            progress: batch.progress, tracksEachTask: batch.tracksEachTask, verbose: context.verbose,
             complete: BatchCodec.completion(
                 for: portable, firstIndex: batch.firstIndex, count: batch.count, reportTo: completion))
         let pool = self.pool

@@ -31,6 +31,11 @@ struct QueuedBatch: Sendable {
     let progress: BatchProgress
     /// Whether the worker sends a notice per task (the call has a timeout).
     let tracksEachTask: Bool
+    /// The call's `verbose`: above 0, a crashed worker's report is also copied to our stderr and
+    /// a stopped worker is pointed out.
+    var verbose: Int = 0
+    /// Put back in the queue once already, after a worker lost it before running any of its tasks.
+    var requeued = false
     /// Called exactly once with the end of the batch, unless the call is aborted first.
     let complete: @Sendable (BatchReply) -> Void
 }

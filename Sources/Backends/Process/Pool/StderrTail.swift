@@ -6,7 +6,13 @@ import Foundation
 // through the terminal's scrollback. The reason line is also kept on its own, because a long
 // backtrace can push it out of the tail.
 
-/// A bounded buffer of a stream's most recent lines, plus its last crash message.
+/// A bounded buffer of a stream's most recent lines, plus the cause of the latest crash report.
+///
+/// The cause is the *first* line of the current batch that states a reason (`Fatal error:`,
+/// `Precondition failed:`, …): the Swift runtime prints the reason first and then its backtrace,
+/// whose `*** Program crashed:` headline and register dump (`r14 0x… Fatal error: fai`) must not
+/// displace it (red-team F14). A headline (`Program crashed:`, `Segmentation fault`) is the cause
+/// only when no reason line came before it (a plain signal). Register-dump lines never count.
 ///
 /// - Complexity: amortised O(bytes appended); memory is bounded by `capacity`.
 struct StderrTail {
@@ -17,14 +23,41 @@ struct StderrTail {
     private var bytes: [UInt8] = []
     /// Where the line being written started in `bytes` (for finding whole lines as they end).
     private var lineStart = 0
-    /// The last line that reads like the cause of a crash.
-    private(set) var crashMessage: String?
+    private var reason: String?
+    private var headline: String?
 
-    /// Lines that carry the cause of a crash, as the Swift runtime and common tools print them.
-    static let crashMarkers = [
-        "Fatal error:", "Precondition failed:", "Assertion failed:", "fatal error:", "Program crashed:",
-        "terminate called", "Segmentation fault", "panic:",
+    /// The line that best says why the worker crashed, if one was written since ``startBatch()``.
+    var crashMessage: String? { reason ?? headline }
+
+    /// Lines that state the cause of a crash, as the Swift runtime and common tools print them.
+    static let reasonMarkers = [
+        "Fatal error:", "Precondition failed:", "Assertion failed:", "fatal error:", "terminate called", "panic:",
     ]
+    /// Lines that announce a crash without its cause (the backtracer's headline, a shell's note).
+    static let headlineMarkers = ["Program crashed:", "Segmentation fault"]
+
+    /// Whether `line` starts a crash report (a reason or a headline, not a register dump).
+    static func startsCrashReport(_ line: String) -> Bool {
+        guard !isRegisterDump(line) else { return false }
+        return (reasonMarkers + headlineMarkers).contains(where: line.contains)
+    }
+
+    /// A line of the backtracer's register or memory dump: a register name or an address, then
+    /// a hexadecimal value (`rax 0x…`, `0x00007f… 46 61 74 …`).
+    static func isRegisterDump(_ line: String) -> Bool {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard words.count >= 2 else { return false }
+        let first = words[0]
+        let isRegisterName = first.count <= 6 && first.allSatisfy { $0.isLowercase || $0.isNumber }
+        let isAddress = first.hasPrefix("0x") && first.dropFirst(2).allSatisfy(\.isHexDigit)
+        return (isRegisterName || isAddress) && words[1].hasPrefix("0x") || isAddress
+    }
+
+    /// Forgets the crash cause of an earlier batch (a worker serves many batches).
+    mutating func startBatch() {
+        reason = nil
+        headline = nil
+    }
 
     init(capacity: Int = 32 * 1024, maxLines: Int = 150) {
         self.capacity = capacity
@@ -53,10 +86,13 @@ struct StderrTail {
 
     private mutating func noteLine(_ line: ArraySlice<UInt8>) {
         // Crash messages are short; a huge line (a dump) is not one and is not worth decoding.
-        guard line.count < 4096 else { return }
+        guard line.count < 4096, reason == nil else { return }
         let text = String(decoding: line, as: UTF8.self)
-        if Self.crashMarkers.contains(where: text.contains) {
-            crashMessage = text.trimmingCharacters(in: .whitespaces)
+        guard !Self.isRegisterDump(text) else { return }
+        if Self.reasonMarkers.contains(where: text.contains) {
+            reason = text.trimmingCharacters(in: .whitespaces)
+        } else if headline == nil, Self.headlineMarkers.contains(where: text.contains) {
+            headline = text.trimmingCharacters(in: .whitespaces)
         }
     }
 

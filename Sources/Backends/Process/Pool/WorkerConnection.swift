@@ -17,8 +17,12 @@ protocol WorkerConnectionDelegate: AnyObject {
     /// The running batch ended with `reply`; the worker is ready again.
     func worker(_ worker: WorkerConnection, finished batch: QueuedBatch, with reply: BatchReply)
     /// The process is gone. `crashed` is the batch it was running, if any, with the error that
-    /// names the task; `startFailure` is set when it never became ready.
-    func workerDied(_ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError)?, startFailure: StartFailure?)
+    /// names the task, and whether the worker lost it before running any of its tasks (its request
+    /// stream broke: the batch is innocent and may run elsewhere); `startFailure` is set when it
+    /// never became ready.
+    func workerDied(
+        _ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError, neverStarted: Bool)?,
+        startFailure: StartFailure?)
 }
 
 /// Why a worker never became ready.
@@ -43,6 +47,10 @@ final class WorkerConnection: EventHandler {
     static let deferredTimeout: UInt64 = 5_000_000_000
     /// How long a retiring worker gets to exit before SIGKILL.
     static let retireGrace: UInt64 = 2_000_000_000
+    /// How often a busy worker of a verbose call is checked for being stopped (SIGSTOP, a debugger).
+    static let stopCheckInterval: UInt64 = 2_000_000_000
+    /// Crash-report bytes held back from our stderr at most (the tail keeps its own copy).
+    static let heldStderrLimit = 256 * 1024
 
     private(set) var process: SpawnedProcess
     private weak var delegate: (any WorkerConnectionDelegate)?
@@ -68,6 +76,17 @@ final class WorkerConnection: EventHandler {
     /// A remote worker that did not connect back in time (its launcher was then killed).
     private var startTimedOutAt = false
     private var killedByPool = false
+    /// Set when the worker reported that its request stream broke (a fault outside any batch).
+    private var requestStreamBroke = false
+    /// From the first line of a crash report on, the worker's stderr is held here instead of
+    /// being copied to ours: the report belongs in the error (``WorkerCrash``), and is copied only
+    /// when the call is verbose or the worker turns out not to have crashed.
+    private var heldStderr: [UInt8] = []
+    private var holdingStderr = false
+    /// The part of the current stderr line already seen (for finding where a crash report starts).
+    private var stderrLine: [UInt8] = []
+    private var stopCheckTimer: Int?
+    private var reportedStop = false
 
     init(process: SpawnedProcess, delegate: any WorkerConnectionDelegate, loop: EventLoop) {
         self.process = process
@@ -128,8 +147,10 @@ final class WorkerConnection: EventHandler {
         phase = .busy
         current = batch
         lastStartedOffset = nil
+        tail.startBatch()
         if !batch.tracksEachTask { batch.progress.markBatchStarted() }
         send(batch.frame)
+        if batch.verbose > 0 { scheduleStopCheck() }
     }
 
     /// Asks the worker to exit after its current batch (now, when idle), and kills it if it has
@@ -211,6 +232,8 @@ final class WorkerConnection: EventHandler {
     }
 
     private func handle(_ frame: Frame) throws {
+        // A worker that still talks did not crash: what looked like a crash report was not one.
+        releaseHeldStderr()
         switch frame.kind {
         case .bootstrap:
             guard frame.body.count >= 1 else { throw FrameError.malformed("bootstrap") }
@@ -235,19 +258,38 @@ final class WorkerConnection: EventHandler {
         case .taskStarted:
             let notice = try TaskStartedNotice(reading: frame.body)
             guard let current, current.batchID == notice.batchID else { return }
+            // Values from the worker are untrusted (red-team F5): an offset outside the batch or a
+            // start in the future is a protocol error or clamped, never arithmetic on garbage.
+            guard Int(notice.offset) < current.count else {
+                throw FrameError.malformed("task notice for offset \(notice.offset) of a batch of \(current.count)")
+            }
             lastStartedOffset = Int(notice.offset)
-            // Another machine's monotonic clock means nothing here: stamp the arrival instead.
-            let startedAt = process.remote == nil ? notice.startedAt : MonotonicClock.now()
+            // Another machine's monotonic clock means nothing here: stamp the arrival instead. A
+            // local worker's stamp is clamped to now (never trusted to lie in the future).
+            let now = MonotonicClock.now()
+            let startedAt = process.remote == nil ? min(notice.startedAt, now) : now
             current.progress.markTaskStarted(offset: Int(notice.offset), at: startedAt)
         case .batchResult:
             let header = try BatchResultHeader(reading: frame.body)
             finishCurrent(batchID: header.batchID, with: .finished(frame.body))
         case .batchFailure:
             let report = try BinaryDecoder().decode(BatchFailureReport.self, from: frame.body, range: 0..<frame.body.count)
+            if let current, current.batchID == report.batchID, !(0..<current.count).contains(report.completedCount) {
+                throw FrameError.malformed("failure after \(report.completedCount) tasks of a batch of \(current.count)")
+            }
             finishCurrent(batchID: report.batchID, with: .failed(report))
         case .workerFault:
             let fault = try BinaryDecoder().decode(WorkerFault.self, from: frame.body, range: 0..<frame.body.count)
-            finishCurrent(batchID: fault.batchID == 0 ? current?.batchID ?? 0 : fault.batchID, with: .fault(fault.message))
+            guard fault.batchID != 0 else {
+                // The worker's request stream broke (red-team F8): not a batch's fault, and not
+                // a serialization problem. The worker exits; its end is reported as a crash of
+                // the task it was running, or, if it never started the batch it was sent, the
+                // batch runs on another worker.
+                requestStreamBroke = true
+                protocolError = "its request stream broke (\(fault.message))"
+                return
+            }
+            finishCurrent(batchID: fault.batchID, with: .fault(fault.message))
         default:
             throw FrameError.unexpected(frame.rawKind)
         }
@@ -259,6 +301,7 @@ final class WorkerConnection: EventHandler {
             return
         }
         current = nil
+        cancelStopCheck()
         batch.progress.markFinished()
         if phase == .busy {
             phase = .ready
@@ -277,10 +320,8 @@ final class WorkerConnection: EventHandler {
             if count > 0 {
                 chunk.withUnsafeBytes { bytes in
                     let piece = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
-                    // The worker's stderr is the user's; it goes on to the parent's stderr as is,
-                    // through the relay so a slow stderr never blocks this loop.
-                    StandardErrorRelay.shared.forward(piece)
                     tail.append(piece)
+                    forwardStderr(piece)
                 }
                 continue
             }
@@ -290,6 +331,83 @@ final class WorkerConnection: EventHandler {
             loop.unregister(process.stderrFD)
             return
         }
+    }
+
+    /// The worker's stderr is the user's; it goes on to the parent's stderr as is, through the
+    /// relay so a slow stderr never blocks this loop, except a crash report, which is held from
+    /// its first line on (see `heldStderr`).
+    private func forwardStderr(_ piece: UnsafeRawBufferPointer) {
+        var lineStart = 0
+        for index in 0..<piece.count where piece[index] == UInt8(ascii: "\n") {
+            forwardLine(UnsafeRawBufferPointer(rebasing: piece[lineStart...index]), complete: true)
+            lineStart = index + 1
+        }
+        if lineStart < piece.count {
+            forwardLine(UnsafeRawBufferPointer(rebasing: piece[lineStart...]), complete: false)
+        }
+    }
+
+    private func forwardLine(_ bytes: UnsafeRawBufferPointer, complete: Bool) {
+        if !holdingStderr {
+            // The start of the line may have been forwarded already (a line written in pieces);
+            // only the decision for the rest of it depends on what the whole line says.
+            if stderrLine.count < 4096 { stderrLine.append(contentsOf: bytes.prefix(4096 - stderrLine.count)) }
+            if StderrTail.startsCrashReport(String(decoding: stderrLine, as: UTF8.self)) { holdingStderr = true }
+        }
+        if holdingStderr {
+            if heldStderr.count < Self.heldStderrLimit { heldStderr.append(contentsOf: bytes.prefix(Self.heldStderrLimit - heldStderr.count)) }
+        } else {
+            StandardErrorRelay.shared.forward(bytes)
+        }
+        if complete { stderrLine.removeAll(keepingCapacity: true) }
+    }
+
+    /// Copies held-back stderr to ours and stops holding.
+    private func releaseHeldStderr() {
+        guard holdingStderr else { return }
+        holdingStderr = false
+        heldStderr.withUnsafeBytes { StandardErrorRelay.shared.forward($0) }
+        heldStderr = []
+    }
+
+    // MARK: Stopped workers (red-team F12)
+
+    /// A worker stopped by SIGSTOP (or a debugger) makes a call without a timeout wait, as loky
+    /// does; a verbose call says which worker it waits for.
+    private func scheduleStopCheck() {
+        cancelStopCheck()
+        stopCheckTimer = loop.schedule(at: MonotonicClock.now() &+ Self.stopCheckInterval) { [weak self] in
+            guard let self else { return }
+            self.stopCheckTimer = nil
+            guard self.phase == .busy || self.phase == .retiring, let batch = self.current else { return }
+            let stopped = Self.isStopped(self.process.pid)
+            if stopped && !self.reportedStop {
+                let running = self.runningOffset(of: batch).map { "task \(batch.firstIndex + $0)" }
+                    ?? "tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count)"
+                let text = "[Parallel] worker process \(self.process.pid) running \(running) is stopped (SIGSTOP or a "
+                    + "debugger); the call waits until it continues (kill -CONT \(self.process.pid)). Set a timeout "
+                    + "to end stopped workers.\n"
+                Array(text.utf8).withUnsafeBytes { StandardErrorRelay.shared.forward($0) }
+            }
+            self.reportedStop = stopped
+            self.scheduleStopCheck()
+        }
+    }
+
+    private func cancelStopCheck() {
+        if let stopCheckTimer { loop.cancel(timer: stopCheckTimer) }
+        stopCheckTimer = nil
+        reportedStop = false
+    }
+
+    /// Whether `pid` is stopped, from the state field of /proc/<pid>/stat (after the command
+    /// name, which may itself contain spaces and parentheses).
+    static func isStopped(_ pid: pid_t) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return false }
+        let state = text[text.index(after: close)...].drop(while: { $0 == " " }).first
+        return state == "T" || state == "t"
     }
 
     // MARK: Writing
@@ -383,6 +501,7 @@ final class WorkerConnection: EventHandler {
         ProcessRegistry.shared.remove(process.pid)
         phase = .dead
         cancelPhaseTimer()
+        cancelStopCheck()
         for fd in [process.replyFD, process.stderrFD, process.pidFD] where fd >= 0 {
             loop.unregister(fd)
             close(fd)
@@ -390,6 +509,11 @@ final class WorkerConnection: EventHandler {
         closeRequestPipe()
         let batch = current
         current = nil
+        // A crash report stays in the error unless the call asked for verbose output; without a
+        // batch there is no error to carry it, so it is copied.
+        if batch == nil || (batch?.verbose ?? 0) > 0 {
+            releaseHeldStderr()
+        }
 
         var startFailure: StartFailure?
         if wasPhase == .launching || wasPhase == .deferred {
@@ -399,11 +523,22 @@ final class WorkerConnection: EventHandler {
         // here is one whose caller waits: it is reported, whoever ended the worker.
         process.remote?.ended(killedByPool)
         delegate?.workerDied(
-            self, crashed: batch.map { ($0, describeCrash(of: $0, status: status)) }, startFailure: startFailure)
+            self,
+            crashed: batch.map { batch in
+                let neverStarted = requestStreamBroke && runningOffset(of: batch) == nil
+                return (batch, describeCrash(of: batch, status: status), neverStarted)
+            },
+            startFailure: startFailure)
+    }
+
+    /// The offset of the task the worker is running in `batch`, from its status page or its last
+    /// notice, range-checked: the page is memory the worker (and a wild write in it) can change.
+    private func runningOffset(of batch: QueuedBatch) -> Int? {
+        process.board?.runningTask(batchID: batch.batchID, count: batch.count) ?? lastStartedOffset
     }
 
     private func describeCrash(of batch: QueuedBatch, status: ExitStatus) -> ParallelError {
-        let offset = process.board?.runningTask(batchID: batch.batchID) ?? lastStartedOffset
+        let offset = runningOffset(of: batch)
         let index = batch.firstIndex + (offset ?? 0)
         let which = offset == nil
             ? "the batch of tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) (task \(index) is its first; the running one is unknown)"
@@ -415,9 +550,11 @@ final class WorkerConnection: EventHandler {
         text += ". The worker was replaced; other calls are not affected."
         let lines = tail.lastLines
         if !lines.isEmpty { text += " Its last lines on stderr:\n" + lines }
+        let crash = WorkerCrash(
+            pid: process.pid, signal: status.signal, exitStatus: status.exitCode, standardErrorTail: lines)
         // No task index when the running task is unknown: the engine then bisects the batch
         // rather than blame its first task.
-        return ParallelError(.workerCrashed, taskIndex: offset == nil ? nil : index, text)
+        return ParallelError(.workerCrashed, taskIndex: offset == nil ? nil : index, text, crash: crash)
     }
 
     private func describeStartFailure(status: ExitStatus, deferred: Bool) -> StartFailure {

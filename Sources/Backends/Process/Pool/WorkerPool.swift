@@ -3,8 +3,12 @@ import ParallelCore
 
 // A set of identical workers (same executable, same environment) and the queue of batches they
 // share. Calls register with their nJobs (how many of their batches may run at once); batches are
-// dispatched first in, first out to idle workers, skipping those of calls already running nJobs. Workers are spawned
-// when there is work and fewer than the target size; dead ones are replaced the same way, lazily.
+// dispatched first in, first out to idle workers, skipping those of calls already running nJobs.
+// Workers are spawned only for batches waiting to run and while fewer than the target size: never
+// nJobs processes for three tasks (red-team F4). Dead ones are replaced the same way, lazily. When
+// the system refuses a process (a pids, process or descriptor limit), spawning stops at the first
+// refusal; the workers that run keep serving, and with none the call fails with an error naming
+// the limit.
 //
 // Everything here runs on the event loop thread.
 
@@ -51,6 +55,9 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     /// Start failures in a row after which queued batches fail instead of waiting.
     static let maxConsecutiveStartFailures = 3
+    /// How long after a passing start failure (a limit) the pool tries again.
+    static let startRetryDelay: UInt64 = 200_000_000
+    private var retryTimer: Int?
 
     package init(configuration: Configuration, loop: EventLoop = .shared) {
         self.configuration = configuration
@@ -59,9 +66,9 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     // MARK: Calls
 
-    /// Registers a call that runs at most `nJobs` batches at once, grows the pool to at least
-    /// `nJobs` workers, and resumes `ready` once a worker can take work (or throws when none can
-    /// be started).
+    /// Registers a call that runs at most `nJobs` batches at once and lets the pool grow to
+    /// `nJobs` workers, started as its batches arrive. `ready` resumes at once: a worker that
+    /// cannot be started fails the call's batches with the reason (see `failIfStarved`).
     func open(callID: Int, nJobs: Int, ready: CheckedContinuation<Void, any Error>) {
         calls[callID] = CallQuota(nJobs: nJobs)
         shuttingDown = false
@@ -69,14 +76,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         spawningBlocked = false
         consecutiveStartFailures = 0
         resize(to: calls.values.map(\.nJobs).max() ?? nJobs)
-        spawnIfNeeded(minimum: nJobs)
-        if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
-            ready.resume()
-        } else if let gaveUp {
-            ready.resume(throwing: gaveUp)
-        } else {
-            readyWaiters.append(ready)
-        }
+        ready.resume()
     }
 
     /// Queues a batch of a registered call.
@@ -170,6 +170,9 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         return worker.attach(socket: socket, peer: peer)
     }
 
+    /// Tests: starts one worker as a waiting batch would.
+    func spawnForTesting() { _ = spawnOne() }
+
     /// Live workers (for tests).
     package var liveWorkerPIDs: [pid_t] { workers.filter(\.isAlive).map(\.pid) }
 
@@ -207,10 +210,15 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         let floor = max(minimum, readyWaiters.isEmpty ? 0 : 1)
         let wanted = min(targetSize, max(floor, active.count + max(0, waiting - idleOrStarting)))
         guard active.count < wanted else { return }
-        for _ in active.count..<wanted { spawnOne() }
+        // After a refusal the next one is likely: stop, rather than try thousands of spawns.
+        for _ in active.count..<wanted {
+            guard spawnOne() else { break }
+        }
     }
 
-    private func spawnOne() {
+    /// Starts one worker; false when the system refused it.
+    private func spawnOne() -> Bool {
+        guard !spawningBlocked else { return false }
         do {
             let process: SpawnedProcess
             if let launcher = configuration.launcher {
@@ -223,9 +231,22 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
             }
             ProcessRegistry.shared.insert(process.pid)
             workers.append(WorkerConnection(process: process, delegate: self, loop: loop))
+            return true
+        } catch let error as SystemError where Self.isLimit(error.code) {
+            // A limit (pids, processes, descriptors, memory): it may pass as other work ends,
+            // so it counts towards the consecutive failures rather than blocking at once.
+            let refusal = SystemLimits.refused(.process, for: "this call", code: error.code)
+            startFailed(StartFailure(message: "\(error.operation): \(refusal.description)", isPermanent: false))
+            return false
         } catch {
             startFailed(StartFailure(message: "cannot start a worker process: \(error)", isPermanent: true))
+            return false
         }
+    }
+
+    /// Error codes of a limit on processes, descriptors or memory.
+    static func isLimit(_ code: Int32) -> Bool {
+        code == EAGAIN || code == EMFILE || code == ENFILE || code == ENOMEM
     }
 
     /// Grows or shrinks the target; idle workers beyond it retire now.
@@ -244,7 +265,16 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         lastStartFailure = failure.message
         // A passing failure is retried by the next pump; a permanent one, or too many in a row,
         // stops spawning. Workers that do run keep serving.
-        guard failure.isPermanent || consecutiveStartFailures >= Self.maxConsecutiveStartFailures else { return }
+        guard failure.isPermanent || consecutiveStartFailures >= Self.maxConsecutiveStartFailures else {
+            // Retried soon: with no worker alive, nothing else would call `pump` again.
+            if retryTimer == nil {
+                retryTimer = loop.schedule(at: MonotonicClock.now() &+ Self.startRetryDelay) { [weak self] in
+                    self?.retryTimer = nil
+                    self?.pump()
+                }
+            }
+            return
+        }
         spawningBlocked = true
         failIfStarved()
     }
@@ -254,7 +284,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     private func failIfStarved() {
         guard spawningBlocked, !workers.contains(where: \.isActive) else { return }
         let error = ParallelError(
-            .workerCrashed, "worker processes could not be started: \(lastStartFailure ?? "unknown reason")")
+            .workerCrashed, "worker processes could not be started (no task was run): \(lastStartFailure ?? "unknown reason")")
         gaveUp = error
         for waiter in readyWaiters { waiter.resume(throwing: error) }
         readyWaiters.removeAll()
@@ -304,12 +334,23 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         scheduleIdleCheck()
     }
 
-    func workerDied(_ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError)?, startFailure: StartFailure?) {
+    func workerDied(
+        _ worker: WorkerConnection, crashed: (batch: QueuedBatch, error: ParallelError, neverStarted: Bool)?,
+        startFailure: StartFailure?
+    ) {
         workers.removeAll { $0 === worker }
-        if let (batch, error) = crashed {
+        if let (batch, error, neverStarted) = crashed {
             calls[batch.callID]?.running -= 1
-            let completed = max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)
-            batch.complete(.crashed(error, completedCount: completed))
+            if neverStarted && !batch.requeued && calls[batch.callID] != nil {
+                // Lost before any of its tasks ran (the worker's request stream broke): the batch
+                // is innocent and runs on another worker, once.
+                var again = batch
+                again.requeued = true
+                queue.insert(again, at: 0)
+            } else {
+                let completed = max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)
+                batch.complete(.crashed(error, completedCount: completed))
+            }
         }
         if let startFailure { startFailed(startFailure) }
         failIfStarved()

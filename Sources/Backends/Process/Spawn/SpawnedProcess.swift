@@ -3,7 +3,7 @@ import Foundation
 
 // Starting a worker: posix_spawn of the executable (never fork: a forked copy of a threaded Swift
 // process is unsafe to run Swift in), with the protocol pipes on fds 3 and 4, the status board on
-// fd 5, stdin from /dev/null, stdout shared with the parent, and stderr through a pipe the parent
+// fd 5 (the worker's constructor moves all three to high close-on-exec numbers at once), stdin from /dev/null, stdout shared with the parent, and stderr through a pipe the parent
 // copies to its own stderr while keeping the last lines for crash reports.
 
 /// A started worker process and the parent's ends of its pipes (all close-on-exec).
@@ -99,7 +99,10 @@ package struct SpawnedProcess: Sendable {
             posix_spawnattr_setsigmask(&attributes, &noSignals)
             posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
 
-            let requestValue = "PARALLELKIT_WORKER=\(FrameLimits.protocolVersion):\(getpid()):3:4:5"
+            // The pipes' inode numbers are the handshake that tells the worker's constructor a
+            // ParallelKit parent made them (a stray variable cannot match them).
+            let requestValue = "PARALLELKIT_WORKER=\(FrameLimits.protocolVersion):\(getpid()):3:4:5:"
+                + "\(try pipeInode(request.read)):\(try pipeInode(reply.write))"
             let pid = try withCStrings([argument0]) { argv in
                 try withCStrings(environment + [requestValue]) { envp in
                     var pid = pid_t()
@@ -129,6 +132,13 @@ package struct SpawnedProcess: Sendable {
         var fds: [Int32] = [-1, -1]
         guard Platform.makePipe(&fds) == 0 else { throw SystemError("pipe2", errno) }
         return (fds[0], fds[1])
+    }
+
+    /// The inode number of a pipe, masked to 31 bits as the worker's constructor reads it.
+    static func pipeInode(_ fd: Int32) throws -> UInt64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError("fstat of a pipe", errno) }
+        return UInt64(info.st_ino) & 0x7fff_ffff
     }
 
     /// A close-on-exec duplicate of `fd` numbered 10 or above.

@@ -53,10 +53,21 @@ package final class StatusBoard: @unchecked Sendable {
     /// Worker: the batch ended.
     func idle() { pk_atomic_store_u64(base + 1, 0) }
 
-    /// Parent: the running task's offset in batch `batchID`, or nil.
-    func runningTask(batchID: UInt64) -> Int? {
+    /// Parent: the running task's offset in batch `batchID` of `count` tasks, or nil.
+    ///
+    /// The page is memory the worker can write (a wild write in native code included), so the
+    /// value is range-checked against the batch: anything else reads as "unknown" (red-team F5).
+    func runningTask(batchID: UInt64, count: Int) -> Int? {
         let offsetPlusOne = pk_atomic_load_u64(base + 1)
-        guard offsetPlusOne != 0, pk_atomic_load_u64(base) == batchID else { return nil }
+        guard offsetPlusOne != 0, offsetPlusOne <= UInt64(max(count, 0)), pk_atomic_load_u64(base) == batchID else {
+            return nil
+        }
         return Int(offsetPlusOne - 1)
+    }
+
+    /// Tests: writes raw values, as a wild write in the worker could.
+    func overwrite(batchID: UInt64, offsetPlusOne: UInt64) {
+        pk_atomic_store_u64(base, batchID)
+        pk_atomic_store_u64(base + 1, offsetPlusOne)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import ParallelCore
 import Synchronization
 
-// The worker's request loop: read a frame from fd 3, run it, write the reply to fd 4, until the
+// The worker's request loop: read a frame from the request pipe, run it, write the reply to the
+// reply pipe (both moved to high close-on-exec descriptors by the constructor), until the
 // parent closes the pipe or asks to shut down. It runs on its own thread with blocking I/O; the
 // batch itself runs as a Swift task on the cooperative pool, so jobs can use async code and hop
 // to the main actor, whose queue the parked main thread serves.
@@ -17,15 +18,31 @@ package final class WorkerLoop: Sendable {
     /// the loop thread is blocked, but a lock makes that independent of timing.
     private let writeLock = Mutex<Void>(())
 
+    /// The reply pipe's device and inode when the worker started.
+    private let replyIdentity: FileIdentity?
+
     package init(requestFD: Int32, replyFD: Int32, board: StatusBoard) {
         self.requestFD = requestFD
         self.replyFD = replyFD
         self.board = board
+        replyIdentity = FileIdentity(of: replyFD)
     }
 
     /// Writes a frame; ends the process quietly when the parent is gone.
+    ///
+    /// The reply descriptor is checked first (one fstat): if a job closed it and the number now
+    /// names another file, a reply frame must never be written into that file (red-team F6). The
+    /// worker ends instead, and the parent reports the running task as crashed, with this reason.
     func send(_ frame: [UInt8]) {
-        let delivered = writeLock.withLock { _ in FileDescriptorIO.writeAll(replyFD, frame) }
+        let delivered = writeLock.withLock { _ -> Bool in
+            guard FileIdentity(of: replyFD) == replyIdentity else {
+                let message = "ParallelKit worker: Fatal error: its reply pipe (fd \(replyFD)) was closed or replaced by a "
+                    + "job (a job must not close or dup2 over descriptors it did not open); the worker ends\n"
+                FileDescriptorIO.writeAll(2, Array(message.utf8))
+                Self.exitWorker(3)
+            }
+            return FileDescriptorIO.writeAll(replyFD, frame)
+        }
         if !delivered { Self.exitWorker(0) }
     }
 
@@ -90,5 +107,19 @@ package final class WorkerLoop: Sendable {
     package static func exitWorker(_ status: Int32) -> Never {
         fflush(nil)
         _exit(status)
+    }
+}
+
+/// A file's identity (device and inode), to notice a descriptor number that now names another file.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// The identity of what `fd` names, or nil when it is not open.
+    init?(of fd: Int32) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }
