@@ -73,8 +73,13 @@ struct SharedArrayTests {
 
     @Test func sharedArrayRoundTripsThroughTheCodecInProcess() throws {
         let array = try SharedArray((0..<1000).map(Double.init))
-        let bytes = try BinaryEncoder().encode(array)
+        // As a request to workers encodes it (the call's mmap mode in userInfo).
+        var encoder = BinaryEncoder()
+        encoder.userInfo[.parallelKitMmapMode] = MmapMode.r
+        let bytes = try encoder.encode(array)
         #expect(bytes.count < 200, "only a reference is encoded, not 8000 bytes")
+        // Anything else (a result, a cache) carries the elements (red-team F9).
+        #expect(try BinaryEncoder().encode(array).count > 8000)
         var decoder = BinaryDecoder()
         decoder.userInfo[.parallelKitMmapMode] = MmapMode.rPlus
         let mapped = try decoder.decode(SharedArray<Double>.self, from: bytes)

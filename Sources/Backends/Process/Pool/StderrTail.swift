@@ -36,10 +36,14 @@ struct StderrTail {
     /// Lines that announce a crash without its cause (the backtracer's headline, a shell's note).
     static let headlineMarkers = ["Program crashed:", "Segmentation fault"]
 
-    /// Whether `line` starts a crash report (a reason or a headline, not a register dump).
+    /// The backtracer's first line, before any headline (`*** Signal 6: Backtracing from 0x…`).
+    static let reportStartMarkers = ["Backtracing from"]
+
+    /// Whether `line` starts a crash report (a reason, a headline or the backtracer's first line;
+    /// not a register dump).
     static func startsCrashReport(_ line: String) -> Bool {
         guard !isRegisterDump(line) else { return false }
-        return (reasonMarkers + headlineMarkers).contains(where: line.contains)
+        return (reasonMarkers + headlineMarkers + reportStartMarkers).contains(where: line.contains)
     }
 
     /// A line of the backtracer's register or memory dump: a register name or an address, then

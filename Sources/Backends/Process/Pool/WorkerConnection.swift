@@ -258,6 +258,12 @@ final class WorkerConnection: EventHandler {
         case .taskStarted:
             let notice = try TaskStartedNotice(reading: frame.body)
             guard let current, current.batchID == notice.batchID else { return }
+            // Offset == count: every task ran; the results follow. The timeout stops here, so it
+            // never counts the transfer of a large result (red-team F13).
+            if Int(notice.offset) == current.count {
+                current.progress.markFinished()
+                return
+            }
             // Values from the worker are untrusted (red-team F5): an offset outside the batch or a
             // start in the future is a protocol error or clamped, never arithmetic on garbage.
             guard Int(notice.offset) < current.count else {

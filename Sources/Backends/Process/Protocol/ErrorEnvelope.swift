@@ -14,6 +14,9 @@ struct ErrorEnvelope: Codable, Sendable, Equatable {
     var description: String
     /// The error encoded with the binary codec, when it is `Encodable` and encoding succeeded.
     var payload: [UInt8]?
+    /// The error was a `CancellationError` (not Codable, but every backend rethrows it as itself:
+    /// red-team F16).
+    var isCancellation: Bool?
 
     /// Captures `error` in a worker.
     init(_ error: any Error) {
@@ -21,6 +24,7 @@ struct ErrorEnvelope: Codable, Sendable, Equatable {
         typeName = _mangledTypeName(type)
         typeDescription = String(reflecting: type)
         description = String(describing: error)
+        if error is CancellationError { isCancellation = true }
         if let encodable = error as? any Encodable {
             payload = try? BinaryEncoder().encode(encodable)
         }
@@ -29,6 +33,7 @@ struct ErrorEnvelope: Codable, Sendable, Equatable {
     /// Rebuilds the error in the parent.
     /// - Parameter taskIndex: the failing task's submission index, for the fallback error.
     func rebuild(taskIndex: Int) -> any Error {
+        if isCancellation == true { return CancellationError() }
         if let payload, let typeName, let type = JobTypeResolver.type(named: typeName),
             let decodable = type as? any (Error & Decodable).Type,
             let error = try? BinaryDecoder().decode(decodable, from: payload)

@@ -3,6 +3,11 @@ import ParallelCore
 
 // A SharedArray crosses to a worker as a reference to its memory, not as its elements. The
 // worker's decoder knows the call's mmapMode (through userInfo) and maps accordingly.
+//
+// Only a request to workers (whose encoder carries the call's mmapMode) sends a reference. Any
+// other encoding sends the elements: a job's result (the worker drops its memory as soon as the
+// reply is written, so a reference could not be mapped: red-team F9), or a value cached on disk,
+// where a descriptor number means nothing later.
 
 /// What a `SharedArray` encodes to.
 struct SharedArrayDescriptor: Codable {
@@ -17,10 +22,10 @@ struct SharedArrayDescriptor: Codable {
 }
 
 extension SharedArray: Codable {
-    /// Encodes a reference to the memory (or, with `mmapMode: .disabled` in the encoder's
-    /// `userInfo`, the elements).
+    /// Encodes a reference to the memory when the encoder is a request to worker processes (its
+    /// `userInfo` holds the call's mmap mode, not `.disabled`); otherwise the elements.
     public func encode(to encoder: any Encoder) throws {
-        let mode = encoder.userInfo[.parallelKitMmapMode] as? MmapMode ?? .r
+        let mode = encoder.userInfo[.parallelKitMmapMode] as? MmapMode ?? .disabled
         var descriptor = SharedArrayDescriptor(
             reference: storage.segment.reference, inline: nil, count: storage.count,
             stride: MemoryLayout<Element>.stride, elementType: _mangledTypeName(Element.self) ?? "\(Element.self)")

@@ -58,6 +58,11 @@ enum BatchExecutor {
         }
         board.idle()
         let finishedAt = MonotonicClock.now()
+        // "Every task ran" (offset == count), before the results are encoded and sent: a call's
+        // timeout covers the tasks' run, not the transfer of a large result (red-team F13).
+        if header.reportTaskStarts {
+            notify(TaskStartedNotice(batchID: header.batchID, offset: UInt32(truncatingIfNeeded: jobs.count), startedAt: finishedAt))
+        }
         if let failure {
             return failureFrame(
                 header: header, outputs: outputs, error: failure, startedAt: startedAt, finishedAt: finishedAt)
