@@ -101,13 +101,15 @@ struct TempFolderSecurityTests {
         let ready = await eventually(within: .seconds(20)) { FileManager.default.fileExists(atPath: shared + "/.attacker-ready") }
         #expect(ready, "the attacker did not start")
 
-        // Stale folders of a dead owner (unlocked .lock), recreated after each sweep.
+        // Stale folders of a dead owner (unlocked .lock), made in a folder the attacker cannot
+        // reach and moved in whole (writing into them by path would itself follow a swapped link).
         for round in 0..<300 {
-            let stale = shared + "/parallelkit-1-round\(round)"
-            if mkdir(stale, 0o700) == 0 {
-                _ = FileManager.default.createFile(atPath: stale + "/.lock", contents: Data())
-                _ = FileManager.default.createFile(atPath: stale + "/array-x", contents: Data([1]))
-            }
+            let staging = base + "/staging"
+            try? FileManager.default.removeItem(atPath: staging)
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+            _ = FileManager.default.createFile(atPath: staging + "/.lock", contents: Data())
+            _ = FileManager.default.createFile(atPath: staging + "/array-x", contents: Data([1]))
+            _ = rename(staging, shared + "/parallelkit-1-round\(round)")
             TempFolder.sweepStaleFolders(in: shared)
         }
         let left = (try? FileManager.default.contentsOfDirectory(atPath: precious)) ?? []

@@ -166,7 +166,8 @@ struct WorkerProtocolTests {
         let client = try BlockingWorkerClient()
         try client.expectHandshake()
         try client.sendBatch([AddJob(a: 1, b: 1), AddJob(a: 2, b: 2)], batchID: 4, reportTaskStarts: true)
-        for offset in 0..<2 {
+        // Offsets 0 and 1, then 2 (== count): every task ran, the results follow (red-team F13).
+        for offset in 0...2 {
             let frame = try #require(try client.nextFrame())
             #expect(frame.kind == .taskStarted)
             let notice = try TaskStartedNotice(reading: frame.body)
