@@ -103,15 +103,21 @@ struct TempFolderSecurityTests {
 
         // Stale folders of a dead owner (unlocked .lock), made in a folder the attacker cannot
         // reach and moved in whole (writing into them by path would itself follow a swapped link).
-        for round in 0..<300 {
+        let count = 40
+        for round in 0..<count {
             let staging = base + "/staging"
-            try? FileManager.default.removeItem(atPath: staging)
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
             _ = FileManager.default.createFile(atPath: staging + "/.lock", contents: Data())
-            _ = FileManager.default.createFile(atPath: staging + "/array-x", contents: Data([1]))
-            _ = rename(staging, shared + "/parallelkit-1-round\(round)")
-            TempFolder.sweepStaleFolders(in: shared)
+            for file in 0..<20 { _ = FileManager.default.createFile(atPath: staging + "/array-\(file)", contents: Data([1])) }
+            #expect(rename(staging, shared + "/parallelkit-1-round\(round)") == 0)
         }
+        // Sweep while the attacker swaps every one of them back and forth.
+        let swapping = await eventually(within: .seconds(20)) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).filter { $0.hasPrefix(".decoy-") }.count == count
+        }
+        #expect(swapping, "the attacker did not reach every folder")
+        let until = ContinuousClock.now + .seconds(4)
+        while ContinuousClock.now < until { TempFolder.sweepStaleFolders(in: shared) }
         let left = (try? FileManager.default.contentsOfDirectory(atPath: precious)) ?? []
         #expect(Set(left) == Set(names), "the sweep deleted files through a symlink: \(left)")
     }
