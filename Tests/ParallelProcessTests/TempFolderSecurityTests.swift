@@ -112,6 +112,7 @@ struct TempFolderSecurityTests {
             #expect(rename(staging, shared + "/parallelkit-1-round\(round)") == 0)
         }
         // Sweep while the attacker swaps every one of them back and forth.
+        _ = FileManager.default.createFile(atPath: shared + "/.go", contents: Data())
         let swapping = await eventually(within: .seconds(20)) {
             ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).filter { $0.hasPrefix(".decoy-") }.count == count
         }
@@ -130,8 +131,10 @@ struct TempFolderSecurityTests {
         def exchange(a, b):
             libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), RENAME_EXCHANGE)
         open(os.path.join(folder, ".attacker-ready"), "w").close()
+        # Idle until the stale folders are in place, so the busy loop lasts only while the sweep runs.
+        while not os.path.exists(os.path.join(folder, ".go")): time.sleep(0.01)
         t0 = time.time()
-        while time.time() - t0 < 30:
+        while time.time() - t0 < 20:
             for name in os.listdir(folder):
                 if name.startswith("parallelkit-"):
                     path, decoy = os.path.join(folder, name), os.path.join(folder, ".decoy-" + name)

@@ -366,10 +366,19 @@ struct StopWatchJob: ParallelJob {
         }
         _ = FileManager.default.createFile(atPath: release, contents: Data())
         if let stoppedPID {
-            kill(stoppedPID, SIGCONT)
-        } else {
-            call.cancel()
+            // Continued until the call ends: a SIGCONT that lands between the job's check of the
+            // file and its SIGSTOP would otherwise be lost.
+            let continuer = Task {
+                for _ in 0..<300 where !Task.isCancelled {
+                    kill(stoppedPID, SIGCONT)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            defer { continuer.cancel() }
+            let results = (try? await call.value) ?? []
+            return Report(sawMessage: true, results: results, stderr: text)
         }
+        call.cancel()
         let results = (try? await call.value) ?? []
         return Report(sawMessage: stoppedPID != nil, results: results, stderr: text)
     }

@@ -150,6 +150,7 @@ final class WorkerConnection: EventHandler {
         tail.startBatch()
         if !batch.tracksEachTask { batch.progress.markBatchStarted() }
         send(batch.frame)
+        reportedStop = false
         if batch.verbose > 0 { scheduleStopCheck() }
     }
 
@@ -403,7 +404,6 @@ final class WorkerConnection: EventHandler {
     private func cancelStopCheck() {
         if let stopCheckTimer { loop.cancel(timer: stopCheckTimer) }
         stopCheckTimer = nil
-        reportedStop = false
     }
 
     /// Whether `pid` is stopped, from the state field of /proc/<pid>/stat (after the command
