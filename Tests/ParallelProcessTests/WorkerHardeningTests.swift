@@ -163,8 +163,13 @@ struct WorkerHardeningTests {
         let error = await Self.crash(MisbehaveJob.calls(mode, culprit: 1))
         #expect(error?.code == .workerCrashed, "\(String(describing: error))")
         #expect(error?.taskIndex == 1)
-        #expect(error?.crash?.exitStatus == 3)
-        #expect(error?.crash?.standardErrorTail.contains("reply pipe") == true, "\(String(describing: error))")
+        // Closing everything also takes the runtime's own descriptors (Dispatch's epoll), which
+        // may end the worker first; either way its own task is blamed. A dup2 over the reply pipe
+        // is always caught by the worker's check.
+        if mode == "dup2-reply" {
+            #expect(error?.crash?.exitStatus == 3)
+            #expect(error?.crash?.standardErrorTail.contains("reply pipe") == true, "\(String(describing: error))")
+        }
     }
 
     @Test("F8: a job that breaks the request pipe does not get the next, innocent task blamed")
