@@ -67,8 +67,12 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     // MARK: Calls
 
     /// Registers a call that runs at most `nJobs` batches at once and lets the pool grow to
-    /// `nJobs` workers, started as its batches arrive. `ready` resumes at once: a worker that
-    /// cannot be started fails the call's batches with the reason (see `failIfStarved`).
+    /// `nJobs` workers.
+    ///
+    /// Local workers start as the call's batches arrive and `ready` resumes at once: a worker
+    /// that cannot be started fails the call's batches with the reason (see `failIfStarved`).
+    /// Remote workers (a `launcher`: SSH, SLURM) take seconds to start and their start-up errors
+    /// belong to the call, so for them `nJobs` start now and `ready` waits for the first.
     func open(callID: Int, nJobs: Int, ready: CheckedContinuation<Void, any Error>) {
         calls[callID] = CallQuota(nJobs: nJobs)
         shuttingDown = false
@@ -76,7 +80,18 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         spawningBlocked = false
         consecutiveStartFailures = 0
         resize(to: calls.values.map(\.nJobs).max() ?? nJobs)
-        ready.resume()
+        guard configuration.launcher != nil else {
+            ready.resume()
+            return
+        }
+        spawnIfNeeded(minimum: nJobs)
+        if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
+            ready.resume()
+        } else if let gaveUp {
+            ready.resume(throwing: gaveUp)
+        } else {
+            readyWaiters.append(ready)
+        }
     }
 
     /// Queues a batch of a registered call.
