@@ -29,7 +29,7 @@ extension Parallel {
     ///   (`.notSerializable`) and timeouts; `CancellationError` when the calling task is cancelled.
     ///   Results already computed are destroyed, never leaked.
     /// - Complexity: O(n) calls of `transform` divided among the workers, plus about
-    ///   2·nJobs·ln(n) atomic range claims and one allocation for the result.
+    ///   4·nJobs·ln(n) atomic range claims and one allocation for the result.
     /// - Concurrency: `transform` runs on the backend's worker threads (and on the calling thread
     ///   when the caller is not isolated to an actor), concurrently; it must be safe to call so.
     @inlinable

@@ -4,33 +4,34 @@ import Synchronization
 /// from one atomic counter: no queue, no lock, one compare-and-swap per range.
 ///
 /// With a fixed chunk size every range has that size (the last may be shorter). Otherwise ranges
-/// are *guided*: each is the remaining count divided by twice the number of participants, so the
+/// are *guided*: each is the remaining count divided by four times the number of participants, so the
 /// first ranges are large (few claims for cheap items) and they shrink towards the end, down to a
 /// single index, so participants finish within about one item of each other (balance for costly
-/// items). For n items and p participants that is about 2p·ln(n/2p) claims.
+/// items, and a participant that the scheduler pauses holds back at most a quarter of its share).
+/// For n items and p participants that is about 4p·ln(n/4p) claims.
 ///
 /// - Concurrency: safe from any thread. A claim that succeeds is ordered after every earlier claim
 ///   (acquire/release on the counter), which is what lets the loop decide it is finished.
-final class IndexRangeClaimer: Sendable {
+package final class IndexRangeClaimer: Sendable {
     /// The number of indices to hand out.
-    let count: Int
+    package let count: Int
     private let fixedChunk: Int?
     private let divisor: Int
     private let next = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - count: indices `0..<count`.
-    ///   - participants: how many claim concurrently (guided sizing divides by twice this).
+    ///   - participants: how many claim concurrently (guided sizing divides by four times this).
     ///   - fixedChunk: a fixed range size (a `batchSize`), or `nil` for guided sizes.
-    init(count: Int, participants: Int, fixedChunk: Int?) {
+    package init(count: Int, participants: Int, fixedChunk: Int?) {
         self.count = count
         self.fixedChunk = fixedChunk.map { max($0, 1) }
-        self.divisor = 2 * max(participants, 1)
+        self.divisor = 4 * max(participants, 1)
     }
 
     /// The next range, or `nil` once every index has been handed out (or after ``close()``).
     /// - Complexity: O(1); one atomic load and one compare-and-swap when uncontended.
-    func claim() -> Range<Int>? {
+    package func claim() -> Range<Int>? {
         var current = next.load(ordering: .acquiring)
         while current < count {
             let remaining = count - current
@@ -45,7 +46,7 @@ final class IndexRangeClaimer: Sendable {
 
     /// Hands out nothing more (an error or cancellation stopped the loop). A read-modify-write, not
     /// a store, so a later claim that reads it is still ordered after every earlier claim.
-    func close() {
+    package func close() {
         _ = next.exchange(count, ordering: .acquiringAndReleasing)
     }
 }
