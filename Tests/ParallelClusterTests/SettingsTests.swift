@@ -73,3 +73,39 @@ struct SettingsTests {
         }
     }
 }
+
+@Suite("Secret files")
+struct SecretFileTests {
+    @Test func aSecretFileIsPrivateAndLeftoversOfKilledProcessesAreRemoved() throws {
+        let folder = temporaryPath("secrets")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A process that has ended, and one that runs (init).
+        let ended = Process()
+        ended.executableURL = URL(fileURLWithPath: "/bin/true")
+        try ended.run()
+        ended.waitUntilExit()
+        let leftover = folder + "/secret-\(SecretFile.host)-\(ended.processIdentifier)-1"
+        let alive = folder + "/secret-\(SecretFile.host)-1-1"
+        let otherHost = folder + "/secret-elsewhere-\(ended.processIdentifier)-1"
+        for path in [leftover, alive, otherHost] { _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+
+        let secret = try SecureRandom.bytes(32)
+        let path = try SecretFile.write(secret, in: folder, pool: 7)
+        defer { unlink(path) }
+        #expect(path == folder + "/secret-\(SecretFile.host)-\(getpid())-7")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == secret.hexString + "\n")
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: leftover), "a killed process's secret is removed")
+        #expect(FileManager.default.fileExists(atPath: alive), "a live process's secret stays")
+        #expect(FileManager.default.fileExists(atPath: otherHost), "another host's secret stays")
+    }
+
+    @Test func aFolderOthersCanReadIsRefused() throws {
+        let folder = temporaryPath("open-secrets")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(throws: ClusterFailure.self) { try SecretFile.write(try SecureRandom.bytes(32), in: folder, pool: 1) }
+    }
+}

@@ -27,6 +27,7 @@ public final class SLURMBackend: ParallelBackend {
     private let settings: Result<SLURMSettings, ParallelError>
     private let cluster = Mutex<ClusterPool?>(nil)
     private let jobPrefix: String
+    private let poolNumber: Int
     private static let nextPool = Atomic<Int>(1)
 
     /// Creates a backend; nothing is submitted before its first call.
@@ -76,7 +77,8 @@ public final class SLURMBackend: ParallelBackend {
         self.settings = settings.flatMap { settings in
             Result { try settings.validate(); return settings }.mapError { $0 as? ParallelError ?? ParallelError(.invalidArgument, "\($0)") }
         }
-        jobPrefix = "pk-\(getpid())-\(Self.nextPool.wrappingAdd(1, ordering: .relaxed).oldValue)-"
+        poolNumber = Self.nextPool.wrappingAdd(1, ordering: .relaxed).oldValue
+        jobPrefix = "pk-\(getpid())-\(poolNumber)-"
     }
 
     deinit {
@@ -110,6 +112,7 @@ public final class SLURMBackend: ParallelBackend {
         try WorkerLaunch.checkMayStartWorkers()
         let settings = try self.settings.get()
         let jobPrefix = self.jobPrefix
+        let poolNumber = self.poolNumber
         let cluster = try cluster.withLock { cluster -> ClusterPool in
             if let cluster { return cluster }
             let environment = ProcessInfo.processInfo.environment
@@ -119,7 +122,7 @@ public final class SLURMBackend: ParallelBackend {
             let limitNames = Set(WorkerEnvironment.threadLimitVariables)
             do {
                 let secret = try SecureRandom.bytes(32)
-                let secretFile = try SecretFile.write(secret, in: settings.sharedDirectory, name: "\(jobPrefix)secret")
+                let secretFile = try SecretFile.write(secret, in: settings.sharedDirectory, pool: poolNumber)
                 let listenHost = ListenAddress.choose(allLocal: false, environment: environment)
                 let made = try ClusterPool(
                     listenHost: listenHost, secret: secret, secretFile: secretFile, idleTimeout: settings.idleTimeout,
