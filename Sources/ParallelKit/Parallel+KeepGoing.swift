@@ -24,6 +24,7 @@ extension Parallel {
     ///   - maxFailures: after this many final failures no new task starts; the tasks not started
     ///     are `.notRun` failures with 0 attempts, and tasks already running finish and keep their
     ///     results. `nil`: no limit.
+    ///   - isolation: where the input is consumed and the call is driven: the caller's, by default.
     /// - Throws: only ``ParallelError`` for bad arguments (before any input is taken) and
     ///   `CancellationError`.
     @inlinable

@@ -37,7 +37,7 @@ package enum SystemLimits {
         }
         limits.append("processes and threads per user RLIMIT_NPROC (ulimit -u) \(rlimitText(__rlimit_resource_t(6)))")
         if let pids = pidsCgroup() { limits.append("the pids cgroup (systemd TasksMax, container pids limit) \(pids)") }
-        if let threadsMax = firstLine(of: "/proc/sys/kernel/threads-max") { limits.append("kernel.threads-max \(threadsMax)") }
+        if let threadsMax = firstLine(of: Platform.threadsMaxPath) { limits.append("kernel.threads-max \(threadsMax)") }
         if resource == .thread || code == ENOMEM {
             limits.append("address space RLIMIT_AS (ulimit -v) \(rlimitText(__rlimit_resource_t(RLIMIT_AS.rawValue))), each thread reserving an 8 MiB stack")
         }
@@ -54,15 +54,15 @@ package enum SystemLimits {
 
     /// "current/max" of this process's pids cgroup (v2, or v1's pids controller), when it has a limit.
     private static func pidsCgroup() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: Platform.cgroupMembershipPath, encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
             let folder: String
             if fields[1].isEmpty {
-                folder = "/sys/fs/cgroup" + fields[2]
+                folder = Platform.cgroupRoot + fields[2]
             } else if fields[1].split(separator: ",").contains("pids") {
-                folder = "/sys/fs/cgroup/pids" + fields[2]
+                folder = Platform.cgroupRoot + "/pids" + fields[2]
             } else {
                 continue
             }

@@ -30,6 +30,12 @@ package enum Platform {
         pk_pidfd_open(pid)
     }
 
+    /// A file whose state field (after the command name in parentheses) says whether process
+    /// `pid` runs, sleeps or is stopped (`T`, `t`).
+    package static func processStatusPath(process pid: Int32) -> String {
+        "/proc/\(pid)/stat"
+    }
+
     /// Adds "close every descriptor from `lowest` up" to a spawn's file actions. Returns 0, or an
     /// error number where the C library cannot (then only close-on-exec descriptors are closed).
     package static func closeDescriptors(
@@ -96,6 +102,15 @@ package enum Platform {
         let count = Int(pk_affinity_cpu_count())
         return count > 0 ? count : nil
     }
+
+    /// The system-wide limit on threads (`kernel.threads-max`), for error messages.
+    package static let threadsMaxPath = "/proc/sys/kernel/threads-max"
+
+    /// This process's cgroup membership (`hierarchy:controllers:path` lines).
+    package static let cgroupMembershipPath = "/proc/self/cgroup"
+
+    /// Where the cgroup v2 hierarchy is mounted; v1 controllers are folders below it (`pids/`).
+    package static let cgroupRoot = "/sys/fs/cgroup"
 
     /// The cgroup v2 CPU quota file (`cpu.max`: "max 100000" or "150000 100000").
     package static let cgroupCPUMaxPath = "/sys/fs/cgroup/cpu.max"

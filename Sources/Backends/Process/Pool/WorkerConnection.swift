@@ -409,7 +409,7 @@ final class WorkerConnection: EventHandler {
     /// Whether `pid` is stopped, from the state field of /proc/<pid>/stat (after the command
     /// name, which may itself contain spaces and parentheses).
     static func isStopped(_ pid: pid_t) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let text = try? String(contentsOfFile: Platform.processStatusPath(process: pid), encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return false }
         let state = text[text.index(after: close)...].drop(while: { $0 == " " }).first
