@@ -10,8 +10,8 @@
 # environment:
 # * SLURM through its default configuration path, /etc/slurm/slurm.conf (written here, marked as
 #   ours; a slurm.conf that is not ours is never overwritten). The node offers
-#   max(nproc, 8) CPUs (SlurmdParameters=config_overrides) so that tests can run eight one-CPU
-#   worker jobs on a two-core machine.
+#   max(nproc, 16) CPUs (SlurmdParameters=config_overrides) so that the tests of several test
+#   processes can each run a few one-CPU worker jobs at once on a two-core machine.
 # * ssh through a block in ~/.ssh/config for `localhost`: port $PARALLELKIT_SSH_PORT (2222), a key
 #   made here, and a known_hosts file of its own. sshd listens on 127.0.0.1 only.
 #
@@ -70,7 +70,7 @@ write_slurm_conf() {
     local host cpus memory
     host=$(hostname -s)
     cpus=$(nproc)
-    ((cpus < 8)) && cpus=8
+    ((cpus < 16)) && cpus=16
     memory=$(awk '/^MemTotal:/ { m = int($2 / 1024) - 1024; if (m < 512) m = 512; print m }' /proc/meminfo)
     if [[ -f $slurm_conf ]] && ! grep -qF "$marker" "$slurm_conf"; then
         fail "$slurm_conf exists and was not written by this script; not touching it"
@@ -164,6 +164,9 @@ StrictModes no
 UsePAM no
 PrintMotd no
 AcceptEnv LANG LC_*
+# Test runs open many sessions at once (a pool's workers log in together).
+MaxStartups 200:30:400
+MaxSessions 200
 Subsystem sftp internal-sftp
 EOF
     if alive "$state/sshd.pid"; then
