@@ -16,6 +16,7 @@ struct Example: Sendable {
 
 let examples = [
     Example(name: "crash", title: "A crashing C call becomes an error, not the end of the program", run: crashExample),
+    Example(name: "keep-going", title: "Keep going: crashing records are reported, every other result kept", run: keepGoingExample),
     Example(name: "shared", title: "Workers fill one shared output array", run: sharedOutputExample),
     Example(name: "legacy", title: "A C library that is not thread-safe, run in parallel", run: legacyLibraryExample),
     Example(name: "serialization", title: "What can cross to a worker process, and what cannot", run: serializationExample),

@@ -108,8 +108,10 @@ struct ErrorPropagationTests {
         let (_, seconds) = await elapsedSeconds {
             await #expect(throws: TestError(index: 0)) { try await Parallel(nJobs: nJobs)(tasks) }
         }
-        #expect(seconds < 8, "100 × 200 ms tasks take at least 10 s on 2 workers; failing took \(seconds) s")
+        // Running them all takes at least 10 s on 2 workers; the count of tasks that ran is the
+        // load-independent proof, the time only a coarse bound.
         #expect(ran.value < 20)
+        #expect(seconds < 10, "100 × 200 ms tasks take at least 10 s on 2 workers; failing took \(seconds) s")
     }
 
     @Test("a failing task stops the rest of its own batch", arguments: [1, 2])

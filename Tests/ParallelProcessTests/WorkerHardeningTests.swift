@@ -293,11 +293,8 @@ struct WorkerHardeningTests {
     func descriptorLimitIsAClearError() async throws {
         let report = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([DescriptorLimitJob()])[0]
         #expect(report.error.contains("RLIMIT_NOFILE"), "\(report.error)")
-        // The pool blames no task; the engine stamps the batch's first task on any batch failure
-        // (engine owner: a worker that could not start is the call's failure, not a task's).
-        withKnownIssue("engine attributes a start failure to the batch's first task", isIntermittent: true) {
-            #expect(report.taskIndexWasNil)
-        }
+        // A worker that could not start is the call's failure, not a task's: no task index.
+        #expect(report.taskIndexWasNil)
         #expect(report.workersLeft == 0)
         #expect(report.laterResults == [0, 1])
     }

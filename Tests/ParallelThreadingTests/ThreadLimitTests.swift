@@ -24,11 +24,8 @@ struct ThreadLimitTests {
             Issue.record("8 lanes ran on a pool limited to 3 threads")
         } catch let error as ParallelError {
             #expect(error.code == .workerCrashed)
-            // The backend blames no task (taskIndex nil); the engine stamps the batch's first task on
-            // any batch failure. Engine owner: a refused worker is the call's failure, not a task's.
-            withKnownIssue("engine attributes a refused thread to the batch's first task", isIntermittent: true) {
-                #expect(error.taskIndex == nil, "no task is blamed for a thread that never started")
-            }
+            // A refused thread is the call's failure, not a task's: no task index.
+            #expect(error.taskIndex == nil, "no task is blamed for a thread that never started")
             #expect(error.description.contains("could not start a thread"), "\(error)")
             #expect(error.description.contains("RLIMIT_NPROC") && error.description.contains("RLIMIT_AS"), "\(error)")
         }

@@ -23,8 +23,8 @@ struct Options: Sendable {
     var spawnN = 100_000
     var fixedCalls = 2_000
     /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib), m (Memory),
-    /// r (beside Rayon).
-    var only: Set<String> = ["g", "t", "c", "p", "j", "m", "r"]
+    /// r (beside Rayon), k (keeping going: results modes and a chaos run).
+    var only: Set<String> = ["g", "t", "c", "p", "j", "m", "r", "k"]
     /// Where to write every raw sample as JSON (`--json FILE`).
     var json: String?
     var sectionTimeout = 900.0
@@ -38,14 +38,15 @@ struct Options: Sendable {
         usage: ParallelBenchmarks [--quick] [--no-joblib] [--no-process] [--reps N] [--python PATH]
                                   [--trivial-n N] [--joblib-trivial-n N] [--cpu-n N] [--cpu-ms MS]
                                   [--gen-n N] [--gen-reps N] [--consumer-ns NS]
-                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m,r]
+                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m,r,k]
                                   [--spawn-n N] [--fixed-calls N]
                                   [--json FILE]
           --quick        small sizes and 1 repetition (a smoke test, e.g. in CI)
           --no-joblib    skip the joblib side (its rows print "n/a")
           --no-process   skip the process-backend rows (they print "n/a")
           --only LIST    run only these sections: t trivial, c CPU, g generator, p process rows,
-                         j joblib, m Memory, r beside Rayon (the others print "n/a: not run")
+                         j joblib, m Memory, r beside Rayon, k keeping going (the others print
+                         "n/a: not run")
           --json FILE    also write every raw sample (seconds) and reason as JSON
           --python PATH  the Python that runs joblib/bench_joblib.py (default: $PK_BENCH_PYTHON,
                          else Benchmarks/.venv-bench/bin/python, else python3)
@@ -184,6 +185,7 @@ struct BenchmarkMain {
         await section("c", into: &f, o) { await runCPU(o, iterations: iterations) }
         await section("m", into: &f, o) { await runMemory(o) }
         await section("r", into: &f, o) { await runRayonSection(o, iterations: iterations) }
+        await section("k", into: &f, o) { await runKeepGoing(o) }
 
         if !o.only.contains("p") {
             f.errors["p"] = "not run (--only)"

@@ -280,6 +280,7 @@ struct TableBuilder {
         }
         timed("4d4", w4d, "building the SharedArray: copy into shared memory (once, not in 4d1)", key: "p.s.build", n: nil)
         memoryRows()
+        keepGoingRows()
 
         buildRayonRows()
     }

@@ -32,6 +32,10 @@ extension CallStateMachine {
             } else if isCrash(error) && !report.isFailureAttributed && range.count > 1 {
                 bisect(range, after: error)
                 replaced = true
+            } else if isCrash(error) && !report.isFailureAttributed, var crash = error as? ParallelError {
+                // A crash the backend could not attribute, narrowed down to this task alone.
+                crash.taskIndex = failedIndex
+                taskFailed(failedIndex, crash, now: now)
             } else {
                 taskFailed(failedIndex, error, now: now)
                 if failedIndex + 1 < range.upperBound {
@@ -114,12 +118,6 @@ extension CallStateMachine {
     /// Applies the retry policy to a task's failure, then either schedules the retry or makes the
     /// failure final (a value in the results modes, the call's end otherwise).
     mutating func taskFailed(_ index: Int, _ error: any Error, now: UInt64) {
-        var error = error
-        if var crash = error as? ParallelError, crash.taskIndex == nil {
-            // A crash the backend could not attribute, now narrowed down to this task.
-            crash.taskIndex = index
-            error = crash
-        }
         let attempt = attempts[index, default: 0] + 1
         attempts[index] = attempt
         let record = TaskFailure(taskIndex: index, error: error, attempts: attempt)
