@@ -129,6 +129,8 @@ let package = Package(
         .executableTarget(name: "random-state", dependencies: ["ParallelKit"], path: "Examples/RandomState", swiftSettings: strictSettings),
         .executableTarget(name: "generator-streaming", dependencies: ["ParallelKit"], path: "Examples/GeneratorStreaming", swiftSettings: strictSettings),
         .executableTarget(name: "nested-parallelism", dependencies: ["ParallelKit"], path: "Examples/NestedParallelism", swiftSettings: strictSettings),
+        // What `progress: .bar` draws (simulated calls driving the progress channel).
+        .executableTarget(name: "progress-bar-demo", dependencies: ["ParallelCore"], path: "Examples/ProgressBarDemo", swiftSettings: strictSettings),
         .executableTarget(
             name: "process-examples",
             dependencies: ["ParallelKit", "ProcessExamplesLegacyC"],
