@@ -176,6 +176,23 @@ struct ProgressTerminalTests {
         channel.finish(now: clock.set(seconds: 2))
         await channel.waitUntilDelivered()
     }
+
+    @Test("in plain mode, printAbove's text is a whole line between the bar's lines")
+    func printAbovePlain() {
+        let pipe = OutputPipe()
+        let clock = FakeClock()
+        let terminal = ProgressTerminal(fileDescriptor: pipe.writer, environment: [:], clock: clock.function)
+        let bar = ProgressBar(terminal: terminal)
+        let snapshot = ProgressSnapshot(backend: "threading", nJobs: 2, total: 4)
+        bar.show(.started(snapshot))
+        terminal.printAbove("[Parallel(n_jobs=2)]: Done   1 tasks")
+        bar.show(.finished(snapshot))
+        #expect(pipe.readAvailable().split(separator: "\n") == [
+            "[threading, 2 jobs] 0/4 0%, elapsed 0:00",
+            "[Parallel(n_jobs=2)]: Done   1 tasks",
+            "[threading, 2 jobs] stopped at 0/4 0%, in 0:00",
+        ])
+    }
 }
 
 /// ``ProgressLineFormat``: the words of a bar's line.

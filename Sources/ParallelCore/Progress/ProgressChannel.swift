@@ -167,11 +167,15 @@ package final class ProgressChannel: Sendable {
         }
     }
 
-    /// Writes `text` (a line of verbose output, say) so that a live bar is not corrupted: the bar's
-    /// block is cleared, the text written, and the block drawn again below it. Without a bar it
-    /// is written to standard error as is.
+    /// Writes `text` as whole lines (a line of verbose output, say; a newline is added if it
+    /// lacks one) so that a live bar is not corrupted: the bar's block is cleared, the text
+    /// written, and the block drawn again below it. Without a bar it goes to standard error.
     package func printAbove(_ text: String) {
-        if let terminal { terminal.printAbove(text) } else { StandardError.write(text) }
+        if let terminal {
+            terminal.printAbove(text)
+        } else {
+            StandardError.write(text.hasSuffix("\n") ? text : text + "\n")
+        }
     }
 
     /// How many `progressed` events the rate limit let through (before merging for a busy

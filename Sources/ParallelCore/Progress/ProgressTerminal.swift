@@ -142,15 +142,17 @@ package final class ProgressTerminal: Sendable {
         }
     }
 
-    /// Writes `text` above the live block (a newline is added if it lacks one), then redraws the
-    /// block; in plain mode, or with no bar, writes it as is.
+    /// Writes `text` as whole lines (a newline is added if it lacks one): above the live block,
+    /// which is then redrawn below it; in plain mode, or with no bar, simply in turn with the
+    /// bars' lines.
     package func printAbove(_ text: String) {
         let now = clock()
+        let lines = text.hasSuffix("\n") ? text : text + "\n"
         state.withLock { s in
             if isLive && s.drawnLines > 0 {
-                drawLocked(&s, now: now, above: text.hasSuffix("\n") ? text : text + "\n")
+                drawLocked(&s, now: now, above: lines)
             } else {
-                write(text)
+                write(lines)
             }
         }
     }
