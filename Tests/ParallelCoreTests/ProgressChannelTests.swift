@@ -52,6 +52,27 @@ struct ProgressChannelTests {
         #expect(recorder.recorded.map(\.kind) == [.started, .finished])
     }
 
+    @Test("a channel released without finish still reports finished, last and once")
+    func releasedWithoutFinish() async {
+        let recorder = EventRecorder()
+        let finished = Signal()
+        let watcher = EventRecorder { event in
+            recorder.progress.deliverForTest(event)
+            if case .finished = event { finished.fire() }
+        }
+        do {
+            let clock = FakeClock()
+            let channel = ProgressChannel(watcher.progress, nestingLevel: 0, clock: clock.function)
+            channel.start(total: 3, backend: "threading", nJobs: 2, now: clock.set(seconds: 0))
+            channel.tasksCompleted(count: 2, now: clock.set(seconds: 1))
+        }
+        #expect(await finished.wait())
+        #expect(watcher.recorded.map(\.kind).first == .started)
+        #expect(watcher.recorded.map(\.kind).last == .finished)
+        #expect(watcher.recorded.filter { $0.kind == .finished }.count == 1)
+        #expect(watcher.snapshots.last?.completed == 2)
+    }
+
     @Test("total is nil until the input's length is known")
     func totalUnknownThenKnown() async {
         let recorder = EventRecorder()
@@ -219,6 +240,11 @@ struct ProgressChannelTests {
         #expect(pipe.readAvailable() == "")
         let outer = ProgressChannel(.bar, terminal: terminal, nestingLevel: 0)
         #expect(outer.isActive)
+        // Finished while the pipe is open: a channel released unfinished finishes itself, and
+        // must not write to a descriptor number another test has since been given.
+        outer.finish(now: MonotonicClock.now())
+        await outer.waitUntilDelivered()
+        #expect(pipe.readAvailable().hasSuffix("[Parallel, 0 jobs] done 0 tasks, in 0:00\n"))
     }
 }
 

@@ -69,6 +69,13 @@ final class EventRecorder: Sendable {
     }
 }
 
+extension ParallelProgress {
+    /// Calls this value's handler directly (tests composing recorders).
+    func deliverForTest(_ event: ProgressEvent) {
+        if case .handler(let handler) = mode { handler(event) }
+    }
+}
+
 /// Kinds of events, for comparing sequences.
 enum EventKind: Equatable { case started, progressed, taskFailed(retry: Bool), finished }
 extension ProgressEvent {
