@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import ParallelCore
 
@@ -173,6 +174,14 @@ struct ProgressTerminalTests {
         channel.printAbove("[Parallel(n_jobs=2)]: Done   3 tasks")
         let after = pty.readAvailable()
         #expect(after.hasPrefix("\r\u{1B}[J[Parallel(n_jobs=2)]: Done   3 tasks\r\nthreading, 2 jobs  3/10 30% ["))
+        // Through a writer of the caller's (standard output, say): cleared before, drawn after.
+        let written = Mutex<[String]>([])
+        channel.printAbove("to stdout") { line in
+            written.withLock { $0.append(line) }
+            _ = pty.readAvailable().hasSuffix("\r\u{1B}[J") ? written.withLock { $0.append("cleared first") } : ()
+        }
+        #expect(written.withLock { $0 } == ["to stdout\n", "cleared first"])
+        #expect(ttyLines(strippingEscapes(pty.readAvailable())).last?.hasPrefix("threading, 2 jobs  3/10 30% [") == true)
         channel.finish(now: clock.set(seconds: 2))
         await channel.waitUntilDelivered()
     }

@@ -102,12 +102,14 @@ package final class ProgressChannel: Sendable {
 
     /// Writes `text` as whole lines (a line of verbose output, say; a newline is added if it
     /// lacks one) so that a live bar is not corrupted: the bar's block is cleared, the text
-    /// written, and the block drawn again below it. Without a bar it goes to standard error.
-    package func printAbove(_ text: String) {
+    /// written, and the block drawn again below it. It goes to standard error, or through
+    /// `writer` (say `{ print($0, terminator: ""); fflush(stdout) }` for verbose ≥ 50).
+    package func printAbove(_ text: String, writer: ((String) -> Void)? = nil) {
         if let terminal {
-            terminal.printAbove(text)
+            terminal.printAbove(text, writer: writer)
         } else {
-            StandardError.write(text.hasSuffix("\n") ? text : text + "\n")
+            let lines = text.hasSuffix("\n") ? text : text + "\n"
+            if let writer { writer(lines) } else { StandardError.write(lines) }
         }
     }
 

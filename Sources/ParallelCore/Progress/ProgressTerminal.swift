@@ -145,15 +145,24 @@ package final class ProgressTerminal: Sendable {
     /// Writes `text` as whole lines (a newline is added if it lacks one): above the live block,
     /// which is then redrawn below it; in plain mode, or with no bar, simply in turn with the
     /// bars' lines.
-    package func printAbove(_ text: String) {
+    ///
+    /// - Parameter writer: writes the line elsewhere instead (standard output, for verbose ≥ 50,
+    ///   with `print` and a flush): it is called between clearing the block and redrawing it.
+    package func printAbove(_ text: String, writer: ((String) -> Void)? = nil) {
         let now = clock()
         let lines = text.hasSuffix("\n") ? text : text + "\n"
         state.withLock { s in
-            if isLive && s.drawnLines > 0 {
-                drawLocked(&s, now: now, above: lines)
-            } else {
-                write(lines)
+            guard isLive && s.drawnLines > 0 else {
+                if let writer { writer(lines) } else { write(lines) }
+                return
             }
+            guard let writer else {
+                drawLocked(&s, now: now, above: lines)
+                return
+            }
+            clearLocked(&s)
+            writer(lines)
+            drawLocked(&s, now: now)
         }
     }
 
@@ -166,14 +175,21 @@ package final class ProgressTerminal: Sendable {
         return Int(size.ws_col)
     }
 
+    /// `\r`, cursor up to the block's first line, clear to the end of the screen.
+    private func clearSequence(_ s: State) -> String {
+        guard s.drawnLines > 0 else { return "" }
+        return "\r" + (s.drawnLines > 1 ? "\u{1B}[\(s.drawnLines - 1)A" : "") + "\u{1B}[J"
+    }
+
+    /// Removes the block from the screen (the cursor stays where it began).
+    private func clearLocked(_ s: inout State) {
+        write(clearSequence(s))
+        s.drawnLines = 0
+    }
+
     /// Clears the block, writes `above`, and draws every live bar, in one write.
     private func drawLocked(_ s: inout State, now: UInt64, above: String = "") {
-        var frame = ""
-        if s.drawnLines > 0 {
-            frame += "\r"
-            if s.drawnLines > 1 { frame += "\u{1B}[\(s.drawnLines - 1)A" }
-            frame += "\u{1B}[J"
-        }
+        var frame = clearSequence(s)
         frame += above
         let columns = width - 1
         let lines = s.bars.map { bar -> String in
