@@ -150,3 +150,54 @@ final class Counter: Sendable {
     func increment() { storage.withLock { $0 += 1 } }
     var value: Int { storage.withLock { $0 } }
 }
+
+/// F10 end to end: a program in another PID namespace (a container sharing the temp folder) uses
+/// the same temp folder, so it sweeps it; our live private folder must survive. The other program
+/// is this test binary, run under `unshare --pid` with `PARALLELKIT_TEST_SWEEP_FOLDER` set, where
+/// `sweepFromTheEnvironment` makes a shared array in that folder (which sweeps it first).
+@Suite("Temp folder across PID namespaces", .serialized)
+struct TempFolderNamespaceTests {
+    @Test("F10: a run in another PID namespace does not sweep a live process's folder (needs root)")
+    func otherNamespaceKeepsOurFolder() async throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            print("skipped: a PID namespace needs root and /usr/bin/unshare")
+            return
+        }
+        let folder = try TempFolderSecurityTests.makeBase("namespace")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let ours = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 1.0, count: 10) }
+        let mine = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("parallelkit-\(getpid())-") }
+        #expect(mine.count == 1)
+
+        // The binary's real path: the child mounts its own /proc.
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        other.arguments = [
+            "--pid", "--fork", "--mount-proc", executable, "--testing-library", "swift-testing",
+            "--filter", "sweepFromTheEnvironment",
+        ]
+        other.environment = ["PARALLELKIT_TEST_SWEEP_FOLDER": folder, "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        other.standardOutput = output
+        other.standardError = output
+        try other.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        other.waitUntilExit()
+        #expect(other.terminationStatus == 0, "\(text.suffix(2000))")
+        #expect(text.contains("swept from another PID namespace"), "the other run did sweep: \(text.suffix(2000))")
+        // Our folder is alive (its lock is held), so it is still there and still usable.
+        #expect(mine.allSatisfy { FileManager.default.fileExists(atPath: folder + "/" + $0) })
+        let again = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 2.0, count: 10) }
+        #expect(again[0] == 2.0 && ours[0] == 1.0)
+    }
+
+    /// Runs only inside the child of `otherNamespaceKeepsOurFolder`.
+    @Test func sweepFromTheEnvironment() throws {
+        guard let folder = ProcessInfo.processInfo.environment["PARALLELKIT_TEST_SWEEP_FOLDER"] else { return }
+        // In a new PID namespace this process is pid 1 or 2 and the parent's pid means nothing.
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("parallelkit-") }
+        _ = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 3.0, count: 10) }
+        print("swept from another PID namespace (pid \(getpid())): \(names)")
+    }
+}
