@@ -16,12 +16,13 @@ package struct CallArguments: Sendable {
     package var prefer: Prefer?
     package var require: Require?
     package var retry: RetryPolicy?
+    package var progress: ParallelProgress?
 
     package init(
         nJobs: Int? = nil, backend: BackendChoice? = nil, verbose: Int? = nil, timeout: Duration? = nil,
         preDispatch: PreDispatch = "2*n_jobs", batchSize: BatchSize = .auto, tempFolder: String? = nil,
         maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil, require: Require? = nil,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy? = nil, progress: ParallelProgress? = nil
     ) {
         self.nJobs = nJobs
         self.backend = backend
@@ -35,6 +36,7 @@ package struct CallArguments: Sendable {
         self.prefer = prefer
         self.require = require
         self.retry = retry
+        self.progress = progress
     }
 }
 
@@ -178,6 +180,7 @@ package enum CallResolution {
         return CallPlan(
             backend: backend, nJobs: nJobs, nJobsLabel: requested, verbose: verbose,
             timeout: nJobs > 1 ? arguments.timeout : nil, preDispatch: preDispatch, batchSize: arguments.batchSize,
-            context: context, taskScope: scope.nested(parallel: nJobs > 1), notices: notices, retry: retry)
+            context: context, taskScope: scope.nested(parallel: nJobs > 1), notices: notices, retry: retry,
+            progress: arguments.progress ?? scope.progress?.value ?? .none)
     }
 }

@@ -1,7 +1,7 @@
 import ParallelCore
 
 /// The configuration in force for the current task: the merged values of every enclosing
-/// ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)``
+/// ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)``
 /// scope, joblib's `parallel_config`.
 ///
 /// It holds only what scopes set: outside any scope every property is `nil`; the defaults
@@ -35,6 +35,8 @@ public struct ParallelConfig: Sendable {
     public var innerMaxNumThreads: Int? { values.innerMaxNumThreads }
     /// The retry policy a scope set.
     public var retry: RetryPolicy? { values.retry }
+    /// The progress display a scope set.
+    public var progress: ParallelProgress? { values.progress?.value }
     /// joblib's nesting level: 0 at the top, 1 inside the tasks of a parallel call, and so on.
     public var nestingLevel: Int { values.nestingLevel }
 }

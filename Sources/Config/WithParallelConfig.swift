@@ -20,30 +20,30 @@ public func withParallelConfig<T>(
     backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil,
     tempFolder: String? = nil, maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil,
     prefer: Prefer? = nil, require: Require? = nil, innerMaxNumThreads: Int? = nil,
-    retry: RetryPolicy? = nil,
+    retry: RetryPolicy? = nil, progress: ParallelProgress? = nil,
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> T
 ) async throws -> T {
     let merged = try ScopeMerge.merge(
         ScopeStorage.current, backend: backend, nJobs: nJobs, verbose: verbose, tempFolder: tempFolder,
         maxNbytes: maxNbytes, mmapMode: mmapMode, prefer: prefer, require: require,
-        innerMaxNumThreads: innerMaxNumThreads, retry: retry)
+        innerMaxNumThreads: innerMaxNumThreads, retry: retry, progress: progress)
     return try await ScopeStorage.$current.withValue(merged, operation: body, isolation: isolation)
 }
 
-/// The synchronous form of ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)``,
+/// The synchronous form of ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)``,
 /// for code that is not async (a synchronous test, a command-line entry point).
 public func withParallelConfig<T>(
     backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil,
     tempFolder: String? = nil, maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil,
     prefer: Prefer? = nil, require: Require? = nil, innerMaxNumThreads: Int? = nil,
-    retry: RetryPolicy? = nil,
+    retry: RetryPolicy? = nil, progress: ParallelProgress? = nil,
     _ body: () throws -> T
 ) throws -> T {
     let merged = try ScopeMerge.merge(
         ScopeStorage.current, backend: backend, nJobs: nJobs, verbose: verbose, tempFolder: tempFolder,
         maxNbytes: maxNbytes, mmapMode: mmapMode, prefer: prefer, require: require,
-        innerMaxNumThreads: innerMaxNumThreads, retry: retry)
+        innerMaxNumThreads: innerMaxNumThreads, retry: retry, progress: progress)
     return try ScopeStorage.$current.withValue(merged, operation: body)
 }
 
@@ -52,7 +52,7 @@ package enum ScopeMerge {
     package static func merge(
         _ outer: ScopeValues, backend: BackendChoice?, nJobs: Int?, verbose: Int?, tempFolder: String?,
         maxNbytes: MaxNbytes?, mmapMode: MmapMode?, prefer: Prefer?, require: Require?,
-        innerMaxNumThreads: Int?, retry: RetryPolicy? = nil
+        innerMaxNumThreads: Int?, retry: RetryPolicy? = nil, progress: ParallelProgress? = nil
     ) throws -> ScopeValues {
         try ArgumentChecks.nJobs(nJobs)
         try ArgumentChecks.verbose(verbose)
@@ -76,6 +76,7 @@ package enum ScopeMerge {
         if let require { merged.require = require }
         if let innerMaxNumThreads { merged.innerMaxNumThreads = innerMaxNumThreads }
         if let retry { merged.retry = retry }
+        if let progress { merged.progress = ScopedProgress(progress) }
         try ArgumentChecks.hints(prefer: merged.prefer, require: merged.require)
         return merged
     }

@@ -164,7 +164,7 @@ extension Parallel {
         var withoutTimeout = arguments
         withoutTimeout.timeout = nil
         let plan = try CallResolution.plan(withoutTimeout, scope: ScopeStorage.current, tasksArePortable: false)
-        guard timeout == nil, plan.verbose == 0 else { return .engine }
+        guard timeout == nil, plan.verbose == 0, !plan.reportsProgress else { return .engine }
         if plan.isSequential { return .callingTask(LoopScope(plan.taskScope)) }
         guard allowWorkers, plan.backend is ThreadingBackend else { return .engine }
         let call = try await plan.backend.startCall(plan.context)

@@ -24,7 +24,7 @@ public struct Parallel: Sendable {
     /// The call's options, as given; resolved against the scope and the registry at each call.
     var arguments: CallArguments
 
-    /// Workers; `nil` is 1 unless a ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:isolation:_:)`` scope sets it.
+    /// Workers; `nil` is 1 unless a ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)`` scope sets it.
     public var nJobs: Int? {
         get { arguments.nJobs }
         set { arguments.nJobs = newValue }
@@ -84,6 +84,11 @@ public struct Parallel: Sendable {
         get { arguments.retry }
         set { arguments.retry = newValue }
     }
+    /// How calls report progress; `nil` follows the scope, else `.none`.
+    public var progress: ParallelProgress? {
+        get { arguments.progress }
+        set { arguments.progress = newValue }
+    }
 
     /// Creates a parallel map with joblib's parameters. See the README's table for each one.
     ///
@@ -102,6 +107,8 @@ public struct Parallel: Sendable {
     ///   - require: `.sharedMemory`: a hard constraint.
     ///   - retry: re-runs failed tasks before their failure counts; `nil`: the scope's, else
     ///     `.never`. Applies in every mode.
+    ///   - progress: `.bar`, `.handler { event in … }` or `.none`; `nil`: the scope's, else
+    ///     `.none`. Independent of `verbose`, which keeps printing joblib's lines.
     public init(
         nJobs: Int? = nil,
         backend: BackendChoice? = nil,
@@ -114,12 +121,13 @@ public struct Parallel: Sendable {
         mmapMode: MmapMode? = nil,
         prefer: Prefer? = nil,
         require: Require? = nil,
-        retry: RetryPolicy? = nil
+        retry: RetryPolicy? = nil,
+        progress: ParallelProgress? = nil
     ) {
         arguments = CallArguments(
             nJobs: nJobs, backend: backend, verbose: verbose, timeout: timeout, preDispatch: preDispatch,
             batchSize: batchSize, tempFolder: tempFolder, maxNbytes: maxNbytes, mmapMode: mmapMode,
-            prefer: prefer, require: require, retry: retry)
+            prefer: prefer, require: require, retry: retry, progress: progress)
     }
 
     // MARK: - return_as="list"

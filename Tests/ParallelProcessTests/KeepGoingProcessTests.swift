@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ParallelKit
 import Testing
 
@@ -128,5 +129,27 @@ struct KeepGoingProcessTests {
         }
         #expect(seen == Set(0..<30))
         #expect(crashed == [5, 6])
+    }
+}
+
+/// Progress events on worker processes: the same shape as in process.
+@Suite("Progress events on worker processes")
+struct ProgressOnProcessesTests {
+    @Test("started first, finished last, every job counted, crashes as taskFailed",
+          arguments: ["process", "multiprocessing"])
+    func events(backend: String) async throws {
+        let events = Mutex<[ProgressEvent]>([])
+        let progress = ParallelProgress.handler { event in events.withLock { $0.append(event) } }
+        let jobs = (0..<40).map { PoisonJob(index: $0, poison: [9], kind: .sigkill) }
+        _ = try await Parallel(nJobs: 2, backend: .named(backend), batchSize: 4, progress: progress).results(jobs)
+        let seen = events.withLock { $0 }
+        guard case .started? = seen.first, case .finished(let last)? = seen.last else {
+            Issue.record("events: \(seen)")
+            return
+        }
+        #expect(last.completed == 39)
+        #expect(last.failed == 1)
+        #expect(last.total == 40)
+        #expect(last.backend.isEmpty == false)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The merged values of the enclosing `withParallelConfig` scopes, plus the nesting bookkeeping
 /// that travels with them into backends' work (threads and worker processes alike).
 ///
@@ -16,6 +18,8 @@ package struct ScopeValues: Sendable, Equatable {
     /// The retry policy a scope set. It stays in this process: nested calls inside worker
     /// processes do not see it.
     package var retry: RetryPolicy?
+    /// The progress display a scope set (in this process only, like `retry`).
+    package var progress: ScopedProgress?
     /// joblib's `nesting_level`: 0 at the top, +1 inside each parallel (not sequential) call's tasks.
     package var nestingLevel: Int
     /// How many `Parallel` calls (sequential ones included) enclose the current task; bounds
@@ -25,8 +29,8 @@ package struct ScopeValues: Sendable, Equatable {
     package init(
         backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil, tempFolder: String? = nil,
         maxNbytes: MaxNbytes? = nil, mmapMode: MmapMode? = nil, prefer: Prefer? = nil,
-        require: Require? = nil, innerMaxNumThreads: Int? = nil, retry: RetryPolicy? = nil, nestingLevel: Int = 0,
-        callDepth: Int = 0
+        require: Require? = nil, innerMaxNumThreads: Int? = nil, retry: RetryPolicy? = nil,
+        progress: ParallelProgress? = nil, nestingLevel: Int = 0, callDepth: Int = 0
     ) {
         self.backend = backend
         self.nJobs = nJobs
@@ -38,6 +42,7 @@ package struct ScopeValues: Sendable, Equatable {
         self.require = require
         self.innerMaxNumThreads = innerMaxNumThreads
         self.retry = retry
+        self.progress = progress.map(ScopedProgress.init)
         self.nestingLevel = nestingLevel
         self.callDepth = callDepth
     }
@@ -83,6 +88,7 @@ extension ScopeValues: Codable {
         require = try c.decodeIfPresent(Require.self, forKey: .require)
         innerMaxNumThreads = try c.decodeIfPresent(Int.self, forKey: .innerMaxNumThreads)
         retry = nil
+        progress = nil
         nestingLevel = try c.decode(Int.self, forKey: .nestingLevel)
         callDepth = try c.decode(Int.self, forKey: .callDepth)
     }
@@ -111,4 +117,20 @@ extension ScopeValues: Codable {
 /// and raw threads do not (backends rebind it around each batch).
 package enum ScopeStorage {
     @TaskLocal package static var current = ScopeValues()
+}
+
+/// A scope's ``ParallelProgress``, comparable by identity so that scopes stay `Equatable` (a
+/// handler closure cannot be compared).
+package struct ScopedProgress: Sendable, Equatable {
+    package let value: ParallelProgress
+    private let identity: Int
+
+    private static let counter = Atomic<Int>(0)
+
+    package init(_ value: ParallelProgress) {
+        self.value = value
+        self.identity = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    package static func == (lhs: ScopedProgress, rhs: ScopedProgress) -> Bool { lhs.identity == rhs.identity }
 }

@@ -20,11 +20,13 @@ package struct CallPlan: Sendable {
     package var notices: [String]
     /// Whether and how failed tasks are started again.
     package var retry: RetryPolicy
+    /// How the call reports its progress.
+    package var progress: ParallelProgress
 
     package init(
         backend: any ParallelBackend, nJobs: Int, nJobsLabel: Int, verbose: Int, timeout: Duration?,
         preDispatch: Int?, batchSize: BatchSize, context: BackendCallContext, taskScope: ScopeValues,
-        notices: [String] = [], retry: RetryPolicy = .never
+        notices: [String] = [], retry: RetryPolicy = .never, progress: ParallelProgress = .none
     ) {
         self.backend = backend
         self.nJobs = nJobs
@@ -37,6 +39,13 @@ package struct CallPlan: Sendable {
         self.taskScope = taskScope
         self.notices = notices
         self.retry = retry
+        self.progress = progress
+    }
+
+    /// Whether the call has a progress display (a handler, or a bar that is drawn).
+    package var reportsProgress: Bool {
+        if case .none = progress.mode { return false }
+        return true
     }
 
     /// Whether the call runs in the calling task, without workers.

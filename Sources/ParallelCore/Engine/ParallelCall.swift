@@ -19,6 +19,8 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// The batches in flight, by the machine's batch ID.
     private var batches: [Int: (batch: TaskBatch, dispatchedAt: UInt64)] = [:]
     private var timer: Task<Void, Never>?
+    /// The call's progress display, when it has one.
+    private let progress: ProgressChannel?
     private var started = false
     private var closed = false
 
@@ -32,18 +34,21 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         self.source = source
         self.kernel = kernel
         self.watchdog = plan.timeout.map(TimeoutWatchdog.init(timeout:))
+        let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
+        self.progress = progress?.isActive == true ? progress : nil
         self.machine = CallStateMachine(
             CallStateMachine.Configuration(
                 nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
                 autoBatching: plan.backend.autoBatching, delivery: delivery, keepsGoing: keepsGoing,
                 maxFailures: maxFailures, retry: plan.retry, timeout: plan.timeout, verbose: plan.verbose,
                 nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
-                knownCount: source.knownCount))
+                knownCount: source.knownCount, reportsProgress: progress?.isActive == true))
     }
 
     deinit {
         // A consumer that drops its generator early: stop the work, free the workers.
         timer?.cancel()
+        progress?.finish(now: MonotonicClock.now())
         if started && !closed {
             watchdog?.stop()
             for entry in batches.values { entry.batch.progress.requestAbort() }
@@ -96,7 +101,9 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     private func start(isolation: isolated (any Actor)? = #isolation) async throws {
         started = true
         watchdog?.start(posting: inbox)
-        machine.start(now: MonotonicClock.now())
+        let now = MonotonicClock.now()
+        progress?.start(total: source.knownCount, backend: plan.backend.displayName, nJobs: plan.nJobs, now: now)
+        machine.start(now: now)
         try await perform()
     }
 
@@ -203,12 +210,28 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 for entry in batches.values { entry.batch.progress.requestAbort() }
                 batches.removeAll()
                 call.abort()
+                if let progress {
+                    progress.finish(now: MonotonicClock.now())
+                    await progress.waitUntilDelivered()
+                }
             case .finishCall:
                 guard !closed else { continue }
                 closed = true
                 timer?.cancel()
                 watchdog?.stop()
                 await call.finish()
+                if let progress {
+                    progress.finish(now: MonotonicClock.now())
+                    await progress.waitUntilDelivered()
+                }
+            case .progress(let note):
+                guard let progress else { continue }
+                switch note {
+                case .completed(let count): progress.tasksCompleted(count: count, now: MonotonicClock.now())
+                case .failed(let failure, let willRetry):
+                    progress.taskFailed(failure, willRetry: willRetry, now: MonotonicClock.now())
+                case .totalKnown(let total): progress.totalBecameKnown(total)
+                }
             }
         }
     }
@@ -243,7 +266,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     }
 
     private func emit(_ line: ProgressLine) {
-        VerboseOutput.write(line, verbose: plan.verbose, nJobsLabel: plan.nJobsLabel)
+        VerboseOutput.write(line, verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, above: progress)
     }
 }
 

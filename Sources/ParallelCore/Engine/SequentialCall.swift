@@ -27,6 +27,9 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
     private var finalFailures = 0
     /// Set once `maxFailures` is reached: the remaining inputs settle as `.notRun`.
     private var stopped = false
+    /// The call's progress display, when it has one; started with the first task.
+    private let progress: ProgressChannel?
+    private var progressStarted = false
 
     package init(
         plan: CallPlan, source: TaskSource<Element>, kernel: TaskKernel<Element, Output>,
@@ -40,7 +43,14 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         self.reporter = ProgressReporter(
             verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, totalTasks: source.knownCount,
             preDispatchAmount: 0, startTime: MonotonicClock.now())
+        let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
+        self.progress = progress?.isActive == true ? progress : nil
         for notice in plan.notices { reporter.emit(notice, toStandardOutput: true) }
+    }
+
+    deinit {
+        // A generator dropped early: `finished` still comes, once.
+        progress?.finish(now: MonotonicClock.now())
     }
 
     /// One task's end.
@@ -51,7 +61,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
 
     /// Runs every task and returns the results in order (the throwing list mode).
     package func collect(isolation: isolated (any Actor)? = #isolation) async throws -> [Output] {
-        if source.isInert && !reporter.isEnabled && plan.retry.maxAttempts == 1 {
+        if source.isInert && !reporter.isEnabled && plan.retry.maxAttempts == 1 && progress == nil {
             // Taking from an array has no observable effect, so run it in chunks: no per-task
             // bookkeeping, and cancellation is still noticed every `chunk` tasks.
             let chunk = 4096
@@ -114,10 +124,19 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
     /// Takes and runs the next task; the caller has bound the tasks' scope.
     private func step(isolation: isolated (any Actor)?) async throws -> Fate? {
         guard !finished else { return nil }
+        if let progress, !progressStarted {
+            progressStarted = true
+            progress.start(total: source.knownCount, backend: plan.backend.displayName, nJobs: 1, now: MonotonicClock.now())
+        }
         do {
             if Task.isCancelled { throw CancellationError() }
             guard let element = takeNext() else {
                 finish()
+                if let progress {
+                    if source.knownCount == nil { progress.totalBecameKnown(counters.dispatchedTasks) }
+                    progress.finish(now: MonotonicClock.now())
+                    await progress.waitUntilDelivered()
+                }
                 return nil
             }
             let index = counters.dispatchedTasks
@@ -125,10 +144,13 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
             counters.dispatchedTasks += 1
             if stopped {
                 counters.completedTasks += 1
-                return .failed(Self.notRun(index, limit: maxFailures ?? 0))
+                let failure = Self.notRun(index, limit: maxFailures ?? 0)
+                progress?.taskFailed(failure, willRetry: false, now: MonotonicClock.now())
+                return .failed(failure)
             }
             let fate = try await run(element, index: index)
             counters.completedTasks += 1
+            if let progress, case .succeeded = fate { progress.tasksCompleted(count: 1, now: MonotonicClock.now()) }
             if reporter.isEnabled, let line = reporter.progressLine(counters, now: MonotonicClock.now()) {
                 reporter.emit(line)
             }
@@ -136,6 +158,10 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         } catch {
             finished = true
             counters.aborting = true
+            if let progress {
+                progress.finish(now: MonotonicClock.now())
+                await progress.waitUntilDelivered()
+            }
             throw error
         }
     }
@@ -165,6 +191,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
                 let record = TaskFailure(taskIndex: index, error: error, attempts: attempt)
                 if attempt < plan.retry.maxAttempts && plan.retry.shouldRetry(record) {
                     counters.retried += 1
+                    progress?.taskFailed(record, willRetry: true, now: MonotonicClock.now())
                     let delay = plan.retry.delay(beforeRetry: attempt)
                     if plan.verbose >= 10 {
                         reporter.emit("Task \(index) failed (attempt \(attempt) of \(plan.retry.maxAttempts)), retrying: \(error)")
@@ -175,6 +202,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
                 if plan.verbose > 0 && !(error is CancellationError) {
                     reporter.emit("Task \(index) failed: \(String(describing: error))")
                 }
+                progress?.taskFailed(record, willRetry: false, now: MonotonicClock.now())
                 guard keepsGoing else { throw error }
                 finalFailures += 1
                 if let maxFailures, finalFailures >= maxFailures { stopped = true }

@@ -28,7 +28,12 @@ extension CallStateMachine {
             counters.dispatchedTasks += count
             settleNotRun(first..<(first + count))
         case .dispatch(let asked, let batchSize, let window):
-            if count < asked { sourceDrained = true }
+            if count < asked {
+                sourceDrained = true
+                if configuration.reportsProgress && configuration.knownCount == nil {
+                    emit(.progress(.totalKnown(takenCount)))
+                }
+            }
             if phase != .running {
                 // The call stopped while the inputs were being taken: they never start.
                 counters.dispatchedTasks += count

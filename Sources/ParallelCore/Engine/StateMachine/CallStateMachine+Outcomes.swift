@@ -124,6 +124,7 @@ extension CallStateMachine {
         if phase == .running && attempt < configuration.retry.maxAttempts && configuration.retry.shouldRetry(record) {
             let delay = configuration.retry.delay(beforeRetry: attempt)
             counters.retried += 1
+            if configuration.reportsProgress { emit(.progress(.failed(record, willRetry: true))) }
             if configuration.verbose >= 10 {
                 let wait = delay > .zero ? " in \(Self.seconds(delay)) s" : ""
                 say("Task \(index) failed (attempt \(attempt) of \(configuration.retry.maxAttempts)), retrying\(wait): \(error)")
@@ -142,6 +143,7 @@ extension CallStateMachine {
             return
         }
         finalFailures += 1
+        if configuration.reportsProgress { emit(.progress(.failed(record, willRetry: false))) }
         if configuration.verbose > 0 && !(error is CancellationError) {
             say("Task \(index) failed: \(String(describing: error))")
         }
@@ -199,7 +201,9 @@ extension CallStateMachine {
                 .notRun, taskIndex: index,
                 "task \(index) was not started: the call stopped after \(limit) tasks failed (maxFailures: \(limit)). "
                     + "Raise maxFailures, or fix the failures and run again.")
-            settle(index, .failed(TaskFailure(taskIndex: index, error: error, attempts: 0)))
+            let failure = TaskFailure(taskIndex: index, error: error, attempts: 0)
+            if configuration.reportsProgress { emit(.progress(.failed(failure, willRetry: false))) }
+            settle(index, .failed(failure))
         }
     }
 
@@ -233,6 +237,7 @@ extension CallStateMachine {
         let count = run.count
         guard count > 0 else { return }
         counters.completedTasks += count
+        if configuration.reportsProgress, case .succeeded = run { emit(.progress(.completed(count: count))) }
         switch configuration.delivery {
         case .list where !configuration.keepsGoing:
             ordered.insert(firstIndex: firstIndex, run)

@@ -58,12 +58,14 @@ package struct CallStateMachine<Output: Sendable> {
         package var notices: [String]
         /// The number of inputs when known up front.
         package var knownCount: Int?
+        /// Whether the call has a progress display to tell (``EngineAction/progress(_:)``).
+        package var reportsProgress: Bool
 
         package init(
             nJobs: Int, preDispatch: Int?, batchSize: BatchSize, autoBatching: AutoBatchingPolicy = .inProcess,
             delivery: Delivery, keepsGoing: Bool = false, maxFailures: Int? = nil, retry: RetryPolicy = .never,
             timeout: Duration? = nil, verbose: Int = 0, nJobsLabel: Int? = nil, backendName: String = "Backend",
-            notices: [String] = [], knownCount: Int? = nil
+            notices: [String] = [], knownCount: Int? = nil, reportsProgress: Bool = false
         ) {
             self.nJobs = nJobs
             self.preDispatch = preDispatch
@@ -79,6 +81,7 @@ package struct CallStateMachine<Output: Sendable> {
             self.backendName = backendName
             self.notices = notices
             self.knownCount = knownCount
+            self.reportsProgress = reportsProgress
         }
     }
 

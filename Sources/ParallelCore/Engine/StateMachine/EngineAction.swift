@@ -23,6 +23,30 @@ package enum EngineAction: Sendable, Equatable {
     case abortCall
     /// Every task is settled: end the backend's call normally.
     case finishCall
+    /// Tell the call's progress display (only when the call reports progress).
+    case progress(ProgressNote)
+}
+
+/// What the machine tells a call's progress display: counts, not snapshots (the display keeps the
+/// clock and the rate).
+package enum ProgressNote: Sendable, Equatable {
+    /// `count` more tasks completed successfully.
+    case completed(count: Int)
+    /// A task's attempt failed; `willRetry` says whether it runs again.
+    case failed(TaskFailure, willRetry: Bool)
+    /// The input ended after `total` tasks.
+    case totalKnown(Int)
+
+    package static func == (lhs: ProgressNote, rhs: ProgressNote) -> Bool {
+        switch (lhs, rhs) {
+        case (.completed(let a), .completed(let b)): return a == b
+        case (.failed(let a, let b), .failed(let c, let d)):
+            // Errors cannot be compared: the task, its attempts and the decision can.
+            return a.taskIndex == c.taskIndex && a.attempts == c.attempts && b == d
+        case (.totalKnown(let a), .totalKnown(let b)): return a == b
+        default: return false
+        }
+    }
 }
 
 /// One line of joblib's verbose output, typed so that the engine never decides anything from
