@@ -31,7 +31,8 @@ extension Parallel {
     public func results<R, S: Sequence>(
         _ tasks: S, maxFailures: Int? = nil, isolation: isolated (any Actor)? = #isolation
     ) async throws -> [Result<R, TaskFailure>] where S.Element == Delayed<R> {
-        try await runFates(TaskSource(tasks), makeDelayedKernel(R.self), maxFailures: maxFailures, isolation: isolation)
+        Self.fates(
+            try await settledRuns(TaskSource(tasks), makeDelayedKernel(R.self), maxFailures: maxFailures, isolation: isolation))
     }
 
     /// Runs the jobs and returns every job's fate in submission order; see
@@ -41,7 +42,8 @@ extension Parallel {
     public func results<J: ParallelJob, S: Sequence>(
         _ jobs: S, maxFailures: Int? = nil, isolation: isolated (any Actor)? = #isolation
     ) async throws -> [Result<J.Output, TaskFailure>] where S.Element == J {
-        try await runFates(TaskSource(jobs), makeJobKernel(J.self), maxFailures: maxFailures, isolation: isolation)
+        Self.fates(
+            try await settledRuns(TaskSource(jobs), makeJobKernel(J.self), maxFailures: maxFailures, isolation: isolation))
     }
 
     /// Each task's fate in submission order, as soon as it and those before it are settled.
@@ -81,13 +83,33 @@ extension Parallel {
 
     // MARK: - The unspecialised part
 
+    /// Runs the call and returns its settled runs in submission order.
     @usableFromInline
-    func runFates<Element: Sendable, Output: Sendable>(
+    func settledRuns<Element: Sendable, Output: Sendable>(
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>, maxFailures: Int?,
         isolation: isolated (any Actor)?
-    ) async throws -> [Result<Output, TaskFailure>] {
+    ) async throws -> [SettledRun<Output>] {
         let started = try await beginCall(arguments, source, kernel, mode: .fates(maxFailures: maxFailures))
-        return try await FateResults(started.runs).collect(isolation: isolation)
+        var runs: [SettledRun<Output>] = []
+        while let next = try await started.runs.nextRun(isolation: isolation) { runs.append(next.run) }
+        return runs
+    }
+
+    /// Flattens settled runs into one fate per task. Inlined where `results` is called, so the
+    /// per-task wrapping is specialised for the output type.
+    @inlinable
+    static func fates<Output>(_ runs: [SettledRun<Output>]) -> [Result<Output, TaskFailure>] {
+        var total = 0
+        for run in runs { total &+= run.count }
+        var fates: [Result<Output, TaskFailure>] = []
+        fates.reserveCapacity(total)
+        for run in runs {
+            switch run {
+            case .succeeded(let values): for value in values { fates.append(.success(value)) }
+            case .failed(let failure): fates.append(.failure(failure))
+            }
+        }
+        return fates
     }
 
     @usableFromInline

@@ -19,14 +19,13 @@ struct TakenInputs<Element> {
     /// The inputs of the tasks `range`, which lie within one take (the machine splits takes,
     /// and re-runs split batches further, never joins them).
     func slice(_ range: Range<Int>) -> ArraySlice<Element> {
-        let live = takes.elements
-        var low = live.startIndex
-        var high = live.endIndex
+        var low = 0
+        var high = takes.count
         while high - low > 1 {
             let middle = (low + high) / 2
-            if live[middle].start <= range.lowerBound { low = middle } else { high = middle }
+            if takes[offset: middle].start <= range.lowerBound { low = middle } else { high = middle }
         }
-        let take = live[low]
+        let take = takes[offset: low]
         let offset = range.lowerBound - take.start
         let first = take.elements.startIndex + offset
         return take.elements[first..<(first + range.count)]

@@ -12,8 +12,10 @@
 /// - Complexity: ``append(_:)``, ``popFirst()``, ``first``, ``count`` and ``isEmpty`` are
 ///   amortised O(1); ``removeAll(keepingCapacity:)`` is O(*n*).
 public struct FIFOQueue<Element> {
-    /// Elements from `head` on are queued; those before it were popped and await reclaiming.
-    private var storage: [Element] = []
+    /// Elements from `head` on are queued; the slots before it were popped and are `nil`, so a
+    /// popped element is released at once rather than when its slot is reclaimed (a queue of large
+    /// values would otherwise keep up to 64 of them alive after they were consumed).
+    private var storage: [Element?] = []
     private var head = 0
 
     /// Creates an empty queue.
@@ -28,6 +30,10 @@ public struct FIFOQueue<Element> {
     /// The element ``popFirst()`` would return, without removing it; nil when empty.
     public var first: Element? { isEmpty ? nil : storage[head] }
 
+    /// The queued element `offset` places from the front (0 is ``first``).
+    /// - Precondition: `0 <= offset < count`.
+    public subscript(offset offset: Int) -> Element { storage[head + offset]! }
+
     /// Queues `element` at the back.
     public mutating func append(_ element: Element) {
         storage.append(element)
@@ -37,6 +43,7 @@ public struct FIFOQueue<Element> {
     public mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }
         let element = storage[head]
+        storage[head] = nil
         head += 1
         if head == storage.count {
             // Drained: start again at the front of the same storage.
@@ -53,7 +60,7 @@ public struct FIFOQueue<Element> {
     }
 
     /// The queued elements, oldest first, without removing them.
-    package var elements: ArraySlice<Element> { storage[head...] }
+    package var elements: LazyMapSequence<ArraySlice<Element?>, Element> { storage[head...].lazy.map { $0! } }
 
     /// Removes every queued element.
     /// - Parameter keepingCapacity: keep the storage allocated for reuse.

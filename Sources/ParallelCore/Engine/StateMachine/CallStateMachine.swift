@@ -184,8 +184,7 @@ package struct CallStateMachine<Output: Sendable> {
     /// The results of a throwing list call, in order.
     package internal(set) var listResults: [Output] = []
     /// Runs ready for the consumer, with the submission index of their first task.
-    var deliverable: [(firstIndex: Int, run: SettledRun<Output>)] = []
-    var deliverableHead = 0
+    var deliverable = FIFOQueue<(firstIndex: Int, run: SettledRun<Output>)>()
     /// Results handed to `deliverable` and not yet consumed.
     var heldResults = 0
 
@@ -238,19 +237,11 @@ package struct CallStateMachine<Output: Sendable> {
     /// The next run for the consumer of a generator (or of a results list), with the index of
     /// its first task.
     package mutating func takeDeliverable() -> (firstIndex: Int, run: SettledRun<Output>)? {
-        guard deliverableHead < deliverable.count else { return nil }
-        let next = deliverable[deliverableHead]
-        deliverable[deliverableHead].run = .succeeded([])
-        deliverableHead += 1
-        if deliverableHead == deliverable.count {
-            deliverable.removeAll(keepingCapacity: true)
-            deliverableHead = 0
-        }
-        return next
+        deliverable.popFirst()
     }
 
     /// Whether a run waits for the consumer.
-    package var hasDeliverable: Bool { deliverableHead < deliverable.count }
+    package var hasDeliverable: Bool { !deliverable.isEmpty }
 
     /// The submission indices of the batch in flight as `batchID`, if it is still awaited.
     package func range(ofBatch batchID: Int) -> Range<Int>? { inFlight[batchID]?.range }

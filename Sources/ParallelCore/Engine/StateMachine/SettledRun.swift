@@ -1,5 +1,6 @@
 /// A contiguous run of settled tasks: results of tasks that succeeded, or the one task that
 /// failed for good.
+@usableFromInline
 package enum SettledRun<Output: Sendable>: Sendable {
     /// Outputs of consecutive tasks, the first at the run's first index.
     case succeeded([Output])
