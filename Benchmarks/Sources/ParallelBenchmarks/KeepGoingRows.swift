@@ -3,6 +3,7 @@
 
 import Foundation
 import ParallelKit
+import Synchronization
 
 /// A job that fails as the seed says: a crash, a hang past the timeout, or an error.
 struct ChaosBenchJob: ParallelJob {
@@ -50,6 +51,23 @@ func runKeepGoing(_ o: Options) async -> Figures {
                 f.samples["k.ratio", default: []].append(resultsTime / listTime)
             }
         }
+        // Progress: the same call with a handler that counts events, against no progress.
+        let events = Mutex(0)
+        let counted = Parallel(nJobs: 2, backend: "threading", progress: .handler { _ in events.withLock { $0 += 1 } })
+        for rep in 0...o.reps {
+            var start = nowNanos()
+            let plain = try await parallel(tasks)
+            let plainTime = seconds(from: start, to: nowNanos())
+            start = nowNanos()
+            let withProgress = try await counted(tasks)
+            let progressTime = seconds(from: start, to: nowNanos())
+            blackHole(plain.count &+ withProgress.count)
+            if rep > 0 {
+                f.samples["k.progress", default: []].append(progressTime)
+                f.samples["k.progress.ratio", default: []].append(progressTime / plainTime)
+            }
+        }
+        f.info["k.progress.events"] = String(events.withLock { $0 } / (o.reps + 1))
         guard o.process else {
             f.errors["k.p"] = "skipped (--no-process)"
             return f
@@ -103,6 +121,14 @@ extension TableBuilder {
                   result: formatRatio(ratio) + " of K1a", target: "≤ 1.1×", met: verdict(ratio <= 1.1))
         } else {
             rows.append(Row(id: "K1b", workload: w1, variant: "`parallel.results(tasks)`", median: na("k.results")))
+        }
+        if let ratio = f.median("k.progress.ratio") {
+            timed("K1c", w1, "the same with `progress: .handler { … }` counting events "
+                    + "(\(f.info["k.progress.events"] ?? "?") events per call)",
+                  key: "k.progress", n: n, result: formatRatio(ratio) + " of no progress", target: "≤ 1.05×",
+                  met: verdict(ratio <= 1.05))
+        } else {
+            rows.append(Row(id: "K1c", workload: w1, variant: "with a progress handler", median: na("k.progress")))
         }
         let pn = f.info["k.p.n"].flatMap(Int.init) ?? 0
         let w2 = "K2. \(pn.formatted()) trivial jobs, \"process\", nJobs 2, warm pool"
