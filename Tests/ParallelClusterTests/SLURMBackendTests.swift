@@ -4,10 +4,10 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM, "no usable SLURM node (sinfo): run Scripts/cluster-up.sh"), .serialized)
+@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM, ClusterEnvironment.slurmSkipReason), .serialized)
 struct SLURMBackendTests {
     @Test func jobsRunInsideSLURMJobsInOrder() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == Array(0..<20))
@@ -22,7 +22,7 @@ struct SLURMBackendTests {
     }
 
     @Test func errorsComeBackAsThemselvesAndACrashNamesItsTask() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         await #expect(throws: ClusterTestError(index: 21)) {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<40).map { ClusterJob(index: $0, failAt: 21) })
@@ -42,7 +42,7 @@ struct SLURMBackendTests {
     }
 
     @Test func resultsModeKeepsGoingPastAnErrorAndACrash() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         let fates = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 2)
             .results((0..<16).map { ClusterJob(index: $0, failAt: 3, crashAt: 10) })
@@ -63,7 +63,7 @@ struct SLURMBackendTests {
     }
 
     @Test func scancelOfAWorkersJobIsAWorkerCrashAndTheNextCallSucceeds() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         let marker = temporaryPath("scancel-marker")
         defer { unlink(marker) }
@@ -72,7 +72,7 @@ struct SLURMBackendTests {
         // Task 3 writes its SLURM job id, then sleeps: cancel that job from outside.
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
         let jobID = try String(contentsOfFile: marker, encoding: .utf8).split(separator: " ")[0]
-        #expect(Command.run(["scancel", String(jobID)]).status == 0)
+        #expect(await Command.runOffPool(["scancel", String(jobID)]).status == 0)
         do {
             _ = try await call.value
             Issue.record("the call should throw")
@@ -88,7 +88,7 @@ struct SLURMBackendTests {
     }
 
     @Test func aScancelledTaskIsRetriedOnAFreshWorkerUnderARetryPolicy() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         let marker = temporaryPath("retry-marker")
         defer { unlink(marker) }
@@ -98,12 +98,12 @@ struct SLURMBackendTests {
         }
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
         let jobID = try String(contentsOfFile: marker, encoding: .utf8).split(separator: " ")[0]
-        #expect(Command.run(["scancel", String(jobID)]).status == 0)
+        #expect(await Command.runOffPool(["scancel", String(jobID)]).status == 0)
         #expect(try await call.value == Array(0..<6))
     }
 
     @Test func workersDoNotOutliveAParentThatWasKilled() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let prefixFile = temporaryPath("orphan-prefix")
         defer { unlink(prefixFile) }
         await #expect(throws: ParallelError.self) {
@@ -112,8 +112,9 @@ struct SLURMBackendTests {
         let prefix = try String(contentsOfFile: prefixFile, encoding: .utf8)
         #expect(prefix.hasPrefix("pk-"))
         // The workers see their connection close, exit, and their jobs end: no allocation is held.
-        #expect(await eventually(timeout: .seconds(30)) { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty },
-            "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+        let leftBehind = await eventually(timeout: .seconds(30)) { await ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }
+        let queue = await ClusterEnvironment.queuedJobs(prefix: prefix)
+        #expect(leftBehind, "still queued: \(queue)")
     }
 
     /// Taking the node down kills every job on it, also those of other test processes sharing the
@@ -121,7 +122,7 @@ struct SLURMBackendTests {
     /// one test process), not on every local run.
     @Test(.enabled(if: ClusterEnvironment.required, "takes the node down; runs with PARALLELKIT_CLUSTER_TESTS=1"))
     func aLostNodeIsAWorkerCrashQuotingSLURM() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         // Taking a node down is only done to the cluster Scripts/cluster-up.sh made.
         guard ClusterEnvironment.slurmIsOurs else { return }
         let node = ProcessInfo.processInfo.hostName.split(separator: ".")[0]
@@ -131,8 +132,9 @@ struct SLURMBackendTests {
         let jobs = (0..<6).map { MarkedSleepJob(index: $0, markAt: 4, marker: marker, seconds: 60) }
         let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
-        #expect(Command.run(["scontrol", "update", "nodename=\(node)", "state=down", "reason=parallelkit-test"]).status == 0)
+        #expect(await Command.runOffPool(["scontrol", "update", "nodename=\(node)", "state=down", "reason=parallelkit-test"]).status == 0)
         defer {
+            // A defer cannot await; this scontrol answers in milliseconds.
             _ = Command.run(["scontrol", "update", "nodename=\(node)", "state=resume"])
         }
         do {
@@ -142,9 +144,9 @@ struct SLURMBackendTests {
             #expect(error.code == .workerCrashed)
             #expect(error.description.contains("NODE FAILURE") || error.description.contains("Node failure"), "\(error)")
         }
-        _ = Command.run(["scontrol", "update", "nodename=\(node)", "state=resume"])
+        _ = await Command.runOffPool(["scontrol", "update", "nodename=\(node)", "state=resume"])
         #expect(await eventually(timeout: .seconds(30)) {
-            let state = Command.run(["sinfo", "--noheader", "--format=%T"]).output
+            let state = await Command.runOffPool(["sinfo", "--noheader", "--format=%T"]).output
             return state.hasPrefix("idle") || state.hasPrefix("mixed")
         }, "the node came back")
     }
@@ -153,7 +155,7 @@ struct SLURMBackendTests {
     /// takes 60–100 s: it runs where the cluster tests are required (CI), not on every local run.
     @Test(.enabled(if: ClusterEnvironment.required, "takes over a minute; runs with PARALLELKIT_CLUSTER_TESTS=1"))
     func aJobAtItsTimeLimitIsAWorkerCrashQuotingSLURM() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(timeLimit: .seconds(60), startTimeout: .seconds(60))
         let marker = temporaryPath("time-limit-marker")
         defer { unlink(marker) }
@@ -171,13 +173,16 @@ struct SLURMBackendTests {
     }
 
     @Test func cancellationAndIdleTimeoutLeaveNoJobInTheQueue() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60), idleTimeout: .seconds(2))
         let prefix = backend.jobNamePrefix
         // A normal end: after the idle timeout the workers' jobs are gone.
         _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<10).map { ClusterJob(index: $0) })
-        #expect(!ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty, "workers stay for the next call")
-        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }, "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+        let stayed = await ClusterEnvironment.queuedJobs(prefix: prefix)
+        #expect(!stayed.isEmpty, "workers stay for the next call")
+        let idledOut = await eventually { await ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }
+        let queue = await ClusterEnvironment.queuedJobs(prefix: prefix)
+        #expect(idledOut, "still queued: \(queue)")
 
         // Cancellation while both workers run long tasks: their jobs end at once.
         let marker = temporaryPath("cancel-marker")
@@ -185,14 +190,17 @@ struct SLURMBackendTests {
         let jobs = (0..<4).map { MarkedSleepJob(index: $0, markAt: $0 < 2 ? $0 : -1, marker: marker, seconds: 120) }
         let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
-        #expect(!ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty)
+        let running = await ClusterEnvironment.queuedJobs(prefix: prefix)
+        #expect(!running.isEmpty)
         call.cancel()
         await #expect(throws: CancellationError.self) { _ = try await call.value }
-        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }, "\(ClusterEnvironment.queuedJobs(prefix: prefix))")
+        let cancelled = await eventually { await ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }
+        let queueAfterCancel = await ClusterEnvironment.queuedJobs(prefix: prefix)
+        #expect(cancelled, "still queued: \(queueAfterCancel)")
     }
 
     @Test func anImpossiblePartitionIsAClearErrorAtOnce() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(partition: "no-such-partition", startTimeout: .seconds(30))
         let start = ContinuousClock.now
         do {
@@ -207,7 +215,7 @@ struct SLURMBackendTests {
     }
 
     @Test func aJobPendingPastTheStartTimeoutIsAClearErrorAndIsCancelled() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         // --begin holds the job in the queue (reason BeginTime) far past the start-up timeout.
         let backend = SLURMBackend(extraArguments: ["--begin=now+1hour"], startTimeout: .seconds(4))
         let start = ContinuousClock.now
@@ -220,7 +228,7 @@ struct SLURMBackendTests {
             #expect(error.description.contains("BeginTime"), "squeue's reason: \(error)")
         }
         #expect(ContinuousClock.now - start < .seconds(4 + 10))
-        #expect(await eventually { ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty })
+        #expect(await eventually { await ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty })
     }
 
     @Test func invalidSettingsAreRefusedBeforeAnythingIsSubmitted() async throws {
@@ -228,12 +236,12 @@ struct SLURMBackendTests {
             await #expect(throws: ParallelError.self) {
                 _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
             }
-            #expect(ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty)
+            #expect(await ClusterEnvironment.queuedJobs(prefix: backend.jobNamePrefix).isEmpty)
         }
     }
 
     @Test func slurmIsRegisteredByName() async throws {
-        guard ClusterEnvironment.expectSLURM() else { return }
+        guard await ClusterEnvironment.expectSLURM() else { return }
         let reports = try await Parallel(nJobs: 2, backend: "slurm")((0..<8).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == Array(0..<8))
         #expect(reports.allSatisfy { $0.slurmJobID != nil })

@@ -4,10 +4,10 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH, "`ssh -o BatchMode=yes localhost` does not log in: run Scripts/cluster-up.sh"), .serialized)
+@Suite("SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason), .serialized)
 struct SSHBackendTests {
     @Test func jobsRunOverSSHInOrder() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == Array(0..<20))
@@ -19,7 +19,7 @@ struct SSHBackendTests {
     }
 
     @Test func innerMaxNumThreadsReachesTheWorkersAndIsFixedForTheirLife() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         let reports = try await withParallelConfig(innerMaxNumThreads: 3) {
             try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { WhereJob(index: $0) })
@@ -37,7 +37,7 @@ struct SSHBackendTests {
     }
 
     @Test func errorsComeBackAsThemselves() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         await #expect(throws: ClusterTestError(index: 13)) {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<40).map { ClusterJob(index: $0, failAt: 13) })
@@ -45,7 +45,7 @@ struct SSHBackendTests {
     }
 
     @Test func aCrashNamesItsTaskAndTheWorkerIsReplaced() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)((0..<20).map { ClusterJob(index: $0, crashAt: 9) })
@@ -62,7 +62,7 @@ struct SSHBackendTests {
     }
 
     @Test func anUnresolvableHostIsAClearErrorAtOnce() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["no-such-host.invalid"], workerExecutable: nil, startTimeout: .seconds(20), idleTimeout: .seconds(60))
         let start = ContinuousClock.now
         do {
@@ -77,7 +77,7 @@ struct SSHBackendTests {
     }
 
     @Test func aWorkerThatNeverConnectsFailsWithinTheStartTimeout() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         // ssh logs in and runs a program that never connects back: the start-up timeout ends it.
         let script = temporaryPath("never-connects.sh")
         try "#!/bin/sh\nexec sleep 12\n".write(toFile: script, atomically: true, encoding: .utf8)
@@ -97,7 +97,7 @@ struct SSHBackendTests {
     }
 
     @Test func anUnreachableAddressFailsWithinTheStartTimeout() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         // TEST-NET-1 (RFC 5737): nothing answers there.
         let backend = SSHBackend(hosts: ["192.0.2.213"], workerExecutable: nil, startTimeout: .seconds(3), idleTimeout: .seconds(60))
         let start = ContinuousClock.now
@@ -120,10 +120,10 @@ struct SSHBackendTests {
     }
 }
 
-@Suite("SSH backend: nothing outlives a released backend", .enabled(if: ClusterEnvironment.runSSH, "`ssh -o BatchMode=yes localhost` does not log in: run Scripts/cluster-up.sh"))
+@Suite("SSH backend: nothing outlives a released backend", .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason))
 struct SSHBackendResourceTests {
     @Test func releasingTheBackendEndsItsWorkersAndClosesItsPort() async throws {
-        guard ClusterEnvironment.expectSSH() else { return }
+        guard await ClusterEnvironment.expectSSH() else { return }
         var backend: SSHBackend? = SSHBackend(hosts: ["localhost:2"])
         let reports = try await Parallel(nJobs: 2, backend: .instance(backend!), batchSize: 1)((0..<8).map { WhereJob(index: $0) })
         let workers = Set(reports.map(\.pid))

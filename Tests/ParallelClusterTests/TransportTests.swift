@@ -56,6 +56,18 @@ private final class FakeParent {
     }
 }
 
+/// Waits off the cooperative pool for `worker` to end; returns its standard error.
+private func waitForExit(_ worker: Process, errors: Pipe) async -> String {
+    let handle = errors.fileHandleForReading
+    return await offPool {
+        // Foundation's Process and FileHandle synchronise internally; only this thread touches
+        // them until the wait ends.
+        worker.waitUntilExit()
+        let data = handle.readDataToEndOfFile()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
 /// Starts this test executable as a remote worker of `port`, with `secret` on its stdin.
 private func startWorker(port: UInt16, secret: [UInt8]) throws -> (Process, Pipe) {
     let process = Process()
@@ -128,14 +140,17 @@ struct TransportTests {
         #expect(admitted.withLock { $0.map(\.1) } == ["test"])
     }
 
-    @Test func aWorkerRefusesAParentThatCannotProveTheSecret() throws {
+    @Test func aWorkerRefusesAParentThatCannotProveTheSecret() async throws {
         let secret = try SecureRandom.bytes(32)
         let parent = try FakeParent()
         let (worker, errors) = try startWorker(port: parent.port, secret: secret)
-        let socket = try parent.accept()
+        // The worker is this test executable starting up: accept and its proof wait off the pool.
+        let parentHandoff = Handoff(value: parent)
+        let socket = try await offPool { Handoff(value: try parentHandoff.value.accept()) }.value
         let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
         try socket.write(Handshake.challenge(nonce: parentNonce))
-        let proof = try Handshake.readProof(from: socket)
+        let socketHandoff = Handoff(value: socket)
+        let proof = try await offPool { try Handshake.readProof(from: socketHandoff.value) }
         // The worker proves the secret it was given on stdin, and says where it runs.
         let expected = Handshake.workerMAC(
             secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: 9, build: proof.build, about: proof.about)
@@ -145,37 +160,37 @@ struct TransportTests {
         #expect(proof.about.contains("pid \(worker.processIdentifier)"))
         // A verdict signed with another key: the worker must not believe it.
         try socket.write(Handshake.encodeVerdict(0, message: "", mac: [UInt8](repeating: 0, count: 32)))
-        worker.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = await waitForExit(worker, errors: errors)
         #expect(worker.terminationStatus == RemoteWorkerExit.refused)
         #expect(stderr.contains("did not prove the pool's secret"), "\(stderr)")
     }
 
-    @Test func aWorkerOfAnotherBuildStopsWithTheParentsReason() throws {
+    @Test func aWorkerOfAnotherBuildStopsWithTheParentsReason() async throws {
         let secret = try SecureRandom.bytes(32)
         let parent = try FakeParent()
         let (worker, errors) = try startWorker(port: parent.port, secret: secret)
-        let socket = try parent.accept()
+        // The worker is this test executable starting up: accept and its proof wait off the pool.
+        let parentHandoff = Handoff(value: parent)
+        let socket = try await offPool { Handoff(value: try parentHandoff.value.accept()) }.value
         let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
         try socket.write(Handshake.challenge(nonce: parentNonce))
-        let proof = try Handshake.readProof(from: socket)
+        let socketHandoff = Handoff(value: socket)
+        let proof = try await offPool { try Handshake.readProof(from: socketHandoff.value) }
         let message = "refused: this worker runs another build"
         let mac = Handshake.parentMAC(
             secret: secret, workerNonce: proof.nonce, parentNonce: parentNonce, token: proof.token,
             verdict: Handshake.Verdict.wrongBuild.rawValue, message: message)
         try socket.write(Handshake.encodeVerdict(Handshake.Verdict.wrongBuild.rawValue, message: message, mac: mac))
-        worker.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = await waitForExit(worker, errors: errors)
         #expect(worker.terminationStatus == RemoteWorkerExit.wrongBuild)
         #expect(stderr.contains(message), "\(stderr)")
     }
 
-    @Test func aWorkerThatCannotReachItsParentSaysWhereItTried() throws {
+    @Test func aWorkerThatCannotReachItsParentSaysWhereItTried() async throws {
         // A port nobody listens on (bound, then closed).
         let port = try FakeParent().port
         let (worker, errors) = try startWorker(port: port, secret: try SecureRandom.bytes(32))
-        worker.waitUntilExit()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = await waitForExit(worker, errors: errors)
         #expect(worker.terminationStatus == RemoteWorkerExit.cannotConnect)
         #expect(stderr.contains("cannot connect to the parent at 127.0.0.1:\(port)"), "\(stderr)")
         #expect(stderr.contains("PARALLELKIT_LISTEN_ADDRESS"), "\(stderr)")

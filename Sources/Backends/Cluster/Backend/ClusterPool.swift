@@ -24,13 +24,14 @@ final class ClusterPool: Sendable {
     /// Starts listening and builds the pool.
     /// - Parameters:
     ///   - listenHost: the address to listen on and give the workers.
+    ///   - build: `BuildIdentity.current`, which the caller computes off the cooperative pool.
     ///   - makeLauncher: the launcher, given the listener's address and the secret.
     init(
-        listenHost: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration, threadLimit: Int?,
+        listenHost: String, build: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration, threadLimit: Int?,
         makeLauncher: (_ listener: PoolListener) -> any RemoteWorkerLauncher
     ) throws {
         let attach = Mutex<WorkerPool?>(nil)
-        let listener = try PoolListener(host: listenHost, secret: secret, build: BuildIdentity.current) { token, socket, about in
+        let listener = try PoolListener(host: listenHost, secret: secret, build: build) { token, socket, about in
             guard let pool = attach.withLock({ $0 }) else {
                 close(socket)
                 return

@@ -111,6 +111,9 @@ public final class SLURMBackend: ParallelBackend {
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()
         let settings = try self.settings.get()
+        // The executable's digest (the workers must run the same build), first computed off
+        // Swift's cooperative pool.
+        let build = await BuildIdentity.currentOffPool()
         let jobPrefix = self.jobPrefix
         let poolNumber = self.poolNumber
         let cluster = try cluster.withLock { cluster -> ClusterPool in
@@ -125,7 +128,7 @@ public final class SLURMBackend: ParallelBackend {
                 let secretFile = try SecretFile.write(secret, in: settings.sharedDirectory, pool: poolNumber)
                 let listenHost = ListenAddress.choose(allLocal: false, environment: environment)
                 let made = try ClusterPool(
-                    listenHost: listenHost, secret: secret, secretFile: secretFile, idleTimeout: settings.idleTimeout,
+                    listenHost: listenHost, build: build, secret: secret, secretFile: secretFile, idleTimeout: settings.idleTimeout,
                     threadLimit: threadLimit
                 ) { listener in
                     SrunLauncher(

@@ -109,6 +109,9 @@ public final class SSHBackend: ParallelBackend {
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()
         let hosts = try parsedHosts.get()
+        // The executable's digest (the workers must run the same build), first computed off
+        // Swift's cooperative pool.
+        let build = await BuildIdentity.currentOffPool()
         let cluster = try cluster.withLock { cluster -> ClusterPool in
             if let cluster { return cluster }
             let environment = ProcessInfo.processInfo.environment
@@ -118,7 +121,7 @@ public final class SSHBackend: ParallelBackend {
             let timeout = startTimeout
             do {
                 let made = try ClusterPool(
-                    listenHost: listenHost, secret: secret, secretFile: nil, idleTimeout: idleTimeout,
+                    listenHost: listenHost, build: build, secret: secret, secretFile: nil, idleTimeout: idleTimeout,
                     threadLimit: context.innerMaxNumThreads
                 ) { listener in
                     SSHLauncher(

@@ -39,6 +39,17 @@ enum Command {
         return (code, String(decoding: output, as: UTF8.self))
     }
 
+    /// `run` on a thread of its own, for async callers: the command's wait (spawn, read, waitpid)
+    /// never holds a thread of Swift's cooperative pool, which has one thread per core and runs
+    /// every other task of the process.
+    static func runOffPool(_ arguments: [String]) async -> (status: Int32, output: String) {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: run(arguments)) }
+            thread.name = "pk-cluster-cmd"
+            thread.start()
+        }
+    }
+
     /// Runs `arguments` on a background thread, ignoring the result.
     static func runDetached(_ arguments: [String]) {
         let thread = Thread { _ = run(arguments) }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import ParallelCore
 
@@ -14,6 +15,18 @@ package enum BuildIdentity {
     package static let current: String = {
         do { return try digest(ofFile: Platform.currentExecutablePath) } catch { return "unreadable executable: \(error)" }
     }()
+
+    /// `current`, computed on a thread of its own the first time: async callers (a backend's
+    /// `startCall`) must not hold a thread of Swift's cooperative pool for that pass (seconds for
+    /// a large debug build), nor park a second one in the one-time initialiser behind it; the
+    /// pool has one thread per core and runs every other task of the process.
+    package static func currentOffPool() async -> String {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: current) }
+            thread.name = "pk-build-identity"
+            thread.start()
+        }
+    }
 
     /// The SHA-256 of a file's bytes, hex.
     package static func digest(ofFile path: String) throws -> String {
