@@ -56,6 +56,26 @@ private final class FakeParent {
     }
 }
 
+/// Plays the parent's side of one handshake with the worker `parent` started, on a thread of its
+/// own: accepts it, sends a challenge, reads its proof and writes the verdict `answer` makes of it
+/// (given the challenge's nonce and the proof). The worker allows the parent 10 s for the whole
+/// exchange: done in one go here, it does not wait for the test's task to be scheduled again on a
+/// busy cooperative pool between the proof and the verdict. Returns the open connection (keep it
+/// until the worker has ended), the nonce and the proof.
+private func playParent(
+    _ parent: FakeParent, answer: @escaping @Sendable (_ parentNonce: [UInt8], _ proof: Handshake.WorkerProof) -> [UInt8]
+) async throws -> (connection: Handoff<BlockingSocket>, parentNonce: [UInt8], proof: Handshake.WorkerProof) {
+    let parent = Handoff(value: parent)
+    return try await offPool {
+        let socket = try parent.value.accept()
+        let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
+        try socket.write(Handshake.challenge(nonce: parentNonce))
+        let proof = try Handshake.readProof(from: socket)
+        try socket.write(answer(parentNonce, proof))
+        return (Handoff(value: socket), parentNonce, proof)
+    }
+}
+
 /// Waits off the cooperative pool for `worker` to end; returns its standard error.
 private func waitForExit(_ worker: Process, errors: Pipe) async -> String {
     let handle = errors.fileHandleForReading
@@ -144,13 +164,10 @@ struct TransportTests {
         let secret = try SecureRandom.bytes(32)
         let parent = try FakeParent()
         let (worker, errors) = try startWorker(port: parent.port, secret: secret)
-        // The worker is this test executable starting up: accept and its proof wait off the pool.
-        let parentHandoff = Handoff(value: parent)
-        let socket = try await offPool { Handoff(value: try parentHandoff.value.accept()) }.value
-        let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
-        try socket.write(Handshake.challenge(nonce: parentNonce))
-        let socketHandoff = Handoff(value: socket)
-        let proof = try await offPool { try Handshake.readProof(from: socketHandoff.value) }
+        // A verdict signed with another key: the worker must not believe it.
+        let (connection, parentNonce, proof) = try await playParent(parent) { _, _ in
+            Handshake.encodeVerdict(0, message: "", mac: [UInt8](repeating: 0, count: 32))
+        }
         // The worker proves the secret it was given on stdin, and says where it runs.
         let expected = Handshake.workerMAC(
             secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: 9, build: proof.build, about: proof.about)
@@ -158,9 +175,8 @@ struct TransportTests {
         #expect(HMACSHA256.constantTimeEqual(expected, proof.mac))
         #expect(proof.build == BuildIdentity.current)
         #expect(proof.about.contains("pid \(worker.processIdentifier)"))
-        // A verdict signed with another key: the worker must not believe it.
-        try socket.write(Handshake.encodeVerdict(0, message: "", mac: [UInt8](repeating: 0, count: 32)))
         let stderr = await waitForExit(worker, errors: errors)
+        withExtendedLifetime(connection) {}
         #expect(worker.terminationStatus == RemoteWorkerExit.refused)
         #expect(stderr.contains("did not prove the pool's secret"), "\(stderr)")
     }
@@ -169,19 +185,15 @@ struct TransportTests {
         let secret = try SecureRandom.bytes(32)
         let parent = try FakeParent()
         let (worker, errors) = try startWorker(port: parent.port, secret: secret)
-        // The worker is this test executable starting up: accept and its proof wait off the pool.
-        let parentHandoff = Handoff(value: parent)
-        let socket = try await offPool { Handoff(value: try parentHandoff.value.accept()) }.value
-        let parentNonce = try SecureRandom.bytes(Handshake.nonceSize)
-        try socket.write(Handshake.challenge(nonce: parentNonce))
-        let socketHandoff = Handoff(value: socket)
-        let proof = try await offPool { try Handshake.readProof(from: socketHandoff.value) }
         let message = "refused: this worker runs another build"
-        let mac = Handshake.parentMAC(
-            secret: secret, workerNonce: proof.nonce, parentNonce: parentNonce, token: proof.token,
-            verdict: Handshake.Verdict.wrongBuild.rawValue, message: message)
-        try socket.write(Handshake.encodeVerdict(Handshake.Verdict.wrongBuild.rawValue, message: message, mac: mac))
+        let (connection, _, _) = try await playParent(parent) { parentNonce, proof in
+            let mac = Handshake.parentMAC(
+                secret: secret, workerNonce: proof.nonce, parentNonce: parentNonce, token: proof.token,
+                verdict: Handshake.Verdict.wrongBuild.rawValue, message: message)
+            return Handshake.encodeVerdict(Handshake.Verdict.wrongBuild.rawValue, message: message, mac: mac)
+        }
         let stderr = await waitForExit(worker, errors: errors)
+        withExtendedLifetime(connection) {}
         #expect(worker.terminationStatus == RemoteWorkerExit.wrongBuild)
         #expect(stderr.contains(message), "\(stderr)")
     }
