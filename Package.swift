@@ -9,7 +9,7 @@ import PackageDescription
 /// Settings every Swift target shares: Swift 6 mode with complete strict concurrency (the default
 /// in 6.0 mode) and `any` spelled out for existentials.
 let strictSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -89,12 +89,19 @@ let package = Package(
 
         .testTarget(name: "ParallelCoreTests", dependencies: ["ParallelCore"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelConfigurationTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
-        .testTarget(name: "ParallelThreadingTests", dependencies: ["ParallelKit", "ParallelThreading"], swiftSettings: strictSettings),
-        .testTarget(name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ParallelThreadingTests", dependencies: ["ParallelKit", "ParallelThreading"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"],
+            swiftSettings: strictSettings),
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
-        .testTarget(name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelRandomTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
-        .testTarget(name: "ParallelClusterTests", dependencies: ["ParallelKit", "ParallelCluster"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ParallelClusterTests", dependencies: ["ParallelKit", "ParallelCluster"],
+            swiftSettings: strictSettings),
 
         // Examples/: the seed's joblib examples (`swift run parallel-demo`) and a third-party-style
         // backend that imports ParallelCore alone, with its demo and its test.
@@ -125,12 +132,22 @@ let package = Package(
         // not thread-safe.
         .target(name: "ProcessExamplesLegacyC", path: "Examples/ProcessExamplesLegacyC"),
         // joblib's gallery pages that have no other home (see the README's Examples table).
-        .executableTarget(name: "memory-checkpoint", dependencies: ["ParallelKit"], path: "Examples/MemoryCheckpoint", swiftSettings: strictSettings),
-        .executableTarget(name: "random-state", dependencies: ["ParallelKit"], path: "Examples/RandomState", swiftSettings: strictSettings),
-        .executableTarget(name: "generator-streaming", dependencies: ["ParallelKit"], path: "Examples/GeneratorStreaming", swiftSettings: strictSettings),
-        .executableTarget(name: "nested-parallelism", dependencies: ["ParallelKit"], path: "Examples/NestedParallelism", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "memory-checkpoint", dependencies: ["ParallelKit"], path: "Examples/MemoryCheckpoint",
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "random-state", dependencies: ["ParallelKit"], path: "Examples/RandomState",
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "generator-streaming", dependencies: ["ParallelKit"], path: "Examples/GeneratorStreaming",
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "nested-parallelism", dependencies: ["ParallelKit"], path: "Examples/NestedParallelism",
+            swiftSettings: strictSettings),
         // What `progress: .bar` draws (simulated calls driving the progress channel).
-        .executableTarget(name: "progress-bar-demo", dependencies: ["ParallelCore"], path: "Examples/ProgressBarDemo", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "progress-bar-demo", dependencies: ["ParallelCore"], path: "Examples/ProgressBarDemo",
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "process-examples",
             dependencies: ["ParallelKit", "ProcessExamplesLegacyC"],

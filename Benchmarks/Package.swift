@@ -8,7 +8,7 @@ let package = Package(
     dependencies: [
         // Named, so the product reference below does not depend on the checkout's folder name
         // (a path dependency's identity is otherwise its folder's last path component).
-        .package(name: "ParallelKit", path: ".."),
+        .package(name: "ParallelKit", path: "..")
     ],
     targets: [
         .executableTarget(

@@ -30,7 +30,9 @@ let before = peakResidentMiB()
 var total = 0.0
 for try await block in Parallel(nJobs: 2).generator(tasks) { total += block.reduce(0, +) }
 let streamed = peakResidentMiB()
-print("generator: sum \(String(format: "%.1f", total)), peak memory \(streamed) MiB (was \(before) MiB) for \(blocks / 2) MiB of results")
+print(
+    "generator: sum \(String(format: "%.1f", total)), peak memory \(streamed) MiB (was \(before) MiB) for \(blocks / 2) MiB of results"
+)
 
 // The list: all results exist at once.
 let all = try await Parallel(nJobs: 2)(tasks)

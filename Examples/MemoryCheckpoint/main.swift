@@ -32,8 +32,11 @@ if let index = arguments.firstIndex(of: "--location"), index + 1 < arguments.cou
     // A real run, about 5 s: interrupt it with Ctrl-C and run it again.
     let memory = try Memory(location: arguments[index + 1])
     let started = ContinuousClock.now
-    let results = try await Parallel(nJobs: 4, batchSize: 1)(inputs.map { memory.cached(SlowSquare(x: $0, milliseconds: 500)) })
-    print("sum of squares \(results.reduce(0, +)): computed \(Computations.take()) of \(inputs.count) in \(ContinuousClock.now - started), the rest came from \(arguments[index + 1])")
+    let results = try await Parallel(nJobs: 4, batchSize: 1)(
+        inputs.map { memory.cached(SlowSquare(x: $0, milliseconds: 500)) })
+    print(
+        "sum of squares \(results.reduce(0, +)): computed \(Computations.take()) of \(inputs.count) in \(ContinuousClock.now - started), the rest came from \(arguments[index + 1])"
+    )
 } else {
     let location = NSTemporaryDirectory() + "parallelkit-memory-checkpoint-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: location) }
@@ -53,7 +56,9 @@ if let index = arguments.firstIndex(of: "--location"), index + 1 < arguments.cou
     let started = ContinuousClock.now
     let results = try await Parallel(nJobs: 4, batchSize: 1)(jobs)
     let computed = Computations.take()
-    print("second run: \(results.count) results, \(computed) computed, \(results.count - computed) from the cache, in \(started.duration(to: .now))")
+    print(
+        "second run: \(results.count) results, \(computed) computed, \(results.count - computed) from the cache, in \(started.duration(to: .now))"
+    )
     precondition(results == inputs.map { $0 * $0 }, "wrong results")
     precondition(computed < inputs.count - 10, "the second run should have reused the first run's results")
 

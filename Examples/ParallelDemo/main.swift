@@ -38,7 +38,8 @@ let examples = [
         run: producerExample),
     Example(
         name: "generators", title: "Returning a generator: return_as='generator' and 'generator_unordered'",
-        joblib: "Parallel(n_jobs=2, return_as='generator')(...); Parallel(n_jobs=2, return_as='generator_unordered')(...)",
+        joblib:
+            "Parallel(n_jobs=2, return_as='generator')(...); Parallel(n_jobs=2, return_as='generator_unordered')(...)",
         run: generatorExample),
 ]
 

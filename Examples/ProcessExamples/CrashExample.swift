@@ -23,10 +23,14 @@ struct ParseRecordJob: ParallelJob {
         // The description ends with the worker's stderr (the backtrace); the first sentence says
         // what happened.
         let summary = error.description.components(separatedBy: " Its last lines on stderr").first ?? error.description
-        print("caught ParallelError.\(error.code) for task \(error.taskIndex ?? -1) (\"\(records[error.taskIndex ?? 0])\"):")
+        print(
+            "caught ParallelError.\(error.code) for task \(error.taskIndex ?? -1) (\"\(records[error.taskIndex ?? 0])\"):"
+        )
         print("  \(summary)")
     }
     let good = records.filter { $0.contains(":") }
     let values = try await Parallel(nJobs: 2, backend: "process")(good.map { ParseRecordJob(record: $0) })
-    print("the program is still here, and so is the pool (the dead worker was replaced): \(zip(good, values).map { "\($0)=\($1)" })")
+    print(
+        "the program is still here, and so is the pool (the dead worker was replaced): \(zip(good, values).map { "\($0)=\($1)" })"
+    )
 }

@@ -19,9 +19,10 @@ struct ScaledSumJob: ParallelJob {
 /// processes each have their own copy of its globals, so the same calls, in parallel, are right.
 @Sendable func legacyLibraryExample() async throws {
     let jobs = (1...40).map { ScaledSumJob(factor: $0, count: 20_000) }
-    let onThreads = try await Parallel(nJobs: 4, backend: "threading", batchSize: 1)(jobs.map { job in
-        Delayed { try await job.run() }
-    })
+    let onThreads = try await Parallel(nJobs: 4, backend: "threading", batchSize: 1)(
+        jobs.map { job in
+            Delayed { try await job.run() }
+        })
     let wrongOnThreads = zip(jobs, onThreads).filter { $0.expected != $1 }.count
     print("threading: \(wrongOnThreads) of \(jobs.count) sums are wrong (the threads overwrite each other's scale)")
     let inProcesses = try await Parallel(nJobs: 4, backend: "process", batchSize: 1)(jobs)

@@ -31,7 +31,9 @@ struct RenderRowsJob: ParallelJob {
 @Sendable func sharedOutputExample() async throws {
     let (width, height) = (64, 24)
     let pixels = try SharedArray(repeating: UInt8(0), count: width * height)
-    let jobs = stride(from: 0, to: height, by: 4).map { RenderRowsJob(pixels: pixels, width: width, height: height, rows: $0..<min($0 + 4, height)) }
+    let jobs = stride(from: 0, to: height, by: 4).map {
+        RenderRowsJob(pixels: pixels, width: width, height: height, rows: $0..<min($0 + 4, height))
+    }
     let workers = try await Parallel(nJobs: 2, backend: "process", batchSize: 1, mmapMode: .rPlus)(jobs)
     let shades = Array(" .:-=+*#%@")
     for row in 0..<height {
@@ -42,5 +44,7 @@ struct RenderRowsJob: ParallelJob {
         print(String(line))
     }
     let pids = Set(workers).sorted()
-    print("\(jobs.count) jobs rendered by \(pids.count == 1 ? "worker process" : "worker processes") \(pids) into one shared array of \(pixels.count) bytes")
+    print(
+        "\(jobs.count) jobs rendered by \(pids.count == 1 ? "worker process" : "worker processes") \(pids) into one shared array of \(pixels.count) bytes"
+    )
 }

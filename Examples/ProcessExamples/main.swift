@@ -16,16 +16,21 @@ struct Example: Sendable {
 
 let examples = [
     Example(name: "crash", title: "A crashing C call becomes an error, not the end of the program", run: crashExample),
-    Example(name: "keep-going", title: "Keep going: crashing records are reported, every other result kept", run: keepGoingExample),
+    Example(
+        name: "keep-going", title: "Keep going: crashing records are reported, every other result kept",
+        run: keepGoingExample),
     Example(name: "shared", title: "Workers fill one shared output array", run: sharedOutputExample),
     Example(name: "legacy", title: "A C library that is not thread-safe, run in parallel", run: legacyLibraryExample),
-    Example(name: "serialization", title: "What can cross to a worker process, and what cannot", run: serializationExample),
+    Example(
+        name: "serialization", title: "What can cross to a worker process, and what cannot", run: serializationExample),
 ]
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--list") || arguments.contains("-h") || arguments.contains("--help") {
     print("usage: process-examples [example…]   (default: all, in order)")
-    for example in examples { print("  \(example.name.padding(toLength: 15, withPad: " ", startingAt: 0))\(example.title)") }
+    for example in examples {
+        print("  \(example.name.padding(toLength: 15, withPad: " ", startingAt: 0))\(example.title)")
+    }
 } else {
     let unknown = arguments.filter { name in !examples.contains { $0.name == name } }
     if !unknown.isEmpty {

@@ -10,6 +10,7 @@
 import Dispatch
 import ParallelCore
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,14 +47,17 @@ func simulate(backend: String, nJobs: Int, total: Int, millis: Int, failEvery: I
         for offset in 0..<batch {
             let index = finished + offset
             if let failEvery, index % failEvery == failEvery - 1 {
-                channel.taskFailed(TaskFailure(taskIndex: index, error: Simulated(), attempts: 1), willRetry: false, now: MonotonicClock.now())
+                channel.taskFailed(
+                    TaskFailure(taskIndex: index, error: Simulated(), attempts: 1), willRetry: false,
+                    now: MonotonicClock.now())
             } else {
                 channel.tasksCompleted(count: 1, now: MonotonicClock.now())
             }
         }
         finished += batch
         if finished == total / 2 {
-            channel.printAbove("[Parallel(n_jobs=\(nJobs))]: Done \(finished) tasks (a verbose line, printed above the bars)")
+            channel.printAbove(
+                "[Parallel(n_jobs=\(nJobs))]: Done \(finished) tasks (a verbose line, printed above the bars)")
         }
     }
     channel.finish(now: MonotonicClock.now())
@@ -74,8 +78,9 @@ func measureCost() async {
     channel.finish(now: MonotonicClock.now())
     let engineTime = MonotonicClock.now() - start
     await channel.waitUntilDelivered()
-    print("tasksCompleted: \(Double(engineTime) / Double(calls)) ns per call (clock read included); "
-        + "\(counter.events.load(ordering: .relaxed)) events delivered for \(calls) completions")
+    print(
+        "tasksCompleted: \(Double(engineTime) / Double(calls)) ns per call (clock read included); "
+            + "\(counter.events.load(ordering: .relaxed)) events delivered for \(calls) completions")
 }
 
 if cost {

@@ -34,7 +34,9 @@ struct UnseededMean: ParallelJob {
 }
 
 func show(_ label: String, _ values: [Double]) {
-    print(label.padding(toLength: 40, withPad: " ", startingAt: 0), values.prefix(4).map { String(format: "%.6f", $0) }.joined(separator: "  "))
+    print(
+        label.padding(toLength: 40, withPad: " ", startingAt: 0),
+        values.prefix(4).map { String(format: "%.6f", $0) }.joined(separator: "  "))
 }
 
 let tasks = (0..<8).map { RandomMean(seed: 2026, index: $0) }

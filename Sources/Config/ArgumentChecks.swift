@@ -19,7 +19,9 @@ package enum ArgumentChecks {
         if let nJobs, nJobs > maxNJobs {
             throw ParallelError.invalid(
                 "nJobs", "\(nJobs) is above the limit of \(maxNJobs) workers",
-                fix: "Use a count the machine can run (often the CPU count, or a few hundred threads for I/O), or -1 for all CPUs.")
+                fix:
+                    "Use a count the machine can run (often the CPU count, or a few hundred threads for I/O), or -1 for all CPUs."
+            )
         }
     }
 

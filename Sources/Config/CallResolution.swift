@@ -111,7 +111,8 @@ package enum CallResolution {
         }
         try ArgumentChecks.verbose(arguments.verbose)
         if let timeout = arguments.timeout, timeout <= .zero {
-            throw ParallelError.invalid("timeout", "\(timeout) is not positive", fix: "Use a positive duration, or nil.")
+            throw ParallelError.invalid(
+                "timeout", "\(timeout) is not positive", fix: "Use a positive duration, or nil.")
         }
         try arguments.batchSize.validate()
         let retry = arguments.retry ?? scope.retry ?? .never

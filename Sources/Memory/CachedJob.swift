@@ -20,7 +20,8 @@ public struct CachedJob<J: ParallelJob>: ParallelJob {
     ///   `ParallelError(.notSerializable)` when the job's `encode(to:)` fails.
     public func run() async throws -> J.Output {
         guard let folder else { return try await job.run() }
-        let key = try CacheKey(name: "job " + stableTypeName(J.self), version: version, argument: job, resultType: J.Output.self)
+        let key = try CacheKey(
+            name: "job " + stableTypeName(J.self), version: version, argument: job, resultType: J.Output.self)
         return try await folder.value(for: key) { try await job.run() }
     }
 }

@@ -32,7 +32,8 @@ extension Parallel {
         _ tasks: S, maxFailures: Int? = nil, isolation: isolated (any Actor)? = #isolation
     ) async throws -> [Result<R, TaskFailure>] where S.Element == Delayed<R> {
         Self.fates(
-            try await settledRuns(TaskSource(tasks), makeDelayedKernel(R.self), maxFailures: maxFailures, isolation: isolation))
+            try await settledRuns(
+                TaskSource(tasks), makeDelayedKernel(R.self), maxFailures: maxFailures, isolation: isolation))
     }
 
     /// Runs the jobs and returns every job's fate in submission order; see
@@ -43,7 +44,8 @@ extension Parallel {
         _ jobs: S, maxFailures: Int? = nil, isolation: isolated (any Actor)? = #isolation
     ) async throws -> [Result<J.Output, TaskFailure>] where S.Element == J {
         Self.fates(
-            try await settledRuns(TaskSource(jobs), makeJobKernel(J.self), maxFailures: maxFailures, isolation: isolation))
+            try await settledRuns(
+                TaskSource(jobs), makeJobKernel(J.self), maxFailures: maxFailures, isolation: isolation))
     }
 
     /// Each task's fate in submission order, as soon as it and those before it are settled.
@@ -116,17 +118,19 @@ extension Parallel {
     func makeFateResults<Element: Sendable, Output: Sendable>(
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>, maxFailures: Int?
     ) -> ParallelResults<Result<Output, TaskFailure>> {
-        ParallelResults(starter: CallStarter(arguments: arguments, mode: .fates(maxFailures: maxFailures)) {
-            FateResults(try await beginCall($0, source, kernel, mode: $1).runs)
-        })
+        ParallelResults(
+            starter: CallStarter(arguments: arguments, mode: .fates(maxFailures: maxFailures)) {
+                FateResults(try await beginCall($0, source, kernel, mode: $1).runs)
+            })
     }
 
     @usableFromInline
     func makeIndexedFateResults<Element: Sendable, Output: Sendable>(
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>, maxFailures: Int?
     ) -> ParallelResults<IndexedResult<Output>> {
-        ParallelResults(starter: CallStarter(arguments: arguments, mode: .indexedFates(maxFailures: maxFailures)) {
-            IndexedFateResults(try await beginCall($0, source, kernel, mode: $1).runs)
-        })
+        ParallelResults(
+            starter: CallStarter(arguments: arguments, mode: .indexedFates(maxFailures: maxFailures)) {
+                IndexedFateResults(try await beginCall($0, source, kernel, mode: $1).runs)
+            })
     }
 }

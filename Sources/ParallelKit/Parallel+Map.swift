@@ -170,15 +170,16 @@ extension Parallel {
         let call = try await plan.backend.startCall(plan.context)
         let fixedChunk: Int? = if case .fixed(let size) = plan.batchSize { size } else { nil }
         let scope = plan.taskScope
-        return .workers(LoopWorkers(participants: plan.nJobs, fixedChunk: fixedChunk, scope: scope) { work in
-            let batch = TaskBatch(
-                firstIndex: 0, count: 0, progress: BatchProgress(), portable: nil, tracksEachTask: false,
-                scope: scope,
-                runner: { _, _ in
-                    work()
-                    return BatchOutcome(values: [Int](), failure: nil)
-                })
-            call.submit(batch) { _ in }
-        })
+        return .workers(
+            LoopWorkers(participants: plan.nJobs, fixedChunk: fixedChunk, scope: scope) { work in
+                let batch = TaskBatch(
+                    firstIndex: 0, count: 0, progress: BatchProgress(), portable: nil, tracksEachTask: false,
+                    scope: scope,
+                    runner: { _, _ in
+                        work()
+                        return BatchOutcome(values: [Int](), failure: nil)
+                    })
+                call.submit(batch) { _ in }
+            })
     }
 }

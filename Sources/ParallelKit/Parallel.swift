@@ -205,8 +205,9 @@ public struct Parallel: Sendable {
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>,
         unordered: Bool
     ) -> ParallelResults<Output> {
-        ParallelResults(starter: CallStarter(arguments: arguments, mode: unordered ? .unordered : .ordered) {
-            try await beginCall($0, source, kernel, mode: $1).producer
-        })
+        ParallelResults(
+            starter: CallStarter(arguments: arguments, mode: unordered ? .unordered : .ordered) {
+                try await beginCall($0, source, kernel, mode: $1).producer
+            })
     }
 }

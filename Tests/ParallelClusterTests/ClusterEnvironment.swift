@@ -52,13 +52,17 @@ enum ClusterEnvironment {
     static func expectSSH(sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
         // The first look runs ssh (up to its 5 s connect timeout): off Swift's cooperative pool.
         if await offPool({ sshAvailable }) { return true }
-        Issue.record("`ssh -o BatchMode=yes localhost true` does not log in: run Scripts/cluster-up.sh (as root) first", sourceLocation: sourceLocation)
+        Issue.record(
+            "`ssh -o BatchMode=yes localhost true` does not log in: run Scripts/cluster-up.sh (as root) first",
+            sourceLocation: sourceLocation)
         return false
     }
 
     static func expectSLURM(sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
         if await offPool({ slurmAvailable }) { return true }
-        Issue.record("`sinfo` shows no usable SLURM node: run Scripts/cluster-up.sh (as root) first", sourceLocation: sourceLocation)
+        Issue.record(
+            "`sinfo` shows no usable SLURM node: run Scripts/cluster-up.sh (as root) first",
+            sourceLocation: sourceLocation)
         return false
     }
 

@@ -4,12 +4,15 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SLURM backend against a real one-node cluster", .enabled(if: ClusterEnvironment.runSLURM, ClusterEnvironment.slurmSkipReason), .serialized)
+@Suite(
+    "SLURM backend against a real one-node cluster",
+    .enabled(if: ClusterEnvironment.runSLURM, ClusterEnvironment.slurmSkipReason), .serialized)
 struct SLURMBackendTests {
     @Test func jobsRunInsideSLURMJobsInOrder() async throws {
         guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
-        let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { WhereJob(index: $0) })
+        let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+            (0..<20).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == Array(0..<20))
         #expect(reports.allSatisfy { $0.slurmJobID != nil }, "every job ran inside a SLURM job")
         // One SLURM job per worker process.
@@ -25,10 +28,12 @@ struct SLURMBackendTests {
         guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))
         await #expect(throws: ClusterTestError(index: 21)) {
-            _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<40).map { ClusterJob(index: $0, failAt: 21) })
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend))(
+                (0..<40).map { ClusterJob(index: $0, failAt: 21) })
         }
         do {
-            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)((0..<20).map { ClusterJob(index: $0, crashAt: 6) })
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)(
+                (0..<20).map { ClusterJob(index: $0, crashAt: 6) })
             Issue.record("the call should throw")
         } catch let error as ParallelError {
             #expect(error.code == .workerCrashed)
@@ -83,7 +88,8 @@ struct SLURMBackendTests {
             #expect(error.description.contains("CANCELLED"), "SLURM's reason: \(error)")
         }
         // Retried by hand (RetryPolicy belongs to the engine): a new worker job serves it.
-        let results = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { MarkedSleepJob(index: $0, markAt: -1, marker: marker, seconds: 0) })
+        let results = try await Parallel(nJobs: 2, backend: .instance(backend))(
+            (0..<6).map { MarkedSleepJob(index: $0, markAt: -1, marker: marker, seconds: 0) })
         #expect(results == Array(0..<6))
     }
 
@@ -107,12 +113,16 @@ struct SLURMBackendTests {
         let prefixFile = temporaryPath("orphan-prefix")
         defer { unlink(prefixFile) }
         await #expect(throws: ParallelError.self) {
-            _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([SLURMOrphanMakerJob(prefixFile: prefixFile)])
+            _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([
+                SLURMOrphanMakerJob(prefixFile: prefixFile)
+            ])
         }
         let prefix = try String(contentsOfFile: prefixFile, encoding: .utf8)
         #expect(prefix.hasPrefix("pk-"))
         // The workers see their connection close, exit, and their jobs end: no allocation is held.
-        let leftBehind = await eventually(timeout: .seconds(30)) { await ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty }
+        let leftBehind = await eventually(timeout: .seconds(30)) {
+            await ClusterEnvironment.queuedJobs(prefix: prefix).isEmpty
+        }
         let queue = await ClusterEnvironment.queuedJobs(prefix: prefix)
         #expect(leftBehind, "still queued: \(queue)")
     }
@@ -132,7 +142,10 @@ struct SLURMBackendTests {
         let jobs = (0..<6).map { MarkedSleepJob(index: $0, markAt: 4, marker: marker, seconds: 60) }
         let call = Task { try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs) }
         #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
-        #expect(await Command.runOffPool(["scontrol", "update", "nodename=\(node)", "state=down", "reason=parallelkit-test"]).status == 0)
+        #expect(
+            await Command.runOffPool([
+                "scontrol", "update", "nodename=\(node)", "state=down", "reason=parallelkit-test",
+            ]).status == 0)
         defer {
             // A defer cannot await; this scontrol answers in milliseconds.
             _ = Command.run(["scontrol", "update", "nodename=\(node)", "state=resume"])
@@ -142,13 +155,15 @@ struct SLURMBackendTests {
             Issue.record("the call should throw")
         } catch let error as ParallelError {
             #expect(error.code == .workerCrashed)
-            #expect(error.description.contains("NODE FAILURE") || error.description.contains("Node failure"), "\(error)")
+            #expect(
+                error.description.contains("NODE FAILURE") || error.description.contains("Node failure"), "\(error)")
         }
         _ = await Command.runOffPool(["scontrol", "update", "nodename=\(node)", "state=resume"])
-        #expect(await eventually(timeout: .seconds(30)) {
-            let state = await Command.runOffPool(["sinfo", "--noheader", "--format=%T"]).output
-            return state.hasPrefix("idle") || state.hasPrefix("mixed")
-        }, "the node came back")
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                let state = await Command.runOffPool(["sinfo", "--noheader", "--format=%T"]).output
+                return state.hasPrefix("idle") || state.hasPrefix("mixed")
+            }, "the node came back")
     }
 
     /// SLURM's time limits are whole minutes and its check runs about every 30 s, so this test
@@ -232,7 +247,9 @@ struct SLURMBackendTests {
     }
 
     @Test func invalidSettingsAreRefusedBeforeAnythingIsSubmitted() async throws {
-        for backend in [SLURMBackend(cpusPerTask: 0), SLURMBackend(partition: "a b"), SLURMBackend(timeLimit: .seconds(-1))] {
+        for backend in [
+            SLURMBackend(cpusPerTask: 0), SLURMBackend(partition: "a b"), SLURMBackend(timeLimit: .seconds(-1)),
+        ] {
             await #expect(throws: ParallelError.self) {
                 _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
             }

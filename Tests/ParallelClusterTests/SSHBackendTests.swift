@@ -4,12 +4,15 @@ import Testing
 
 @testable import ParallelCluster
 
-@Suite("SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason), .serialized)
+@Suite(
+    "SSH backend against a real sshd", .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason),
+    .serialized)
 struct SSHBackendTests {
     @Test func jobsRunOverSSHInOrder() async throws {
         guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
-        let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { WhereJob(index: $0) })
+        let reports = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+            (0..<20).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == Array(0..<20))
         #expect(reports.allSatisfy { $0.sshConnection != nil }, "every job ran in a process started by sshd")
         #expect(!reports.contains { $0.pid == getpid() })
@@ -40,7 +43,8 @@ struct SSHBackendTests {
         guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         await #expect(throws: ClusterTestError(index: 13)) {
-            _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<40).map { ClusterJob(index: $0, failAt: 13) })
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend))(
+                (0..<40).map { ClusterJob(index: $0, failAt: 13) })
         }
     }
 
@@ -48,7 +52,8 @@ struct SSHBackendTests {
         guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])
         do {
-            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)((0..<20).map { ClusterJob(index: $0, crashAt: 9) })
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 4)(
+                (0..<20).map { ClusterJob(index: $0, crashAt: 9) })
             Issue.record("the call should throw")
         } catch let error as ParallelError {
             #expect(error.code == .workerCrashed)
@@ -63,7 +68,9 @@ struct SSHBackendTests {
 
     @Test func anUnresolvableHostIsAClearErrorAtOnce() async throws {
         guard await ClusterEnvironment.expectSSH() else { return }
-        let backend = SSHBackend(hosts: ["no-such-host.invalid"], workerExecutable: nil, startTimeout: .seconds(20), idleTimeout: .seconds(60))
+        let backend = SSHBackend(
+            hosts: ["no-such-host.invalid"], workerExecutable: nil, startTimeout: .seconds(20),
+            idleTimeout: .seconds(60))
         let start = ContinuousClock.now
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
@@ -83,7 +90,8 @@ struct SSHBackendTests {
         try "#!/bin/sh\nexec sleep 12\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o700)
         defer { unlink(script) }
-        let backend = SSHBackend(hosts: ["localhost"], workerExecutable: script, startTimeout: .seconds(3), idleTimeout: .seconds(60))
+        let backend = SSHBackend(
+            hosts: ["localhost"], workerExecutable: script, startTimeout: .seconds(3), idleTimeout: .seconds(60))
         let start = ContinuousClock.now
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
@@ -99,7 +107,8 @@ struct SSHBackendTests {
     @Test func anUnreachableAddressFailsWithinTheStartTimeout() async throws {
         guard await ClusterEnvironment.expectSSH() else { return }
         // TEST-NET-1 (RFC 5737): nothing answers there.
-        let backend = SSHBackend(hosts: ["192.0.2.213"], workerExecutable: nil, startTimeout: .seconds(3), idleTimeout: .seconds(60))
+        let backend = SSHBackend(
+            hosts: ["192.0.2.213"], workerExecutable: nil, startTimeout: .seconds(3), idleTimeout: .seconds(60))
         let start = ContinuousClock.now
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { ClusterJob(index: $0) })
@@ -114,18 +123,22 @@ struct SSHBackendTests {
     @Test func invalidHostsAreRefusedBeforeAnythingStarts() async throws {
         for hosts in [[], ["a:0"], ["-oProxyCommand=x"], ["a b"], ["a:2:3"]] {
             await #expect(throws: ParallelError.self, "\(hosts)") {
-                _ = try await Parallel(nJobs: 2, backend: .instance(SSHBackend(hosts: hosts)))((0..<4).map { ClusterJob(index: $0) })
+                _ = try await Parallel(nJobs: 2, backend: .instance(SSHBackend(hosts: hosts)))(
+                    (0..<4).map { ClusterJob(index: $0) })
             }
         }
     }
 }
 
-@Suite("SSH backend: nothing outlives a released backend", .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason))
+@Suite(
+    "SSH backend: nothing outlives a released backend",
+    .enabled(if: ClusterEnvironment.runSSH, ClusterEnvironment.sshSkipReason))
 struct SSHBackendResourceTests {
     @Test func releasingTheBackendEndsItsWorkersAndClosesItsPort() async throws {
         guard await ClusterEnvironment.expectSSH() else { return }
         var backend: SSHBackend? = SSHBackend(hosts: ["localhost:2"])
-        let reports = try await Parallel(nJobs: 2, backend: .instance(backend!), batchSize: 1)((0..<8).map { WhereJob(index: $0) })
+        let reports = try await Parallel(nJobs: 2, backend: .instance(backend!), batchSize: 1)(
+            (0..<8).map { WhereJob(index: $0) })
         let workers = Set(reports.map(\.pid))
         let launchers = await backend!.liveLauncherPIDs()
         let port = try #require(backend!.listener?.port)
@@ -136,7 +149,8 @@ struct SSHBackendResourceTests {
             guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
             return status.contains("State:\tZ")
         }
-        #expect(await eventually { workers.allSatisfy(ended) && launchers.allSatisfy(ended) },
+        #expect(
+            await eventually { workers.allSatisfy(ended) && launchers.allSatisfy(ended) },
             "still alive: \(workers.union(launchers).filter { !ended($0) })")
         #expect(throws: ClusterFailure.self, "the listener is closed") {
             _ = try BlockingSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))

@@ -8,7 +8,8 @@ import Testing
 struct SettingsTests {
     @Test func slurmSettingsComeFromTheEnvironment() throws {
         let settings = try SLURMSettings.fromEnvironment([
-            "PARALLELKIT_SLURM_PARTITION": "short", "PARALLELKIT_SLURM_ACCOUNT": "lab", "PARALLELKIT_SLURM_TIME_LIMIT": "90",
+            "PARALLELKIT_SLURM_PARTITION": "short", "PARALLELKIT_SLURM_ACCOUNT": "lab",
+            "PARALLELKIT_SLURM_TIME_LIMIT": "90",
             "PARALLELKIT_SLURM_CPUS_PER_TASK": "4", "PARALLELKIT_SLURM_MEM_PER_CPU": "2G",
             "PARALLELKIT_SLURM_EXTRA_ARGS": "--qos=debug --exclusive", "PARALLELKIT_SLURM_START_TIMEOUT": "30",
             "PARALLELKIT_SLURM_IDLE_TIMEOUT": "5", "PARALLELKIT_SLURM_SHARED_DIR": "/shared/me", "HOME": "/home/me",
@@ -78,7 +79,8 @@ struct SettingsTests {
 struct SecretFileTests {
     @Test func aSecretFileIsPrivateAndLeftoversOfKilledProcessesAreRemoved() throws {
         let folder = temporaryPath("secrets")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // A process that has ended, and one that runs (init).
         let ended = Process()
@@ -88,7 +90,9 @@ struct SecretFileTests {
         let leftover = folder + "/secret-\(SecretFile.host)-\(ended.processIdentifier)-1"
         let alive = folder + "/secret-\(SecretFile.host)-1-1"
         let otherHost = folder + "/secret-elsewhere-\(ended.processIdentifier)-1"
-        for path in [leftover, alive, otherHost] { _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        for path in [leftover, alive, otherHost] {
+            _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        }
 
         let secret = try SecureRandom.bytes(32)
         let path = try SecretFile.write(secret, in: folder, pool: 7)
@@ -104,7 +108,8 @@ struct SecretFileTests {
 
     @Test func aFolderOthersCanReadIsRefused() throws {
         let folder = temporaryPath("open-secrets")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect(throws: ClusterFailure.self) { try SecretFile.write(try SecureRandom.bytes(32), in: folder, pool: 1) }
     }

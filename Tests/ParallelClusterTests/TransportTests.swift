@@ -12,11 +12,13 @@ private func prove(
     let socket = try BlockingSocket.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
     let parentNonce = try Handshake.readChallenge(from: socket)
     let nonce = try SecureRandom.bytes(Handshake.nonceSize)
-    let mac = Handshake.workerMAC(secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: token, build: build, about: "test")
+    let mac = Handshake.workerMAC(
+        secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: token, build: build, about: "test")
     try socket.write(Handshake.encode(.init(token: token, nonce: nonce, build: build, about: "test", mac: mac)))
     let reply = try Handshake.readVerdict(from: socket)
     let expected = Handshake.parentMAC(
-        secret: secret, workerNonce: nonce, parentNonce: parentNonce, token: token, verdict: reply.verdict, message: reply.message)
+        secret: secret, workerNonce: nonce, parentNonce: parentNonce, token: token, verdict: reply.verdict,
+        message: reply.message)
     return (reply.verdict, reply.message, HMACSHA256.constantTimeEqual(expected, reply.mac))
 }
 
@@ -63,7 +65,8 @@ private final class FakeParent {
 /// busy cooperative pool between the proof and the verdict. Returns the open connection (keep it
 /// until the worker has ended), the nonce and the proof.
 private func playParent(
-    _ parent: FakeParent, answer: @escaping @Sendable (_ parentNonce: [UInt8], _ proof: Handshake.WorkerProof) -> [UInt8]
+    _ parent: FakeParent,
+    answer: @escaping @Sendable (_ parentNonce: [UInt8], _ proof: Handshake.WorkerProof) -> [UInt8]
 ) async throws -> (connection: Handoff<BlockingSocket>, parentNonce: [UInt8], proof: Handshake.WorkerProof) {
     let parent = Handoff(value: parent)
     return try await offPool {
@@ -93,7 +96,8 @@ private func startWorker(port: UInt16, secret: [UInt8]) throws -> (Process, Pipe
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
     var environment = ProcessInfo.processInfo.environment
-    environment["PARALLELKIT_CONNECT"] = ConnectRequest(host: "127.0.0.1", port: port, token: 9, secret: .standardInput).value
+    environment["PARALLELKIT_CONNECT"] =
+        ConnectRequest(host: "127.0.0.1", port: port, token: 9, secret: .standardInput).value
     process.environment = environment
     let input = Pipe()
     let errors = Pipe()
@@ -113,7 +117,10 @@ struct TransportTests {
         #expect(try ConnectRequest(parsing: request.value) == request)
         let viaStdin = ConnectRequest(host: "node", port: 1, token: 0, secret: .standardInput)
         #expect(try ConnectRequest(parsing: viaStdin.value) == viaStdin)
-        for bad in ["", "1,h,1,2", "2,h,1,2,stdin", "1,,1,2,stdin", "1,h,0,2,stdin", "1,h,70000,2,stdin", "1,h,1,x,stdin", "1,h,1,2,file:", "1,h,1,2,env"] {
+        for bad in [
+            "", "1,h,1,2", "2,h,1,2,stdin", "1,,1,2,stdin", "1,h,0,2,stdin", "1,h,70000,2,stdin", "1,h,1,x,stdin",
+            "1,h,1,2,file:", "1,h,1,2,env",
+        ] {
             #expect(throws: ClusterFailure.self, "\(bad)") { try ConnectRequest(parsing: bad) }
         }
     }
@@ -133,7 +140,9 @@ struct TransportTests {
         #expect(good.macValid)
 
         // A wrong secret: the connection is closed without a verdict, and the refusal is logged.
-        #expect(throws: ClusterFailure.self) { try prove(to: listener.port, secret: try SecureRandom.bytes(32), build: "build-A") }
+        #expect(throws: ClusterFailure.self) {
+            try prove(to: listener.port, secret: try SecureRandom.bytes(32), build: "build-A")
+        }
 
         // Another build: told why (with a valid parent proof), and logged.
         let other = try prove(to: listener.port, secret: secret, build: "build-B")
@@ -170,7 +179,8 @@ struct TransportTests {
         }
         // The worker proves the secret it was given on stdin, and says where it runs.
         let expected = Handshake.workerMAC(
-            secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: 9, build: proof.build, about: proof.about)
+            secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: 9, build: proof.build,
+            about: proof.about)
         #expect(proof.token == 9)
         #expect(HMACSHA256.constantTimeEqual(expected, proof.mac))
         #expect(proof.build == BuildIdentity.current)

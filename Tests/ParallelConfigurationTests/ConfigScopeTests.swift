@@ -61,7 +61,9 @@ struct ConfigScopeTests {
     func valueAndError() async throws {
         #expect(try await withParallelConfig(nJobs: 2) { () async in 42 } == 42)
         struct BodyError: Error, Equatable {}
-        await #expect(throws: BodyError()) { try await withParallelConfig(nJobs: 2) { () async throws in throw BodyError() } }
+        await #expect(throws: BodyError()) {
+            try await withParallelConfig(nJobs: 2) { () async throws in throw BodyError() }
+        }
         #expect(Self.isEmpty(ParallelConfig.current))
     }
 
@@ -69,7 +71,10 @@ struct ConfigScopeTests {
     func synchronousOverload() throws {
         let values: (String?, Int?, Int?) = try withParallelConfig(backend: "threading", nJobs: 4) {
             try withParallelConfig(verbose: 2) {
-                (ParallelConfig.current.backend?.description, ParallelConfig.current.nJobs, ParallelConfig.current.verbose)
+                (
+                    ParallelConfig.current.backend?.description, ParallelConfig.current.nJobs,
+                    ParallelConfig.current.verbose
+                )
             }
         }
         #expect(values.0 == "threading")
@@ -117,12 +122,13 @@ struct ConfigScopeTests {
     @Test("tasks run by the threading backend see the scope (re-bound on its threads)")
     func backendWorkInherits() async throws {
         let observed = try await withParallelConfig(verbose: 0, tempFolder: "/tmp/pk-workers", mmapMode: .c) {
-            try await Parallel(nJobs: 2, batchSize: 1)((0..<8).map { _ in
-                Delayed { () -> (String?, MmapMode?, Int, String) in
-                    let config = ParallelConfig.current
-                    return (config.tempFolder, config.mmapMode, config.nestingLevel, currentThreadName())
-                }
-            })
+            try await Parallel(nJobs: 2, batchSize: 1)(
+                (0..<8).map { _ in
+                    Delayed { () -> (String?, MmapMode?, Int, String) in
+                        let config = ParallelConfig.current
+                        return (config.tempFolder, config.mmapMode, config.nestingLevel, currentThreadName())
+                    }
+                })
         }
         for (folder, mode, level, thread) in observed {
             #expect(folder == "/tmp/pk-workers")
@@ -135,7 +141,8 @@ struct ConfigScopeTests {
     @Test("tasks run sequentially (nJobs 1) see the scope unchanged")
     func sequentialWorkInherits() async throws {
         let observed = try await withParallelConfig(backend: "threading", tempFolder: "/tmp/seq") {
-            try await Parallel()((0..<3).map { _ in Delayed { (ParallelConfig.current.tempFolder, ParallelConfig.current.backend) } })
+            try await Parallel()(
+                (0..<3).map { _ in Delayed { (ParallelConfig.current.tempFolder, ParallelConfig.current.backend) } })
         }
         #expect(observed.allSatisfy { $0.0 == "/tmp/seq" && $0.1 == "threading" })
     }

@@ -17,7 +17,9 @@ struct NJobsTests {
         #expect(try NJobsRule.effective(nJobs, cpus: 4) == expected)
     }
 
-    @Test("on 2 CPUs: -1 → 2, -2 → 1, -100 → 1, 5 → 5 (joblib, verified)", arguments: [(-1, 2), (-2, 1), (-100, 1), (5, 5)])
+    @Test(
+        "on 2 CPUs: -1 → 2, -2 → 1, -100 → 1, 5 → 5 (joblib, verified)",
+        arguments: [(-1, 2), (-2, 1), (-100, 1), (5, 5)])
     func twoCPUs(nJobs: Int, expected: Int) throws {
         #expect(try NJobsRule.effective(nJobs, cpus: 2) == expected)
     }
@@ -104,7 +106,8 @@ struct NJobsTests {
     func backendCaps() throws {
         let registry = stubRegistry()
         let plan = try CallResolution.plan(
-            CallArguments(nJobs: 8, backend: "sequential"), scope: ScopeValues(), tasksArePortable: false, registry: registry)
+            CallArguments(nJobs: 8, backend: "sequential"), scope: ScopeValues(), tasksArePortable: false,
+            registry: registry)
         #expect(plan.nJobs == 1)
         #expect(plan.isSequential)
         #expect(plan.nJobsLabel == 8)
@@ -113,7 +116,8 @@ struct NJobsTests {
     @Test("the verbose label keeps nJobs as written: -1 stays -1")
     func label() throws {
         let plan = try CallResolution.plan(
-            CallArguments(nJobs: -1, backend: "threading"), scope: ScopeValues(), tasksArePortable: false, registry: stubRegistry())
+            CallArguments(nJobs: -1, backend: "threading"), scope: ScopeValues(), tasksArePortable: false,
+            registry: stubRegistry())
         #expect(plan.nJobsLabel == -1)
         #expect(plan.nJobs == cpuCount())
     }

@@ -39,36 +39,77 @@ struct PrecedenceTests {
         Row(label: "nothing set: the registered default", expected: "threading"),
         Row(label: "nothing set, a custom default", defaultName: "remote", expected: "remote"),
         Row(label: "prefer threads with the threading default", prefer: .threads, expected: "threading"),
-        Row(label: "prefer processes with the threading default selects process", prefer: .processes, expected: "process"),
-        Row(label: "prefer threads with a process-like default selects threading", prefer: .threads, defaultName: "remote", expected: "threading"),
-        Row(label: "prefer processes with a process-like default keeps it", prefer: .processes, defaultName: "remote", expected: "remote"),
-        Row(label: "require sharedMemory alone gives threading", require: .sharedMemory, expected: "threading"),
-        Row(label: "require sharedMemory with a process-like default gives threading", require: .sharedMemory, defaultName: "remote", expected: "threading"),
-        Row(label: "explicit backend beats prefer", explicit: "process", prefer: .threads, expected: "process"),
-        Row(label: "explicit backend beats the scope's backend", explicit: "threading", scope: ScopeValues(backend: "process"), expected: "threading"),
-        Row(label: "explicit threading with require is fine", explicit: "threading", require: .sharedMemory, expected: "threading"),
-        Row(label: "explicit shared-memory custom with require is kept", explicit: "shared-custom", require: .sharedMemory, expected: "shared-custom"),
-        Row(label: "the scope's backend beats prefer threads", scope: ScopeValues(backend: "process"), prefer: .threads, expected: "process"),
-        Row(label: "the scope's backend beats prefer processes", scope: ScopeValues(backend: "threading"), prefer: .processes, expected: "threading"),
-        Row(label: "the scope's backend beats the default", scope: ScopeValues(backend: "sequential"), expected: "sequential"),
         Row(
-            label: "require beats the scope's process backend: threading", scope: ScopeValues(backend: "process"), require: .sharedMemory,
+            label: "prefer processes with the threading default selects process", prefer: .processes,
+            expected: "process"),
+        Row(
+            label: "prefer threads with a process-like default selects threading", prefer: .threads,
+            defaultName: "remote", expected: "threading"),
+        Row(
+            label: "prefer processes with a process-like default keeps it", prefer: .processes, defaultName: "remote",
+            expected: "remote"),
+        Row(label: "require sharedMemory alone gives threading", require: .sharedMemory, expected: "threading"),
+        Row(
+            label: "require sharedMemory with a process-like default gives threading", require: .sharedMemory,
+            defaultName: "remote", expected: "threading"),
+        Row(label: "explicit backend beats prefer", explicit: "process", prefer: .threads, expected: "process"),
+        Row(
+            label: "explicit backend beats the scope's backend", explicit: "threading",
+            scope: ScopeValues(backend: "process"), expected: "threading"),
+        Row(
+            label: "explicit threading with require is fine", explicit: "threading", require: .sharedMemory,
+            expected: "threading"),
+        Row(
+            label: "explicit shared-memory custom with require is kept", explicit: "shared-custom",
+            require: .sharedMemory, expected: "shared-custom"),
+        Row(
+            label: "the scope's backend beats prefer threads", scope: ScopeValues(backend: "process"), prefer: .threads,
+            expected: "process"),
+        Row(
+            label: "the scope's backend beats prefer processes", scope: ScopeValues(backend: "threading"),
+            prefer: .processes, expected: "threading"),
+        Row(
+            label: "the scope's backend beats the default", scope: ScopeValues(backend: "sequential"),
+            expected: "sequential"),
+        Row(
+            label: "require beats the scope's process backend: threading", scope: ScopeValues(backend: "process"),
+            require: .sharedMemory,
             expected: "threading", replaced: "process"),
         Row(
-            label: "a scope's require beats the scope's process backend", scope: ScopeValues(backend: "loky", require: .sharedMemory),
+            label: "a scope's require beats the scope's process backend",
+            scope: ScopeValues(backend: "loky", require: .sharedMemory),
             expected: "threading", replaced: "loky"),
         Row(
-            label: "require keeps a scope backend that shares memory", scope: ScopeValues(backend: "shared-custom"), require: .sharedMemory,
+            label: "require keeps a scope backend that shares memory", scope: ScopeValues(backend: "shared-custom"),
+            require: .sharedMemory,
             expected: "shared-custom"),
-        Row(label: "the argument's prefer beats the scope's", scope: ScopeValues(prefer: .processes), prefer: .threads, expected: "threading"),
-        Row(label: "the scope's prefer applies when the call has none", scope: ScopeValues(prefer: .processes), expected: "process"),
-        Row(label: "require sharedMemory + explicit process is an error", explicit: "process", require: .sharedMemory, expected: nil),
-        Row(label: "require sharedMemory + explicit multiprocessing is an error", explicit: "multiprocessing", require: .sharedMemory, expected: nil),
-        Row(label: "a scope's require + explicit process is an error", explicit: "process", scope: ScopeValues(require: .sharedMemory), expected: nil),
-        Row(label: "prefer processes + require sharedMemory is an error", prefer: .processes, require: .sharedMemory, expected: nil),
-        Row(label: "a scope's prefer processes + require is an error", scope: ScopeValues(prefer: .processes), require: .sharedMemory, expected: nil),
-        Row(label: "prefer processes + a scope's require is an error", scope: ScopeValues(require: .sharedMemory), prefer: .processes, expected: nil),
-        Row(label: "prefer processes + require is an error even with an explicit backend", explicit: "threading", prefer: .processes, require: .sharedMemory, expected: nil),
+        Row(
+            label: "the argument's prefer beats the scope's", scope: ScopeValues(prefer: .processes), prefer: .threads,
+            expected: "threading"),
+        Row(
+            label: "the scope's prefer applies when the call has none", scope: ScopeValues(prefer: .processes),
+            expected: "process"),
+        Row(
+            label: "require sharedMemory + explicit process is an error", explicit: "process", require: .sharedMemory,
+            expected: nil),
+        Row(
+            label: "require sharedMemory + explicit multiprocessing is an error", explicit: "multiprocessing",
+            require: .sharedMemory, expected: nil),
+        Row(
+            label: "a scope's require + explicit process is an error", explicit: "process",
+            scope: ScopeValues(require: .sharedMemory), expected: nil),
+        Row(
+            label: "prefer processes + require sharedMemory is an error", prefer: .processes, require: .sharedMemory,
+            expected: nil),
+        Row(
+            label: "a scope's prefer processes + require is an error", scope: ScopeValues(prefer: .processes),
+            require: .sharedMemory, expected: nil),
+        Row(
+            label: "prefer processes + a scope's require is an error", scope: ScopeValues(require: .sharedMemory),
+            prefer: .processes, expected: nil),
+        Row(
+            label: "prefer processes + require is an error even with an explicit backend", explicit: "threading",
+            prefer: .processes, require: .sharedMemory, expected: nil),
     ]
 
     @Test("decideBackend follows the documented precedence", arguments: rows)
@@ -81,7 +122,8 @@ struct PrecedenceTests {
         }
         let decide = {
             try CallResolution.decideBackend(
-                explicit: row.explicit, scope: row.scope, prefer: row.prefer, require: row.require, defaultName: row.defaultName,
+                explicit: row.explicit, scope: row.scope, prefer: row.prefer, require: row.require,
+                defaultName: row.defaultName,
                 supportsSharedMemory: { try caps($0).supportsSharedMemory }, usesThreads: { try caps($0).usesThreads })
         }
         if let expected = row.expected {
@@ -110,7 +152,10 @@ struct PrecedenceTests {
         let plan = try CallResolution.plan(
             CallArguments(verbose: 10, require: .sharedMemory), scope: ScopeValues(backend: "process", nJobs: 2),
             tasksArePortable: false, registry: stubRegistry())
-        #expect(plan.notices.contains { $0.contains("ThreadingStub") && $0.contains("ProcessStub") && $0.contains("shared memory") })
+        #expect(
+            plan.notices.contains {
+                $0.contains("ThreadingStub") && $0.contains("ProcessStub") && $0.contains("shared memory")
+            })
         let quiet = try CallResolution.plan(
             CallArguments(require: .sharedMemory), scope: ScopeValues(backend: "process", nJobs: 2),
             tasksArePortable: false, registry: stubRegistry())
@@ -121,19 +166,27 @@ struct PrecedenceTests {
     func portability() throws {
         let registry = stubRegistry()
         let error = #expect(throws: ParallelError.self) {
-            try CallResolution.plan(CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(), tasksArePortable: false, registry: registry)
+            try CallResolution.plan(
+                CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(), tasksArePortable: false,
+                registry: registry)
         }
         #expect(error?.code == .notSerializable)
-        let jobs = try CallResolution.plan(CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(), tasksArePortable: true, registry: registry)
+        let jobs = try CallResolution.plan(
+            CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(), tasksArePortable: true,
+            registry: registry)
         #expect(jobs.backend.displayName == "ProcessStub")
-        let single = try CallResolution.plan(CallArguments(nJobs: 1, backend: "process"), scope: ScopeValues(), tasksArePortable: false, registry: registry)
+        let single = try CallResolution.plan(
+            CallArguments(nJobs: 1, backend: "process"), scope: ScopeValues(), tasksArePortable: false,
+            registry: registry)
         #expect(single.isSequential)
     }
 
     @Test("prefer .processes sends Delayed tasks to the process backend, which refuses them")
     func preferProcessesWithDelayed() {
         let error = #expect(throws: ParallelError.self) {
-            try CallResolution.plan(CallArguments(nJobs: 2, prefer: .processes), scope: ScopeValues(), tasksArePortable: false, registry: stubRegistry())
+            try CallResolution.plan(
+                CallArguments(nJobs: 2, prefer: .processes), scope: ScopeValues(), tasksArePortable: false,
+                registry: stubRegistry())
         }
         #expect(error?.code == .notSerializable)
     }
@@ -143,64 +196,85 @@ struct PrecedenceTests {
         let registry = stubRegistry()
         let error = #expect(throws: ParallelError.self) {
             try CallResolution.plan(
-                CallArguments(nJobs: 2, backend: "threading"), scope: ScopeValues(innerMaxNumThreads: 2), tasksArePortable: true,
+                CallArguments(nJobs: 2, backend: "threading"), scope: ScopeValues(innerMaxNumThreads: 2),
+                tasksArePortable: true,
                 registry: registry)
         }
         #expect(error?.code == .invalidArgument)
         let process = try CallResolution.plan(
-            CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(innerMaxNumThreads: 2), tasksArePortable: true, registry: registry)
+            CallArguments(nJobs: 2, backend: "process"), scope: ScopeValues(innerMaxNumThreads: 2),
+            tasksArePortable: true, registry: registry)
         #expect(process.context.innerMaxNumThreads == 2)
     }
 
     @Test("memmapping settings: the call beats the scope, the scope beats the defaults (\"1M\", .r)")
     func memmapSettings() throws {
         let registry = stubRegistry()
-        let defaults = try CallResolution.plan(CallArguments(nJobs: 2), scope: ScopeValues(), tasksArePortable: true, registry: registry)
+        let defaults = try CallResolution.plan(
+            CallArguments(nJobs: 2), scope: ScopeValues(), tasksArePortable: true, registry: registry)
         #expect(defaults.context.maxNbytes == 1_048_576)
         #expect(defaults.context.mmapMode == .r)
         #expect(defaults.context.tempFolder == nil)
         let scoped = try CallResolution.plan(
-            CallArguments(nJobs: 2), scope: ScopeValues(tempFolder: "/tmp/a", maxNbytes: 1, mmapMode: .c), tasksArePortable: true,
+            CallArguments(nJobs: 2), scope: ScopeValues(tempFolder: "/tmp/a", maxNbytes: 1, mmapMode: .c),
+            tasksArePortable: true,
             registry: registry)
         #expect(scoped.context.maxNbytes == 1)
         #expect(scoped.context.mmapMode == .c)
         #expect(scoped.context.tempFolder == "/tmp/a")
         let explicit = try CallResolution.plan(
             CallArguments(nJobs: 2, tempFolder: "/tmp/b", maxNbytes: "1M", mmapMode: .rPlus),
-            scope: ScopeValues(tempFolder: "/tmp/a", maxNbytes: 1, mmapMode: .c), tasksArePortable: true, registry: registry)
+            scope: ScopeValues(tempFolder: "/tmp/a", maxNbytes: 1, mmapMode: .c), tasksArePortable: true,
+            registry: registry)
         #expect(explicit.context.maxNbytes == 1_048_576)
         #expect(explicit.context.mmapMode == .rPlus)
         #expect(explicit.context.tempFolder == "/tmp/b")
         let disabled = try CallResolution.plan(
-            CallArguments(nJobs: 2, maxNbytes: .disabled), scope: ScopeValues(), tasksArePortable: true, registry: registry)
+            CallArguments(nJobs: 2, maxNbytes: .disabled), scope: ScopeValues(), tasksArePortable: true,
+            registry: registry)
         #expect(disabled.context.maxNbytes == nil)
     }
 
     @Test("verbose: the call beats the scope, which beats 0")
     func verbosePrecedence() throws {
         let registry = stubRegistry()
-        #expect(try CallResolution.plan(CallArguments(nJobs: 2), scope: ScopeValues(), tasksArePortable: true, registry: registry).verbose == 0)
-        #expect(try CallResolution.plan(CallArguments(nJobs: 2), scope: ScopeValues(verbose: 5), tasksArePortable: true, registry: registry).verbose == 5)
-        #expect(try CallResolution.plan(CallArguments(nJobs: 2, verbose: 1), scope: ScopeValues(verbose: 5), tasksArePortable: true, registry: registry).verbose == 1)
+        #expect(
+            try CallResolution.plan(
+                CallArguments(nJobs: 2), scope: ScopeValues(), tasksArePortable: true, registry: registry
+            ).verbose == 0)
+        #expect(
+            try CallResolution.plan(
+                CallArguments(nJobs: 2), scope: ScopeValues(verbose: 5), tasksArePortable: true, registry: registry
+            ).verbose == 5)
+        #expect(
+            try CallResolution.plan(
+                CallArguments(nJobs: 2, verbose: 1), scope: ScopeValues(verbose: 5), tasksArePortable: true,
+                registry: registry
+            ).verbose == 1)
     }
 
-    @Test("pre-dispatch resolves against the effective worker count", arguments: [
-        ("2*n_jobs", 3, 6 as Int?), ("1.5*n_jobs", 2, 3), (.all, 2, nil), (5, 2, 5),
-    ] as [(PreDispatch, Int, Int?)])
+    @Test(
+        "pre-dispatch resolves against the effective worker count",
+        arguments: [
+            ("2*n_jobs", 3, 6 as Int?), ("1.5*n_jobs", 2, 3), (.all, 2, nil), (5, 2, 5),
+        ] as [(PreDispatch, Int, Int?)])
     func preDispatchPlan(preDispatch: PreDispatch, nJobs: Int, expected: Int?) throws {
         let plan = try CallResolution.plan(
-            CallArguments(nJobs: nJobs, preDispatch: preDispatch), scope: ScopeValues(), tasksArePortable: true, registry: stubRegistry())
+            CallArguments(nJobs: nJobs, preDispatch: preDispatch), scope: ScopeValues(), tasksArePortable: true,
+            registry: stubRegistry())
         #expect(plan.preDispatch == expected)
     }
 
     @Test("the tasks of a parallel call get the nested scope; a sequential call's tasks keep it")
     func taskScope() throws {
         let registry = stubRegistry()
-        let parallel = try CallResolution.plan(CallArguments(nJobs: 2), scope: ScopeValues(verbose: 2), tasksArePortable: true, registry: registry)
+        let parallel = try CallResolution.plan(
+            CallArguments(nJobs: 2), scope: ScopeValues(verbose: 2), tasksArePortable: true, registry: registry)
         #expect(parallel.taskScope.nestingLevel == 1)
         #expect(parallel.taskScope.backend == "threading")
         #expect(parallel.taskScope.verbose == 2)
-        let sequential = try CallResolution.plan(CallArguments(nJobs: 1), scope: ScopeValues(verbose: 2), tasksArePortable: true, registry: registry)
+        let sequential = try CallResolution.plan(
+            CallArguments(nJobs: 1), scope: ScopeValues(verbose: 2), tasksArePortable: true, registry: registry)
         #expect(sequential.taskScope.nestingLevel == 0)
         #expect(sequential.taskScope.backend == nil)
     }
@@ -209,7 +283,8 @@ struct PrecedenceTests {
     func depthLimit() {
         let error = #expect(throws: ParallelError.self) {
             try CallResolution.plan(
-                CallArguments(nJobs: 1), scope: ScopeValues(callDepth: ScopeValues.maximumCallDepth), tasksArePortable: true,
+                CallArguments(nJobs: 1), scope: ScopeValues(callDepth: ScopeValues.maximumCallDepth),
+                tasksArePortable: true,
                 registry: stubRegistry())
         }
         #expect(error?.code == .invalidArgument)
@@ -220,9 +295,10 @@ struct PrecedenceTests {
     @Test("end to end: a scope's process backend + require .sharedMemory runs on threads with the scope's nJobs")
     func endToEndFallback() async throws {
         let observed = try await withParallelConfig(backend: "process", nJobs: 2) {
-            try await Parallel(batchSize: 1, require: .sharedMemory)((0..<6).map { i in
-                Delayed { (i, currentThreadName()) }
-            })
+            try await Parallel(batchSize: 1, require: .sharedMemory)(
+                (0..<6).map { i in
+                    Delayed { (i, currentThreadName()) }
+                })
         }
         #expect(observed.map { $0.0 } == Array(0..<6))
         #expect(observed.allSatisfy { $0.1 == "pk-threading" }, "nJobs 2 was kept: the tasks ran on worker threads")
@@ -239,7 +315,8 @@ struct PrecedenceTests {
 
     @Test("end to end: an explicit threading backend beats prefer .processes")
     func endToEndExplicitBeatsPrefer() async throws {
-        let observed = try await Parallel(nJobs: 2, backend: "threading", prefer: .processes)((0..<4).map { i in Delayed { (i, currentThreadName()) } })
+        let observed = try await Parallel(nJobs: 2, backend: "threading", prefer: .processes)(
+            (0..<4).map { i in Delayed { (i, currentThreadName()) } })
         #expect(observed.allSatisfy { $0.1 == "pk-threading" })
     }
 
@@ -251,7 +328,9 @@ struct PrecedenceTests {
         #expect(observed.allSatisfy { $0.1 == "pk-threading" })
     }
 
-    @Test("end to end: prefer .processes with Delayed tasks is refused as .notSerializable (it chose the process backend)")
+    @Test(
+        "end to end: prefer .processes with Delayed tasks is refused as .notSerializable (it chose the process backend)"
+    )
     func endToEndPreferProcesses() async {
         let error = await #expect(throws: ParallelError.self) {
             try await Parallel(nJobs: 2, prefer: .processes)((0..<4).map { i in delayed { i }() })

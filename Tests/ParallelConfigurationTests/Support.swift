@@ -48,9 +48,11 @@ func stubRegistry(defaultName: String? = nil) -> BackendRegistry {
         "loky": StubBackend("ProcessStub", capabilities: StubBackend.processCaps),
         "multiprocessing": StubBackend("MultiprocessingStub", capabilities: StubBackend.processCaps),
         "shared-custom": StubBackend(
-            "SharedCustomStub", capabilities: BackendCapabilities(usesThreads: false, supportsSharedMemory: true, runsOutOfProcess: false)),
+            "SharedCustomStub",
+            capabilities: BackendCapabilities(usesThreads: false, supportsSharedMemory: true, runsOutOfProcess: false)),
         "remote": StubBackend(
-            "RemoteStub", capabilities: BackendCapabilities(usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: false)),
+            "RemoteStub",
+            capabilities: BackendCapabilities(usesThreads: false, supportsSharedMemory: false, runsOutOfProcess: false)),
     ]
     for (name, stub) in stubs {
         registry.register(name, makeDefault: name == defaultName) { stub }

@@ -1,11 +1,12 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// joblib's `AutoBatchingMixin` as ``AutoBatchSizer``: durations in, sizes out.
 @Suite("AutoBatchSizer: joblib's adaptive batch size")
 struct AutoBatchSizerTests {
     /// joblib's constants: grow below 0.2 s, shrink above 2 s.
-    static let joblib = AutoBatchingPolicy(minIdealBatchDuration: .milliseconds(200), maxIdealBatchDuration: .seconds(2))
+    static let joblib = AutoBatchingPolicy(
+        minIdealBatchDuration: .milliseconds(200), maxIdealBatchDuration: .seconds(2))
 
     /// Grows a sizer to `size` (a power of two) with very fast batches.
     static func grown(to size: Int, policy: AutoBatchingPolicy = joblib) -> AutoBatchSizer {
@@ -142,7 +143,8 @@ struct AutoBatchSizerTests {
 
     @Test("a policy clamps its maximum batch size to at least 1")
     func policyClamp() {
-        let policy = AutoBatchingPolicy(minIdealBatchDuration: .milliseconds(1), maxIdealBatchDuration: .seconds(1), maxBatchSize: 0)
+        let policy = AutoBatchingPolicy(
+            minIdealBatchDuration: .milliseconds(1), maxIdealBatchDuration: .seconds(1), maxBatchSize: 0)
         #expect(policy.maxBatchSize == 1)
     }
 
@@ -150,7 +152,8 @@ struct AutoBatchSizerTests {
     func builtinPolicies() {
         #expect(AutoBatchingPolicy.outOfProcess.minIdealBatchDuration == .milliseconds(200))
         #expect(AutoBatchingPolicy.outOfProcess.maxIdealBatchDuration == .seconds(2))
-        #expect(AutoBatchingPolicy.inProcess.minIdealBatchDuration < AutoBatchingPolicy.outOfProcess.minIdealBatchDuration)
+        #expect(
+            AutoBatchingPolicy.inProcess.minIdealBatchDuration < AutoBatchingPolicy.outOfProcess.minIdealBatchDuration)
         #expect(AutoBatchingPolicy.inProcess.minIdealBatchDuration < AutoBatchingPolicy.inProcess.maxIdealBatchDuration)
     }
 }

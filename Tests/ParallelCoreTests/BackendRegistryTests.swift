@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// The registry as a value: a private ``BackendRegistry`` per test, so the process-wide one is
 /// never touched here (ParallelKitTests covers it through the public functions).

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import ParallelCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,7 +41,7 @@ struct CPUCountTests {
     /// CPUs in this thread's affinity mask, read from /proc (independent of the library's shim).
     static func affinityFromProc() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
         else { return nil }
         var count = 0
         for range in line.dropFirst("Cpus_allowed_list:".count).split(separator: ",") {
@@ -77,7 +78,8 @@ struct CPUCountTests {
         let symbol = try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity"))
         let setAffinity = unsafeBitCast(symbol, to: SchedSetAffinity.self)
         // A dedicated thread, so no thread of Swift's pools is pinned.
-        let (status, count) = await withCheckedContinuation { (continuation: CheckedContinuation<(Int32, Int), Never>) in
+        let (status, count) = await withCheckedContinuation {
+            (continuation: CheckedContinuation<(Int32, Int), Never>) in
             Thread {
                 var mask = [UInt8](repeating: 0, count: 128)
                 mask[0] = 1  // CPU 0 only

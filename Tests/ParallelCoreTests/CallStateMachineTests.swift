@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ParallelCore
 
 /// The engine's decisions, table-tested on the state machine alone: no threads, no clock, no
@@ -62,13 +63,17 @@ struct CallStateMachineTests {
         }
 
         /// Completes batch `batchID` with the task at `offset` throwing.
-        mutating func fail(_ batchID: Int, atOffset offset: Int, _ error: any Error, keepPrefix: Bool = true,
-                           attributed: Bool = true, now: UInt64 = 2) {
+        mutating func fail(
+            _ batchID: Int, atOffset offset: Int, _ error: any Error, keepPrefix: Bool = true,
+            attributed: Bool = true, now: UInt64 = 2
+        ) {
             let range = open.removeValue(forKey: batchID)!
             let values = keepPrefix ? Array(range.prefix(offset)).map { $0 * 10 } : nil
             machine.batchCompleted(
                 batchID,
-                .init(values: values, completedCount: offset, failure: error, isFailureAttributed: attributed, duration: 0.5),
+                .init(
+                    values: values, completedCount: offset, failure: error, isFailureAttributed: attributed,
+                    duration: 0.5),
                 now: now)
             drain()
         }
@@ -127,10 +132,12 @@ struct CallStateMachineTests {
         #expect(h.log.last == .finishCall)
     }
 
-    @Test("joblib's batch sequences, window then tail rule", arguments: [
-        (20, 4, [2, 2, 3, 3, 3, 3, 1, 1, 1, 1]),
-        (20, nil, [3, 3, 3, 3, 3, 3, 1, 1]),
-    ] as [(Int, Int?, [Int])])
+    @Test(
+        "joblib's batch sequences, window then tail rule",
+        arguments: [
+            (20, 4, [2, 2, 3, 3, 3, 3, 1, 1, 1, 1]),
+            (20, nil, [3, 3, 3, 3, 3, 3, 1, 1]),
+        ] as [(Int, Int?, [Int])])
     func joblibBatchSequences(tasks: Int, preDispatch: Int?, expected: [Int]) {
         var h = Harness(Self.configuration(preDispatch: preDispatch, batchSize: 3), inputs: tasks)
         h.start()
@@ -186,7 +193,8 @@ struct CallStateMachineTests {
 
     @Test("a crash attributed to one task blames it; its batch-mates run again")
     func attributedCrash() throws {
-        var h = Harness(Self.configuration(preDispatch: nil, batchSize: 4, delivery: .list, keepsGoing: true), inputs: 8)
+        var h = Harness(
+            Self.configuration(preDispatch: nil, batchSize: 4, delivery: .list, keepsGoing: true), inputs: 8)
         h.start()
         let crash = ParallelError(.workerCrashed, taskIndex: 2, "crashed")
         h.fail(0, atOffset: 2, crash, keepPrefix: false)
@@ -207,7 +215,8 @@ struct CallStateMachineTests {
 
     @Test("a crash nobody can attribute is bisected until a task crashes alone")
     func bisection() throws {
-        var h = Harness(Self.configuration(preDispatch: nil, batchSize: 8, delivery: .list, keepsGoing: true), inputs: 8)
+        var h = Harness(
+            Self.configuration(preDispatch: nil, batchSize: 8, delivery: .list, keepsGoing: true), inputs: 8)
         h.start()
         let crash = ParallelError(.workerCrashed, "crashed")
         // The poison task is 5; a batch containing it crashes unattributed.
@@ -286,7 +295,8 @@ struct CallStateMachineTests {
 
     @Test("maxFailures: after n final failures nothing starts; the rest are .notRun with 0 attempts")
     func maxFailures() throws {
-        var h = Harness(Self.configuration(preDispatch: 2, delivery: .list, keepsGoing: true, maxFailures: 1), inputs: 10)
+        var h = Harness(
+            Self.configuration(preDispatch: 2, delivery: .list, keepsGoing: true, maxFailures: 1), inputs: 10)
         h.start()
         h.fail(h.batch(holding: 0), atOffset: 0, Boom(index: 0))
         #expect(h.log.contains(.takeRest))
@@ -304,7 +314,8 @@ struct CallStateMachineTests {
 
     @Test("a timeout in results mode abandons the batch, fails the task and re-runs its batch-mates")
     func timeoutKeepsGoing() throws {
-        var h = Harness(Self.configuration(preDispatch: nil, batchSize: 3, delivery: .list, keepsGoing: true), inputs: 3)
+        var h = Harness(
+            Self.configuration(preDispatch: nil, batchSize: 3, delivery: .list, keepsGoing: true), inputs: 3)
         h.start()
         let stuck = h.batch(holding: 1)
         h.machine.taskTimedOut(1, now: 9)

@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// joblib's dispatch arithmetic: how many inputs each dispatch takes and how the
 /// take is split into batches, with the pre-dispatch window counted in tasks.

@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// ``FIFOQueue``: first in, first out, through interleaved appends and pops, across the points
 /// where it drains and where it reclaims its consumed prefix.

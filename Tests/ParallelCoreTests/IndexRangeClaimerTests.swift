@@ -10,8 +10,9 @@ struct IndexRangeClaimerTests {
         return ranges
     }
 
-    @Test("guided ranges cover 0..<n once, in order, shrinking to single indices; O(p log n) of them",
-          arguments: [1, 2, 7, 1_000, 1_000_000], [1, 2, 8])
+    @Test(
+        "guided ranges cover 0..<n once, in order, shrinking to single indices; O(p log n) of them",
+        arguments: [1, 2, 7, 1_000, 1_000_000], [1, 2, 8])
     func guided(count: Int, participants: Int) {
         let ranges = Self.drain(IndexRangeClaimer(count: count, participants: participants, fixedChunk: nil))
         #expect(ranges.first?.lowerBound == 0)

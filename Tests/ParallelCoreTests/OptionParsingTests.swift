@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// The option types' literals, validation and resolution: `preDispatch`, `batchSize`,
 /// `maxNbytes`, `BackendChoice`.
@@ -85,7 +85,9 @@ struct OptionParsingTests {
         #expect(try value.resolve() == expected)
     }
 
-    @Test("a malformed or negative maxNbytes is .invalidArgument", arguments: ["", "M", "12Q", "-1K", "1 M B", "abc"] as [MaxNbytes])
+    @Test(
+        "a malformed or negative maxNbytes is .invalidArgument",
+        arguments: ["", "M", "12Q", "-1K", "1 M B", "abc"] as [MaxNbytes])
     func maxNbytesMalformed(_ value: MaxNbytes) {
         let error = #expect(throws: ParallelError.self) { try value.resolve() }
         #expect(error?.code == .invalidArgument)

@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// ``OrderedResults`` puts batches that complete in any order back into submission order.
 @Suite("OrderedResults: submission order from completion order")
@@ -20,8 +20,9 @@ struct OrderedResultsTests {
         #expect(results.parkedCount == 0)
     }
 
-    @Test("any completion order of variable-sized batches releases every value once, in order",
-          arguments: [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]])
+    @Test(
+        "any completion order of variable-sized batches releases every value once, in order",
+        arguments: [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]])
     func permutations(order: [Int]) {
         let batches: [(first: Int, values: [Int])] = [(0, [0]), (1, [1, 2, 3]), (4, [4, 5]), (6, [6, 7, 8, 9])]
         var results = OrderedResults<Int>()

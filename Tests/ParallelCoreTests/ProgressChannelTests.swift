@@ -1,6 +1,7 @@
 import Dispatch
 import Synchronization
 import Testing
+
 @testable import ParallelCore
 
 /// ``ProgressChannel``: the event rules of `ParallelProgress.handler`, driven with a fake clock.
@@ -32,7 +33,8 @@ struct ProgressChannelTests {
         #expect(channel.progressedEmitted == 10)
         let delivered = recorder.progressed.map(\.completed)
         #expect(delivered == delivered.sorted() && Set(delivered).count == delivered.count && delivered.last == 10)
-        guard case .started(let first) = recorder.recorded.first, case .finished(let last) = recorder.recorded.last else {
+        guard case .started(let first) = recorder.recorded.first, case .finished(let last) = recorder.recorded.last
+        else {
             Issue.record("no started/finished")
             return
         }
@@ -136,8 +138,10 @@ struct ProgressChannelTests {
         let channel = Self.channel(recorder, clock: clock)
         channel.start(total: 4, backend: "process", nJobs: 2, now: clock.set(seconds: 0))
         struct Boom: Error {}
-        channel.taskFailed(TaskFailure(taskIndex: 1, error: Boom(), attempts: 1), willRetry: true, now: clock.set(seconds: 1))
-        channel.taskFailed(TaskFailure(taskIndex: 1, error: Boom(), attempts: 2), willRetry: false, now: clock.set(seconds: 2))
+        channel.taskFailed(
+            TaskFailure(taskIndex: 1, error: Boom(), attempts: 1), willRetry: true, now: clock.set(seconds: 1))
+        channel.taskFailed(
+            TaskFailure(taskIndex: 1, error: Boom(), attempts: 2), willRetry: false, now: clock.set(seconds: 2))
         channel.tasksCompleted(count: 3, now: clock.set(seconds: 3))
         channel.finish(now: clock.set(seconds: 3))
         await channel.waitUntilDelivered()
@@ -166,7 +170,9 @@ struct ProgressChannelTests {
             for i in 0..<1000 {
                 channel.tasksCompleted(count: 1, now: MonotonicClock.now())
                 if i % 100 == 0 {
-                    channel.taskFailed(TaskFailure(taskIndex: lane * 1000 + i, error: Boom(), attempts: 1), willRetry: true, now: MonotonicClock.now())
+                    channel.taskFailed(
+                        TaskFailure(taskIndex: lane * 1000 + i, error: Boom(), attempts: 1), willRetry: true,
+                        now: MonotonicClock.now())
                 }
             }
         }

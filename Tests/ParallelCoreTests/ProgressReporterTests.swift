@@ -1,5 +1,5 @@
-import Testing
 import ParallelCore
+import Testing
 
 /// joblib's verbose output as ``ProgressReporter``: counters and a time in, the
 /// exact line out.
@@ -8,7 +8,8 @@ struct ProgressReporterTests {
     static let start: UInt64 = 1_000_000_000
 
     static func reporter(verbose: Int, nJobs: Int = 2, total: Int? = nil, preDispatch: Int = 4) -> ProgressReporter {
-        ProgressReporter(verbose: verbose, nJobsLabel: nJobs, totalTasks: total, preDispatchAmount: preDispatch, startTime: start)
+        ProgressReporter(
+            verbose: verbose, nJobsLabel: nJobs, totalTasks: total, preDispatchAmount: preDispatch, startTime: start)
     }
 
     /// `seconds` after the reporter's start.
@@ -60,7 +61,8 @@ struct ProgressReporterTests {
     @Test("while the input is taken, an unknown length gives 'Done   1 tasks      | elapsed:    0.6s'")
     func iteratingUnknownLength() {
         let reporter = Self.reporter(verbose: 10)
-        let counters = ProgressReporter.Counters(completedTasks: 1, dispatchedTasks: 4, dispatchedBatches: 4, iterating: true)
+        let counters = ProgressReporter.Counters(
+            completedTasks: 1, dispatchedTasks: 4, dispatchedBatches: 4, iterating: true)
         let line = reporter.progressLine(counters, now: Self.at(0.6))
         #expect(line == "Done   1 tasks      | elapsed:    0.6s")
         #expect(line.map(reporter.format) == "[Parallel(n_jobs=2)]: Done   1 tasks      | elapsed:    0.6s")
@@ -69,7 +71,8 @@ struct ProgressReporterTests {
     @Test("while the input is taken, a known length gives 'Done  14 out of 100 | elapsed:    0.1s'")
     func iteratingKnownLength() {
         let reporter = Self.reporter(verbose: 5, total: 100)
-        let counters = ProgressReporter.Counters(completedTasks: 14, dispatchedTasks: 17, dispatchedBatches: 17, iterating: true)
+        let counters = ProgressReporter.Counters(
+            completedTasks: 14, dispatchedTasks: 17, dispatchedBatches: 17, iterating: true)
         #expect(reporter.progressLine(counters, now: Self.at(0.1)) == "Done  14 out of 100 | elapsed:    0.1s")
     }
 
@@ -87,36 +90,53 @@ struct ProgressReporterTests {
     @Test("the finished line: 'Done  10 out of  10 | elapsed:    1.4s finished'")
     func finishedLine() {
         let reporter = Self.reporter(verbose: 10)
-        let counters = ProgressReporter.Counters(completedTasks: 10, dispatchedTasks: 10, dispatchedBatches: 10, iterating: false)
+        let counters = ProgressReporter.Counters(
+            completedTasks: 10, dispatchedTasks: 10, dispatchedBatches: 10, iterating: false)
         #expect(reporter.progressLine(counters, now: Self.at(1.4)) == "Done  10 out of  10 | elapsed:    1.4s finished")
     }
 
     @Test("the field width follows the known length: 1 digit for 5 tasks, 4 for 1000, 3 when unknown")
     func widths() {
-        let done = ProgressReporter.Counters(completedTasks: 5, dispatchedTasks: 5, dispatchedBatches: 5, iterating: false)
-        #expect(Self.reporter(verbose: 10, total: 5).progressLine(done, now: Self.at(0)) == "Done 5 out of 5 | elapsed:    0.0s finished")
-        let big = ProgressReporter.Counters(completedTasks: 1000, dispatchedTasks: 1000, dispatchedBatches: 9, iterating: false)
-        #expect(Self.reporter(verbose: 10, total: 1000).progressLine(big, now: Self.at(0)) == "Done 1000 out of 1000 | elapsed:    0.0s finished")
-        #expect(Self.reporter(verbose: 10, total: nil).progressLine(done, now: Self.at(0)) == "Done   5 out of   5 | elapsed:    0.0s finished")
+        let done = ProgressReporter.Counters(
+            completedTasks: 5, dispatchedTasks: 5, dispatchedBatches: 5, iterating: false)
+        #expect(
+            Self.reporter(verbose: 10, total: 5).progressLine(done, now: Self.at(0))
+                == "Done 5 out of 5 | elapsed:    0.0s finished")
+        let big = ProgressReporter.Counters(
+            completedTasks: 1000, dispatchedTasks: 1000, dispatchedBatches: 9, iterating: false)
+        #expect(
+            Self.reporter(verbose: 10, total: 1000).progressLine(big, now: Self.at(0))
+                == "Done 1000 out of 1000 | elapsed:    0.0s finished")
+        #expect(
+            Self.reporter(verbose: 10, total: nil).progressLine(done, now: Self.at(0))
+                == "Done   5 out of   5 | elapsed:    0.0s finished")
     }
 
     @Test("while draining, a line carries the 'remaining' estimate elapsed / done × (dispatched − done)")
     func drainingLine() {
         // verbose 50, 20 tasks, threading.
         let reporter = Self.reporter(verbose: 50)
-        let counters = ProgressReporter.Counters(completedTasks: 18, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
-        #expect(reporter.progressLine(counters, now: Self.at(0.1)) == "Done  18 out of  20 | elapsed:    0.1s remaining:    0.0s")
-        let slow = ProgressReporter.Counters(completedTasks: 10, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
-        #expect(reporter.progressLine(slow, now: Self.at(3.0)) == "Done  10 out of  20 | elapsed:    3.0s remaining:    3.0s")
+        let counters = ProgressReporter.Counters(
+            completedTasks: 18, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
+        #expect(
+            reporter.progressLine(counters, now: Self.at(0.1))
+                == "Done  18 out of  20 | elapsed:    0.1s remaining:    0.0s")
+        let slow = ProgressReporter.Counters(
+            completedTasks: 10, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
+        #expect(
+            reporter.progressLine(slow, now: Self.at(3.0))
+                == "Done  10 out of  20 | elapsed:    3.0s remaining:    3.0s")
     }
 
     @Test("while draining, the next-to-last completion never prints; done = 0 always prints")
     func drainingEdges() {
         let reporter = Self.reporter(verbose: 100)
-        let nextToLast = ProgressReporter.Counters(completedTasks: 19, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
+        let nextToLast = ProgressReporter.Counters(
+            completedTasks: 19, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
         #expect(reporter.progressLine(nextToLast, now: Self.at(1)) == nil)
         let quiet = Self.reporter(verbose: 1)
-        let none = ProgressReporter.Counters(completedTasks: 0, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
+        let none = ProgressReporter.Counters(
+            completedTasks: 0, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
         #expect(quiet.progressLine(none, now: Self.at(1)) != nil)
     }
 
@@ -124,7 +144,8 @@ struct ProgressReporterTests {
     func drainingFrequency() {
         let reporter = Self.reporter(verbose: 5, total: 100, preDispatch: 4)
         let printed = (1..<100).filter { done in
-            let counters = ProgressReporter.Counters(completedTasks: done, dispatchedTasks: 100, dispatchedBatches: 100, iterating: false)
+            let counters = ProgressReporter.Counters(
+                completedTasks: done, dispatchedTasks: 100, dispatchedBatches: 100, iterating: false)
             return reporter.progressLine(counters, now: Self.at(1)) != nil
         }
         #expect(printed == [13, 34, 55, 76, 97])
@@ -134,7 +155,8 @@ struct ProgressReporterTests {
     func drainingEverything() {
         let reporter = Self.reporter(verbose: 50, total: 20, preDispatch: 4)
         let printed = (1..<20).filter { done in
-            let counters = ProgressReporter.Counters(completedTasks: done, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
+            let counters = ProgressReporter.Counters(
+                completedTasks: done, dispatchedTasks: 20, dispatchedBatches: 20, iterating: false)
             return reporter.progressLine(counters, now: Self.at(1)) != nil
         }
         #expect(printed == Array(1...18))
@@ -143,7 +165,8 @@ struct ProgressReporterTests {
     @Test("an aborting call never prints 'finished'")
     func abortingIsNotFinished() {
         let reporter = Self.reporter(verbose: 100)
-        let counters = ProgressReporter.Counters(completedTasks: 4, dispatchedTasks: 4, dispatchedBatches: 4, iterating: false, aborting: true)
+        let counters = ProgressReporter.Counters(
+            completedTasks: 4, dispatchedTasks: 4, dispatchedBatches: 4, iterating: false, aborting: true)
         let line = reporter.progressLine(counters, now: Self.at(1))
         #expect(line?.hasSuffix("finished") != true)
     }
@@ -152,7 +175,8 @@ struct ProgressReporterTests {
     func silent() {
         let reporter = Self.reporter(verbose: 0)
         #expect(!reporter.isEnabled)
-        let counters = ProgressReporter.Counters(completedTasks: 4, dispatchedTasks: 4, dispatchedBatches: 4, iterating: false)
+        let counters = ProgressReporter.Counters(
+            completedTasks: 4, dispatchedTasks: 4, dispatchedBatches: 4, iterating: false)
         #expect(reporter.progressLine(counters, now: Self.at(1)) == nil)
     }
 
@@ -163,7 +187,9 @@ struct ProgressReporterTests {
         for done in 0...250 {
             let counters = ProgressReporter.Counters(
                 completedTasks: done, dispatchedTasks: 250, dispatchedBatches: 250, iterating: done < 125)
-            guard let line = reporter.progressLine(counters, now: Self.at(1)), let bar = line.firstIndex(of: "|") else { continue }
+            guard let line = reporter.progressLine(counters, now: Self.at(1)), let bar = line.firstIndex(of: "|") else {
+                continue
+            }
             widths.insert(line.distance(from: line.startIndex, to: bar))
         }
         #expect(widths.count == 1)

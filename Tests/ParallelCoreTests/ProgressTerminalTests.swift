@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import ParallelCore
 
 /// The `.bar` display: a live block on a real pseudo-terminal, plain lines through a pipe or with
@@ -10,8 +11,10 @@ struct ProgressTerminalTests {
 
     /// Shows one simulated call of `total` tasks, one every `step` seconds, on `terminal`, handing
     /// the bar its events directly (the channel's delivery and merging are tested on their own).
-    static func simulateCall(on terminal: ProgressTerminal, clock: FakeClock, backend: String = "threading",
-                             total: Int = 100, step: Double = 0.1, failing: Set<Int> = []) {
+    static func simulateCall(
+        on terminal: ProgressTerminal, clock: FakeClock, backend: String = "threading",
+        total: Int = 100, step: Double = 0.1, failing: Set<Int> = []
+    ) {
         let bar = ProgressBar(terminal: terminal)
         var snapshot = ProgressSnapshot(backend: backend, nJobs: 2, total: total)
         clock.set(seconds: 0)
@@ -40,7 +43,10 @@ struct ProgressTerminalTests {
         #expect(output.components(separatedBy: "\r\u{1B}[J").count - 1 >= 10)
         let screen = ScreenModel(width: 70, replaying: output)
         #expect(!screen.overflowed)  // lines are cut to the width: nothing wraps
-        #expect(screen.frames.contains { $0.last?.hasPrefix("threading, 2 jobs  50/100 50% [") == true && $0.last?.contains("0:05<0:05") == true })
+        #expect(
+            screen.frames.contains {
+                $0.last?.hasPrefix("threading, 2 jobs  50/100 50% [") == true && $0.last?.contains("0:05<0:05") == true
+            })
         // What stays on the screen: the final line alone, the cursor on the next line.
         #expect(screen.rows == ["threading, 2 jobs  100/100 100% [============]  in 0:10  10.0 tasks/s", ""])
     }
@@ -81,15 +87,18 @@ struct ProgressTerminalTests {
     func finalLineWithFailures(live: Bool) async throws {
         let pty = try PseudoTerminal()
         let clock = FakeClock()
-        let terminal = ProgressTerminal(fileDescriptor: pty.follower, environment: live ? Self.xterm : [:], clock: clock.function)
+        let terminal = ProgressTerminal(
+            fileDescriptor: pty.follower, environment: live ? Self.xterm : [:], clock: clock.function)
         Self.simulateCall(on: terminal, clock: clock, total: 20, failing: [3, 7])
         let last = ttyLines(strippingEscapes(pty.readAvailable())).filter { !$0.isEmpty }.last ?? ""
         #expect(last.contains("20/20 100%") && last.contains("2 failed"))
     }
 
-    @Test("NO_COLOR, TERM=dumb and no TERM on a terminal: plain lines", arguments: [
-        ["TERM": "xterm", "NO_COLOR": "1"], ["TERM": "dumb"], [:],
-    ])
+    @Test(
+        "NO_COLOR, TERM=dumb and no TERM on a terminal: plain lines",
+        arguments: [
+            ["TERM": "xterm", "NO_COLOR": "1"], ["TERM": "dumb"], [:],
+        ])
     func plainOnTerminal(environment: [String: String]) async throws {
         let pty = try PseudoTerminal()
         let clock = FakeClock()
@@ -113,7 +122,8 @@ struct ProgressTerminalTests {
     func twoBarsAtOnce(live: Bool) async throws {
         let pty = try PseudoTerminal(columns: 90)
         let clock = FakeClock()
-        let terminal = ProgressTerminal(fileDescriptor: pty.follower, environment: live ? Self.xterm : [:], clock: clock.function)
+        let terminal = ProgressTerminal(
+            fileDescriptor: pty.follower, environment: live ? Self.xterm : [:], clock: clock.function)
         let alpha = ProgressChannel(.bar, terminal: terminal, nestingLevel: 0, clock: clock.function)
         let beta = ProgressChannel(.bar, terminal: terminal, nestingLevel: 0, clock: clock.function)
         alpha.start(total: 40, backend: "alpha", nJobs: 2, now: clock.set(seconds: 0))
@@ -135,9 +145,11 @@ struct ProgressTerminalTests {
             let screen = ScreenModel(width: 90, replaying: output)
             #expect(!screen.overflowed)
             // While both ran, the block showed alpha's line above beta's.
-            #expect(screen.frames.contains { rows in
-                rows.count >= 2 && rows[rows.count - 2].hasPrefix("alpha, 2 jobs  ") && rows[rows.count - 1].hasPrefix("beta, 3 jobs  ")
-            })
+            #expect(
+                screen.frames.contains { rows in
+                    rows.count >= 2 && rows[rows.count - 2].hasPrefix("alpha, 2 jobs  ")
+                        && rows[rows.count - 1].hasPrefix("beta, 3 jobs  ")
+                })
             // No row ever held parts of both.
             #expect(screen.frames.allSatisfy { $0.allSatisfy { !($0.contains("alpha") && $0.contains("beta")) } })
             // At the end: each final line once, in the order the calls ended, nothing left drawn.
@@ -181,7 +193,8 @@ struct ProgressTerminalTests {
             _ = pty.readAvailable().hasSuffix("\r\u{1B}[J") ? written.withLock { $0.append("cleared first") } : ()
         }
         #expect(written.withLock { $0 } == ["to stdout\n", "cleared first"])
-        #expect(ttyLines(strippingEscapes(pty.readAvailable())).last?.hasPrefix("threading, 2 jobs  3/10 30% [") == true)
+        #expect(
+            ttyLines(strippingEscapes(pty.readAvailable())).last?.hasPrefix("threading, 2 jobs  3/10 30% [") == true)
         channel.finish(now: clock.set(seconds: 2))
         await channel.waitUntilDelivered()
     }
@@ -196,11 +209,12 @@ struct ProgressTerminalTests {
         bar.show(.started(snapshot))
         terminal.printAbove("[Parallel(n_jobs=2)]: Done   1 tasks")
         bar.show(.finished(snapshot))
-        #expect(pipe.readAvailable().split(separator: "\n") == [
-            "[threading, 2 jobs] 0/4 0%, elapsed 0:00",
-            "[Parallel(n_jobs=2)]: Done   1 tasks",
-            "[threading, 2 jobs] stopped at 0/4 0%, in 0:00",
-        ])
+        #expect(
+            pipe.readAvailable().split(separator: "\n") == [
+                "[threading, 2 jobs] 0/4 0%, elapsed 0:00",
+                "[Parallel(n_jobs=2)]: Done   1 tasks",
+                "[threading, 2 jobs] stopped at 0/4 0%, in 0:00",
+            ])
     }
 }
 
@@ -208,8 +222,9 @@ struct ProgressTerminalTests {
 @Suite("ProgressLineFormat: the text of bar lines")
 struct ProgressLineFormatTests {
     static func snapshot(total: Int?, completed: Int, failed: Int = 0) -> ProgressSnapshot {
-        ProgressSnapshot(backend: "process", nJobs: 4, total: total, completed: completed, failed: failed,
-                         elapsed: .seconds(65), tasksPerSecond: 12.345, estimatedRemaining: .seconds(3725))
+        ProgressSnapshot(
+            backend: "process", nJobs: 4, total: total, completed: completed, failed: failed,
+            elapsed: .seconds(65), tasksPerSecond: 12.345, estimatedRemaining: .seconds(3725))
     }
 
     @Test("a live line never exceeds the width, for any width", arguments: [1, 10, 30, 50, 79, 200])
@@ -221,23 +236,30 @@ struct ProgressLineFormatTests {
 
     @Test("fields: counts, percent rounded down, rate, elapsed, ETA")
     func fields() {
-        #expect(ProgressLineFormat.plainLine(Self.snapshot(total: 1000, completed: 999), finished: false)
-            == "[process, 4 jobs] 999/1000 99%, 12.3 tasks/s, elapsed 1:05, ETA 1:02:05")
-        #expect(ProgressLineFormat.plainLine(Self.snapshot(total: nil, completed: 5), finished: false)
-            == "[process, 4 jobs] 5 tasks, 12.3 tasks/s, elapsed 1:05")
-        #expect(ProgressLineFormat.plainLine(Self.snapshot(total: 10, completed: 4, failed: 1), finished: true)
-            == "[process, 4 jobs] stopped at 5/10 50%, 12.3 tasks/s, in 1:05, 1 failed")
-        #expect(ProgressLineFormat.liveLine(Self.snapshot(total: 100, completed: 50), finished: false, width: 68)
-            == "process, 4 jobs  50/100 50% [====>     ]  1:05<1:02:05  12.3 tasks/s")
+        #expect(
+            ProgressLineFormat.plainLine(Self.snapshot(total: 1000, completed: 999), finished: false)
+                == "[process, 4 jobs] 999/1000 99%, 12.3 tasks/s, elapsed 1:05, ETA 1:02:05")
+        #expect(
+            ProgressLineFormat.plainLine(Self.snapshot(total: nil, completed: 5), finished: false)
+                == "[process, 4 jobs] 5 tasks, 12.3 tasks/s, elapsed 1:05")
+        #expect(
+            ProgressLineFormat.plainLine(Self.snapshot(total: 10, completed: 4, failed: 1), finished: true)
+                == "[process, 4 jobs] stopped at 5/10 50%, 12.3 tasks/s, in 1:05, 1 failed")
+        #expect(
+            ProgressLineFormat.liveLine(Self.snapshot(total: 100, completed: 50), finished: false, width: 68)
+                == "process, 4 jobs  50/100 50% [====>     ]  1:05<1:02:05  12.3 tasks/s")
         // Too narrow for a bar of 10: the bar goes, the words stay.
-        #expect(ProgressLineFormat.liveLine(Self.snapshot(total: 100, completed: 50), finished: false, width: 67)
-            == "process, 4 jobs  50/100 50%  1:05<1:02:05  12.3 tasks/s")
+        #expect(
+            ProgressLineFormat.liveLine(Self.snapshot(total: 100, completed: 50), finished: false, width: 67)
+                == "process, 4 jobs  50/100 50%  1:05<1:02:05  12.3 tasks/s")
     }
 
-    @Test("rates read well from slow to very fast", arguments: [
-        (0.5, "0.50 tasks/s"), (42.0, "42.0 tasks/s"), (420.0, "420 tasks/s"), (42_000.0, "42.0k tasks/s"),
-        (42_000_000.0, "42.0M tasks/s"),
-    ])
+    @Test(
+        "rates read well from slow to very fast",
+        arguments: [
+            (0.5, "0.50 tasks/s"), (42.0, "42.0 tasks/s"), (420.0, "420 tasks/s"), (42_000.0, "42.0k tasks/s"),
+            (42_000_000.0, "42.0M tasks/s"),
+        ])
     func rates(value: Double, text: String) {
         #expect(ProgressLineFormat.rate(value) == text)
     }

@@ -1,7 +1,9 @@
 import Dispatch
 import Synchronization
 import Testing
+
 @testable import ParallelCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

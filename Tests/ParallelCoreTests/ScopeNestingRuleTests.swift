@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import ParallelCore
+import Testing
 
 /// joblib's nesting rule as ``ScopeValues/nested(parallel:)``: one level below a
 /// parallel call, threading with nJobs unset; two levels and deeper, sequential.

@@ -28,7 +28,9 @@ struct BatchingTests {
         let backend = RecordingBackend()
         for input in [AnySequenceKind.array, .lazy] {
             let before = backend.batchSizes.count
-            let p = Parallel(nJobs: 2, backend: .instance(backend), preDispatch: shape.preDispatch, batchSize: .fixed(shape.batchSize))
+            let p = Parallel(
+                nJobs: 2, backend: .instance(backend), preDispatch: shape.preDispatch,
+                batchSize: .fixed(shape.batchSize))
             let results = try await input.run(p, count: shape.tasks)
             #expect(results == (0..<shape.tasks).map { $0 * 2 })
             #expect(Array(backend.batchSizes[before...]) == shape.expected, "input: \(input)")
@@ -38,7 +40,8 @@ struct BatchingTests {
     @Test("batches are contiguous runs of the input, in submission order")
     func contiguousBatches() async throws {
         let backend = RecordingBackend()
-        _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 3)((0..<20).map { i in delayed { i }() })
+        _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 3)(
+            (0..<20).map { i in delayed { i }() })
         let sizes = backend.batchSizes
         let firsts = backend.firstIndices
         var expectedFirst = 0
@@ -52,7 +55,8 @@ struct BatchingTests {
     @Test("the backend is told the resolved worker count, verbosity and timeout")
     func callContext() async throws {
         let backend = RecordingBackend()
-        _ = try await Parallel(nJobs: 3, backend: .instance(backend), timeout: .seconds(30))((0..<5).map { i in delayed { i }() })
+        _ = try await Parallel(nJobs: 3, backend: .instance(backend), timeout: .seconds(30))(
+            (0..<5).map { i in delayed { i }() })
         let context = try #require(backend.contexts.last)
         #expect(context.nJobs == 3)
         #expect(context.verbose == 0)
@@ -65,7 +69,8 @@ struct BatchingTests {
     func autoGrowth() async throws {
         let backend = RecordingBackend()
         let count = 50_000
-        let results = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<count).map { i in delayed { i }() })
+        let results = try await Parallel(nJobs: 2, backend: .instance(backend))(
+            (0..<count).map { i in delayed { i }() })
         #expect(results == Array(0..<count))
         let sizes = backend.batchSizes
         #expect(sizes.reduce(0, +) == count)
@@ -84,12 +89,13 @@ struct BatchingTests {
         let backend = RecordingBackend()
         // Each task takes ~5 ms of wall time: above the in-process minimum of 2 ms per batch, so
         // batches should stay at a single task.
-        let results = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<20).map { i in
-            Delayed { () async throws -> Int in
-                try await Task.sleep(for: .milliseconds(5))
-                return i
-            }
-        })
+        let results = try await Parallel(nJobs: 2, backend: .instance(backend))(
+            (0..<20).map { i in
+                Delayed { () async throws -> Int in
+                    try await Task.sleep(for: .milliseconds(5))
+                    return i
+                }
+            })
         #expect(results == Array(0..<20))
         #expect(backend.batchSizes.allSatisfy { $0 == 1 }, "\(backend.batchSizes)")
     }
@@ -106,7 +112,9 @@ struct BatchingTests {
         _ = try await Parallel(nJobs: 1, batchSize: 3)(input)
         let produced = { (r: Range<Int>) in r.map { "Produced \($0)" } }
         let consumed = { (r: Range<Int>) in r.map { "Consumed \($0)" } }
-        #expect(log.snapshot == produced(0..<3) + consumed(0..<3) + produced(3..<6) + consumed(3..<6) + produced(6..<7) + consumed(6..<7))
+        #expect(
+            log.snapshot == produced(0..<3) + consumed(0..<3) + produced(3..<6) + consumed(3..<6) + produced(6..<7)
+                + consumed(6..<7))
     }
 }
 

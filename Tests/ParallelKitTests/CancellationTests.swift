@@ -69,7 +69,9 @@ struct CancellationTests {
         #expect(started.value == 1, "\(started.value) tasks ran after the call was cancelled")
     }
 
-    @Test("a call made from an already cancelled task runs nothing to completion and throws CancellationError", arguments: [1, 2])
+    @Test(
+        "a call made from an already cancelled task runs nothing to completion and throws CancellationError",
+        arguments: [1, 2])
     func alreadyCancelled(nJobs: Int) async throws {
         let gate = Gate()
         defer { gate.open() }
@@ -89,13 +91,14 @@ struct CancellationTests {
         let started = EventCounter()
         let call = Task {
             try await withParallelConfig(nJobs: 2) {
-                try await Parallel(batchSize: 1)((0..<100).map { i in
-                    Delayed { () async -> Int in
-                        started.increment()
-                        await gate.wait()
-                        return i
-                    }
-                })
+                try await Parallel(batchSize: 1)(
+                    (0..<100).map { i in
+                        Delayed { () async -> Int in
+                            started.increment()
+                            await gate.wait()
+                            return i
+                        }
+                    })
             }
         }
         #expect(await started.wait(until: 2))

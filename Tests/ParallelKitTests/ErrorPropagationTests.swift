@@ -95,16 +95,20 @@ struct ErrorPropagationTests {
         #expect(await cancelled.wait(until: 1))
     }
 
-    @Test("abort: one failing task among many slow ones fails well before they could all run (test_abort_backend)", arguments: [1, 2, -1])
+    @Test(
+        "abort: one failing task among many slow ones fails well before they could all run (test_abort_backend)",
+        arguments: [1, 2, -1])
     func abortBackend(nJobs: Int) async throws {
         let ran = EventCounter()
-        let tasks = [Delayed { () async throws -> Int in throw TestError(index: 0) }] + (1...100).map { i in
-            Delayed { () async throws -> Int in
-                ran.increment()
-                try await Task.sleep(for: .milliseconds(200))
-                return i
+        let tasks =
+            [Delayed { () async throws -> Int in throw TestError(index: 0) }]
+            + (1...100).map { i in
+                Delayed { () async throws -> Int in
+                    ran.increment()
+                    try await Task.sleep(for: .milliseconds(200))
+                    return i
+                }
             }
-        }
         let (_, seconds) = await elapsedSeconds {
             await #expect(throws: TestError(index: 0)) { try await Parallel(nJobs: nJobs)(tasks) }
         }

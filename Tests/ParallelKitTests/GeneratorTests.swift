@@ -21,10 +21,14 @@ struct GeneratorTests {
     @Test("generator over ParallelJobs, both orders", arguments: [1, 2])
     func jobGenerators(nJobs: Int) async throws {
         var ordered: [Int] = []
-        for try await value in Parallel(nJobs: nJobs).generator((0..<50).map { SquareJob(x: $0) }) { ordered.append(value) }
+        for try await value in Parallel(nJobs: nJobs).generator((0..<50).map { SquareJob(x: $0) }) {
+            ordered.append(value)
+        }
         #expect(ordered == (0..<50).map { $0 * $0 })
         var unordered: [Int] = []
-        for try await value in Parallel(nJobs: nJobs).generatorUnordered((0..<50).map { SquareJob(x: $0) }) { unordered.append(value) }
+        for try await value in Parallel(nJobs: nJobs).generatorUnordered((0..<50).map { SquareJob(x: $0) }) {
+            unordered.append(value)
+        }
         #expect(unordered.sorted() == (0..<50).map { $0 * $0 })
     }
 
@@ -73,14 +77,20 @@ struct GeneratorTests {
     @Test("generatorUnordered with nJobs 1 is naturally in order")
     func unorderedSequential() async throws {
         var out: [Int] = []
-        for try await value in Parallel(nJobs: 1).generatorUnordered((0..<20).map { i in delayed { i }() }) { out.append(value) }
+        for try await value in Parallel(nJobs: 1).generatorUnordered((0..<20).map { i in delayed { i }() }) {
+            out.append(value)
+        }
         #expect(out == Array(0..<20))
     }
 
     @Test("nothing is taken or run before the first next()", arguments: [1, 2])
     func lazyStart(nJobs: Int) async throws {
         let ran = EventCounter()
-        let input = CountingSequence(count: 100) { i in Delayed { () -> Int in ran.increment(); return i } }
+        let input = CountingSequence(count: 100) { i in
+            Delayed { () -> Int in
+                ran.increment(); return i
+            }
+        }
         let results = Parallel(nJobs: nJobs).generator(input)
         let unordered = Parallel(nJobs: nJobs).generatorUnordered(input)
         _ = (results, unordered)
@@ -88,10 +98,16 @@ struct GeneratorTests {
         #expect(ran.value == 0)
     }
 
-    @Test("breaking out early stops taking inputs: far fewer than the input size are taken", arguments: [BatchSize.fixed(1), .auto])
+    @Test(
+        "breaking out early stops taking inputs: far fewer than the input size are taken",
+        arguments: [BatchSize.fixed(1), .auto])
     func earlyBreak(batchSize: BatchSize) async throws {
         let started = EventCounter()
-        let input = CountingSequence(count: 1_000_000) { i in Delayed { () -> Int in started.increment(); return i } }
+        let input = CountingSequence(count: 1_000_000) { i in
+            Delayed { () -> Int in
+                started.increment(); return i
+            }
+        }
         var seen: [Int] = []
         for try await value in Parallel(nJobs: 2, batchSize: batchSize).generator(input) {
             seen.append(value)

@@ -15,13 +15,20 @@ struct HugeArgumentTests {
     }
 
     static func tasks(_ ran: Ran, count: Int = 20) -> [Delayed<Int>] {
-        (0..<count).map { i in delayed { ran.tick(); return i }() }
+        (0..<count).map { i in
+            delayed {
+                ran.tick(); return i
+            }()
+        }
     }
 
-    @Test("F3: nJobs Int.max, 1 << 62 and 10^18 (any preDispatch) are invalidArgument; nothing runs",
-          arguments: [(Int.max, PreDispatch("2*n_jobs")), (1 << 62, PreDispatch("2*n_jobs")),
-                      (1_000_000_000_000_000_000, PreDispatch.tasks(4)), (1_000_000_000_000_000_000, PreDispatch.all),
-                      ((1 << 20) + 1, PreDispatch("1.5*n_jobs"))] as [(Int, PreDispatch)])
+    @Test(
+        "F3: nJobs Int.max, 1 << 62 and 10^18 (any preDispatch) are invalidArgument; nothing runs",
+        arguments: [
+            (Int.max, PreDispatch("2*n_jobs")), (1 << 62, PreDispatch("2*n_jobs")),
+            (1_000_000_000_000_000_000, PreDispatch.tasks(4)), (1_000_000_000_000_000_000, PreDispatch.all),
+            ((1 << 20) + 1, PreDispatch("1.5*n_jobs")),
+        ] as [(Int, PreDispatch)])
     func hugeNJobsIsAnError(_ nJobs: Int, _ preDispatch: PreDispatch) async throws {
         let ran = Ran()
         for backend: BackendChoice in ["threading", "process", "sequential"] {
@@ -41,15 +48,22 @@ struct HugeArgumentTests {
     @Test("F3: the largest nJobs with the largest factor, and .tasks(Int.max), still run")
     func largestAcceptedValuesRun() async throws {
         let ran = Ran()
-        #expect(try await Parallel(nJobs: 1 << 20, preDispatch: "1000000*n_jobs")(Self.tasks(ran, count: 8)) == Array(0..<8))
-        #expect(try await Parallel(nJobs: 4, preDispatch: .tasks(Int.max), batchSize: 1_099_511_627_776)(Self.tasks(ran, count: 8)) == Array(0..<8))
-        #expect(try await Parallel(nJobs: Int.min)(Self.tasks(ran, count: 3)) == [0, 1, 2], "joblib's arithmetic: sequential")
+        #expect(
+            try await Parallel(nJobs: 1 << 20, preDispatch: "1000000*n_jobs")(Self.tasks(ran, count: 8)) == Array(0..<8)
+        )
+        #expect(
+            try await Parallel(nJobs: 4, preDispatch: .tasks(Int.max), batchSize: 1_099_511_627_776)(
+                Self.tasks(ran, count: 8)) == Array(0..<8))
+        #expect(
+            try await Parallel(nJobs: Int.min)(Self.tasks(ran, count: 3)) == [0, 1, 2],
+            "joblib's arithmetic: sequential")
     }
 
     @Test("F3/F16: maxNbytes takes Int.max as a string; an enormous size says it is too large")
     func maxNbytesExtremes() async throws {
         let ran = Ran()
-        #expect(try await Parallel(nJobs: 2, maxNbytes: "9223372036854775807")(Self.tasks(ran, count: 4)) == Array(0..<4))
+        #expect(
+            try await Parallel(nJobs: 2, maxNbytes: "9223372036854775807")(Self.tasks(ran, count: 4)) == Array(0..<4))
         await #expect {
             _ = try await Parallel(nJobs: 2, maxNbytes: "999999999999G")(Self.tasks(ran, count: 4))
         } throws: { error in
@@ -65,7 +79,12 @@ struct HugeArgumentTests {
         for timeout: Duration in [.seconds(Int64.max), .seconds(18_446_744_073)] {
             for _ in 0..<150 {
                 do {
-                    _ = try await Parallel(nJobs: 2, timeout: timeout)((0..<4).map { i in delayed { usleep(1000); return i }() })
+                    _ = try await Parallel(nJobs: 2, timeout: timeout)(
+                        (0..<4).map { i in
+                            delayed {
+                                usleep(1000); return i
+                            }()
+                        })
                 } catch let error as ParallelError where error.code == .timeout {
                     timedOut += 1
                 }

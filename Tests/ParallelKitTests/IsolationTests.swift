@@ -16,9 +16,13 @@ struct IsolationTests {
             try await parallel(input)
         }
 
-        func drain(_ parallel: Parallel, _ input: CountingSequence<Delayed<pthread_t>>, unordered: Bool) async throws -> [pthread_t] {
+        func drain(
+            _ parallel: Parallel, _ input: CountingSequence<Delayed<pthread_t>>, unordered: Bool
+        ) async throws -> [pthread_t] {
             var out: [pthread_t] = []
-            for try await value in unordered ? parallel.generatorUnordered(input) : parallel.generator(input) { out.append(value) }
+            for try await value in unordered ? parallel.generatorUnordered(input) : parallel.generator(input) {
+                out.append(value)
+            }
             return out
         }
     }
@@ -44,7 +48,8 @@ struct IsolationTests {
     @Test("a generator iterated on an actor takes its inputs there too", arguments: [false, true])
     func generator(unordered: Bool) async throws {
         let pulls = ThreadLog()
-        let ran = try await PinnedCaller().drain(Parallel(nJobs: 2, batchSize: 1), Self.input(pulls), unordered: unordered)
+        let ran = try await PinnedCaller().drain(
+            Parallel(nJobs: 2, batchSize: 1), Self.input(pulls), unordered: unordered)
         let callerThread = try #require(Self.executor.thread)
         #expect(ran.count == 200)
         #expect(pulls.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
@@ -55,11 +60,13 @@ struct IsolationTests {
         CountingSequence(count: 200) { i in delayed({ (_: Int) -> pthread_t in pthread_self() })(i) }
     }
 
-    @Test("with nJobs 1 synchronous tasks run on the caller's actor itself: no executor hop per task",
-          arguments: [false, true])
+    @Test(
+        "with nJobs 1 synchronous tasks run on the caller's actor itself: no executor hop per task",
+        arguments: [false, true])
     func sequentialTasksStayOnTheActor(generator: Bool) async throws {
         let caller = PinnedCaller()
-        let ran = generator
+        let ran =
+            generator
             ? try await caller.drain(Parallel(nJobs: 1), Self.synchronousTasks(), unordered: false)
             : try await caller.list(Parallel(nJobs: 1), Self.synchronousTasks())
         let callerThread = try #require(Self.executor.thread)

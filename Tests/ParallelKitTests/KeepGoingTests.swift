@@ -75,8 +75,9 @@ struct KeepGoingTests {
         Self.check((0..<60).map { byIndex[$0]! }, count: 60, poison: poison)
     }
 
-    @Test("maxFailures: nothing starts after n failures; the rest are .notRun with 0 attempts",
-          arguments: [1, 2])
+    @Test(
+        "maxFailures: nothing starts after n failures; the rest are .notRun with 0 attempts",
+        arguments: [1, 2])
     func maxFailures(nJobs: Int) async throws {
         let fates = try await Parallel(nJobs: nJobs, preDispatch: 2, batchSize: 1)
             .results(Self.tasks(50, poison: [0, 1, 2, 3]), maxFailures: 2)
@@ -103,7 +104,9 @@ struct KeepGoingTests {
         let tries = Mutex([Int: Int]())
         let tasks = (0..<20).map { i in
             Delayed { () throws -> Int in
-                let attempt = tries.withLock { $0[i, default: 0] += 1; return $0[i]! }
+                let attempt = tries.withLock {
+                    $0[i, default: 0] += 1; return $0[i]!
+                }
                 if i % 5 == 0 && attempt < 3 { throw Poison(index: i) }
                 return i
             }
@@ -132,7 +135,8 @@ struct KeepGoingTests {
         let clock = ContinuousClock()
         let start = clock.now
         await #expect(throws: Poison(index: 1)) {
-            _ = try await Parallel(nJobs: 2, retry: .attempts(3, backoff: .milliseconds(20)))(Self.tasks(4, poison: [1]))
+            _ = try await Parallel(nJobs: 2, retry: .attempts(3, backoff: .milliseconds(20)))(
+                Self.tasks(4, poison: [1]))
         }
         // Two waits: 20 ms, then 40 ms.
         #expect(clock.now - start >= .milliseconds(60))
@@ -141,11 +145,15 @@ struct KeepGoingTests {
     @Test("a retry scope applies to calls inside it; the call's own retry wins")
     func retryScope() async throws {
         let tries = Mutex(0)
-        let flaky = [Delayed { () throws -> Int in
-            let attempt = tries.withLock { $0 += 1; return $0 }
-            if attempt < 2 { throw Poison(index: 0) }
-            return 1
-        }]
+        let flaky = [
+            Delayed { () throws -> Int in
+                let attempt = tries.withLock {
+                    $0 += 1; return $0
+                }
+                if attempt < 2 { throw Poison(index: 0) }
+                return 1
+            }
+        ]
         let value = try await withParallelConfig(retry: .attempts(2)) {
             #expect(ParallelConfig.current.retry != nil)
             return try await Parallel(nJobs: 2)(flaky)
@@ -182,9 +190,11 @@ struct KeepGoingTests {
         #expect(failure.taskIndex == 5)
     }
 
-    @Test("bad arguments throw before any input is taken", arguments: [
-        (0, RetryPolicy.never), (-3, .never), (nil, .attempts(0)), (nil, .attempts(2, backoff: .seconds(-1))),
-    ] as [(Int?, RetryPolicy)])
+    @Test(
+        "bad arguments throw before any input is taken",
+        arguments: [
+            (0, RetryPolicy.never), (-3, .never), (nil, .attempts(0)), (nil, .attempts(2, backoff: .seconds(-1))),
+        ] as [(Int?, RetryPolicy)])
     func badArguments(maxFailures: Int?, retry: RetryPolicy) async throws {
         let meter = Mutex(0)
         let tasks = (0..<5).lazy.map { i -> Delayed<Int> in
@@ -194,7 +204,8 @@ struct KeepGoingTests {
         await #expect(throws: ParallelError.self) {
             _ = try await Parallel(nJobs: 2, retry: retry).results(tasks, maxFailures: maxFailures)
         }
-        var iterator = Parallel(nJobs: 2, retry: retry).resultGenerator(tasks, maxFailures: maxFailures).makeAsyncIterator()
+        var iterator = Parallel(nJobs: 2, retry: retry).resultGenerator(tasks, maxFailures: maxFailures)
+            .makeAsyncIterator()
         await #expect(throws: ParallelError.self) { _ = try await iterator.next() }
         #expect(meter.withLock { $0 } == 0)
         if (try? retry.validate()) == nil {
@@ -206,9 +217,12 @@ struct KeepGoingTests {
     func cancellation() async throws {
         let gate = Gate()
         let task = Task {
-            try await Parallel(nJobs: 2).results((0..<10).map { i in
-                Delayed { () async -> Int in _ = await gate.wait(); return i }
-            })
+            try await Parallel(nJobs: 2).results(
+                (0..<10).map { i in
+                    Delayed { () async -> Int in
+                        _ = await gate.wait(); return i
+                    }
+                })
         }
         task.cancel()
         await #expect(throws: CancellationError.self) { _ = try await task.value }

@@ -10,8 +10,9 @@ import Testing
 struct MapTests {
     // MARK: Results
 
-    @Test("map returns inputs.map(f), in order, for every nJobs and batchSize",
-          arguments: [1, 2, 3, 8], [BatchSize.auto, 1, 7])
+    @Test(
+        "map returns inputs.map(f), in order, for every nJobs and batchSize",
+        arguments: [1, 2, 3, 8], [BatchSize.auto, 1, 7])
     func resultsInOrder(nJobs: Int, batchSize: BatchSize) async throws {
         let parallel = Parallel(nJobs: nJobs, batchSize: batchSize)
         let array = Array(0..<10_007)
@@ -60,7 +61,9 @@ struct MapTests {
     /// in the calling task; the general engine (a timeout sends a call there).
     enum Path: String, CaseIterable, Sendable { case joined, actor, callingTask, engine }
 
-    static func map(_ path: Path, _ count: Int, _ transform: @escaping @Sendable (Int) throws -> Tracked) async throws -> [Tracked] {
+    static func map(
+        _ path: Path, _ count: Int, _ transform: @escaping @Sendable (Int) throws -> Tracked
+    ) async throws -> [Tracked] {
         switch path {
         case .joined: try await Parallel(nJobs: 2).map(0..<count, transform)
         case .actor: try await MapCaller().map(Parallel(nJobs: 2), count: count, transform)
@@ -69,8 +72,9 @@ struct MapTests {
         }
     }
 
-    @Test("a transform's error is rethrown as itself; every result already written is destroyed exactly once",
-          arguments: Path.allCases)
+    @Test(
+        "a transform's error is rethrown as itself; every result already written is destroyed exactly once",
+        arguments: Path.allCases)
     func errorFreesWrittenResults(path: Path) async throws {
         let live = LiveCount()
         await #expect(throws: TestError(index: 7_000)) {
@@ -96,7 +100,9 @@ struct MapTests {
         #expect(live.alive == 0)
     }
 
-    @Test("cancelling the calling task stops the items and destroys what was written", arguments: [Path.joined, .actor, .callingTask])
+    @Test(
+        "cancelling the calling task stops the items and destroys what was written",
+        arguments: [Path.joined, .actor, .callingTask])
     func cancellation(path: Path) async throws {
         let live = LiveCount()
         let started = EventCounter()
@@ -125,7 +131,9 @@ struct MapTests {
     func refusedBeforeAnythingRuns() async throws {
         let ran = Atomic<Int>(0)
         let refusal = await #expect(throws: ParallelError.self) {
-            _ = try await Parallel(nJobs: 2, backend: "process").map([1, 2, 3]) { ran.add(1, ordering: .relaxed).newValue + $0 }
+            _ = try await Parallel(nJobs: 2, backend: "process").map([1, 2, 3]) {
+                ran.add(1, ordering: .relaxed).newValue + $0
+            }
         }
         #expect(refusal?.code == .notSerializable)
         let invalid = await #expect(throws: ParallelError.self) {
@@ -244,7 +252,9 @@ actor MapCaller {
         return (pairs.map(\.0), pairs.map(\.1))
     }
 
-    func map(_ parallel: Parallel, count: Int, _ transform: @escaping @Sendable (Int) throws -> Tracked) async throws -> [Tracked] {
+    func map(
+        _ parallel: Parallel, count: Int, _ transform: @escaping @Sendable (Int) throws -> Tracked
+    ) async throws -> [Tracked] {
         try await parallel.map(0..<count, transform)
     }
 }

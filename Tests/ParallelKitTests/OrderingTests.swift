@@ -45,14 +45,22 @@ struct OrderingTests {
     func arities() async throws {
         let p = Parallel(nJobs: 2)
         #expect(try await p([delayed { 42 }()]) == [42])
-        #expect(try await p((0..<10).map { x in delayed { (x: Int, y: Int) in x * x + y }(x, 1) }) == (0..<10).map { $0 * $0 + 1 })
+        #expect(
+            try await p((0..<10).map { x in delayed { (x: Int, y: Int) in x * x + y }(x, 1) })
+                == (0..<10).map { $0 * $0 + 1 })
         let three = try await p([delayed { (a: Int, b: Int, c: Int) in a + b + c }(1, 2, 3)])
         #expect(three == [6])
         let four = try await p([delayed { (a: Int, b: Int, c: Int, d: Int) in a * b * c * d }(1, 2, 3, 4)])
         #expect(four == [24])
-        let five = try await p([delayed { (a: String, b: String, c: String, d: String, e: String) in a + b + c + d + e }("a", "b", "c", "d", "e")])
+        let five = try await p([
+            delayed { (a: String, b: String, c: String, d: String, e: String) in a + b + c + d + e }(
+                "a", "b", "c", "d", "e")
+        ])
         #expect(five == ["abcde"])
-        let six = try await p([delayed { (a: Int, b: Int, c: Int, d: Int, e: Int, f: Int) in [a, b, c, d, e, f].reduce(0, +) }(1, 2, 3, 4, 5, 6)])
+        let six = try await p([
+            delayed { (a: Int, b: Int, c: Int, d: Int, e: Int, f: Int) in [a, b, c, d, e, f].reduce(0, +) }(
+                1, 2, 3, 4, 5, 6)
+        ])
         #expect(six == [21])
     }
 
@@ -104,7 +112,8 @@ struct OrderingTests {
     @Test("ParallelJobs completing out of order still come back in order")
     func parallelJobsOutOfOrder() async throws {
         let key = UUID().uuidString
-        let results = try await Parallel(nJobs: 2, batchSize: 1)((0..<10).map { GatedJob(index: $0, last: 9, key: key) })
+        let results = try await Parallel(nJobs: 2, batchSize: 1)(
+            (0..<10).map { GatedJob(index: $0, last: 9, key: key) })
         #expect(results == (0..<10).map { $0 * 10 })
         GatedJob.release(key)
     }
@@ -122,7 +131,9 @@ struct OrderingTests {
         var nJobs: Int
         var preDispatch: PreDispatch
         var batchSize: BatchSize
-        var testDescription: String { "\(tasks) tasks, nJobs \(nJobs), preDispatch \(preDispatch), batchSize \(batchSize)" }
+        var testDescription: String {
+            "\(tasks) tasks, nJobs \(nJobs), preDispatch \(preDispatch), batchSize \(batchSize)"
+        }
     }
 
     @Test(

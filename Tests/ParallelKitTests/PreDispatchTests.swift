@@ -115,7 +115,8 @@ struct PreDispatchTests {
             }
         }
         _ = try await Parallel(nJobs: 1, batchSize: 4)(input)
-        let expected = (0..<4).map { "Produced \($0)" } + (0..<4).map { "Consumed \($0)" }
+        let expected =
+            (0..<4).map { "Produced \($0)" } + (0..<4).map { "Consumed \($0)" }
             + (4..<6).map { "Produced \($0)" } + (4..<6).map { "Consumed \($0)" }
         #expect(log.snapshot == expected)
     }

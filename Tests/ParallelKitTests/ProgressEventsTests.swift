@@ -32,7 +32,9 @@ struct ProgressEventsTests {
             let events = self.events
             #expect(!overlapped, sourceLocation: sourceLocation)
             guard case .started? = events.first else {
-                Issue.record("first event is not started: \(events.first.map { "\($0)" } ?? "none")", sourceLocation: sourceLocation)
+                Issue.record(
+                    "first event is not started: \(events.first.map { "\($0)" } ?? "none")",
+                    sourceLocation: sourceLocation)
                 return nil
             }
             guard case .finished(let last)? = events.last else {
@@ -55,7 +57,9 @@ struct ProgressEventsTests {
 
     struct Boom: Error {}
 
-    static let shapes: [(nJobs: Int, backend: String)] = [(1, "threading"), (2, "sequential"), (2, "threading"), (3, "threading")]
+    static let shapes: [(nJobs: Int, backend: String)] = [
+        (1, "threading"), (2, "sequential"), (2, "threading"), (3, "threading"),
+    ]
 
     @Test("list mode: started, progressed…, finished with every task counted", arguments: 0..<shapes.count)
     func listMode(shape: Int) async throws {
@@ -74,7 +78,11 @@ struct ProgressEventsTests {
     func resultsMode(shape: Int) async throws {
         let (nJobs, backend) = Self.shapes[shape]
         let recorder = Recorder()
-        let tasks = (0..<50).map { i in Delayed { () throws -> Int in if i % 10 == 0 { throw Boom() }; return i } }
+        let tasks = (0..<50).map { i in
+            Delayed { () throws -> Int in
+                if i % 10 == 0 { throw Boom() }; return i
+            }
+        }
         _ = try await Parallel(nJobs: nJobs, backend: .named(backend), batchSize: 3, progress: recorder.progress)
             .results(tasks)
         let last = recorder.checkShape()
@@ -88,9 +96,14 @@ struct ProgressEventsTests {
     func errorAndRetries(shape: Int) async throws {
         let (nJobs, backend) = Self.shapes[shape]
         let recorder = Recorder()
-        let tasks = (0..<20).map { i in Delayed { () throws -> Int in if i == 7 { throw Boom() }; return i } }
+        let tasks = (0..<20).map { i in
+            Delayed { () throws -> Int in
+                if i == 7 { throw Boom() }; return i
+            }
+        }
         await #expect(throws: Boom.self) {
-            _ = try await Parallel(nJobs: nJobs, backend: .named(backend), retry: .attempts(2), progress: recorder.progress)(tasks)
+            _ = try await Parallel(
+                nJobs: nJobs, backend: .named(backend), retry: .attempts(2), progress: recorder.progress)(tasks)
         }
         _ = recorder.checkShape()
         let retries = recorder.events.filter { if case .taskFailed(_, true) = $0 { true } else { false } }

@@ -94,24 +94,28 @@ struct RegistryTests {
         let results = try await Parallel(nJobs: 2, backend: .named(name))((0..<1_000).map { i in delayed { i + 1 }() })
         #expect(results == Array(1...1_000))
         // The engine re-binds the scope around its batches, wherever they run.
-        let levels = try await Parallel(nJobs: 2, backend: .named(name))((0..<4).map { _ in
-            Delayed { ParallelConfig.current.nestingLevel }
-        })
+        let levels = try await Parallel(nJobs: 2, backend: .named(name))(
+            (0..<4).map { _ in
+                Delayed { ParallelConfig.current.nestingLevel }
+            })
         #expect(levels == [1, 1, 1, 1])
         await #expect(throws: TestError(index: 7)) {
-            try await Parallel(nJobs: 2, backend: .named(name))((0..<20).map { i in
-                Delayed { () throws -> Int in
-                    if i == 7 { throw TestError(index: 7) }
-                    return i
-                }
-            })
+            try await Parallel(nJobs: 2, backend: .named(name))(
+                (0..<20).map { i in
+                    Delayed { () throws -> Int in
+                        if i == 7 { throw TestError(index: 7) }
+                        return i
+                    }
+                })
         }
     }
 
     @Test("a backend instance can be passed directly, without registering it")
     func instanceChoice() async throws {
         let backend = RecordingBackend()
-        #expect(try await Parallel(nJobs: 2, backend: .instance(backend))((0..<5).map { i in delayed { i }() }) == Array(0..<5))
+        #expect(
+            try await Parallel(nJobs: 2, backend: .instance(backend))((0..<5).map { i in delayed { i }() })
+                == Array(0..<5))
         #expect(backend.contexts.count == 1)
     }
 }

@@ -18,9 +18,10 @@ struct SequentialPathTests {
     @Test("tasks run in the calling Swift task, never on a pool thread", arguments: oneWorker)
     func runsInCallingTask(label: String, parallel: Parallel) async throws {
         let caller = try #require(currentTaskID())
-        let observed = try await parallel((0..<8).map { _ in
-            Delayed { () -> (Int?, String) in (currentTaskID(), currentThreadName()) }
-        })
+        let observed = try await parallel(
+            (0..<8).map { _ in
+                Delayed { () -> (Int?, String) in (currentTaskID(), currentThreadName()) }
+            })
         #expect(observed.allSatisfy { $0.0 == caller }, "\(label): a task ran in another Swift task")
         #expect(observed.allSatisfy { $0.1 != "pk-threading" }, "\(label): a task ran on a pool thread")
     }
@@ -48,9 +49,10 @@ struct SequentialPathTests {
     @Test("by contrast, nJobs 2 runs tasks on the threading backend's threads")
     func parallelRunsElsewhere() async throws {
         let caller = try #require(currentTaskID())
-        let observed = try await Parallel(nJobs: 2, batchSize: 1)((0..<8).map { _ in
-            Delayed { () -> (Int?, String) in (currentTaskID(), currentThreadName()) }
-        })
+        let observed = try await Parallel(nJobs: 2, batchSize: 1)(
+            (0..<8).map { _ in
+                Delayed { () -> (Int?, String) in (currentTaskID(), currentThreadName()) }
+            })
         #expect(observed.allSatisfy { $0.0 != caller })
         #expect(observed.allSatisfy { $0.1 == "pk-threading" })
     }
@@ -59,7 +61,8 @@ struct SequentialPathTests {
     func delayedOnProcessWithOneJob() async throws {
         let results = try await Parallel(nJobs: 1, backend: "process")((0..<5).map { i in delayed { i * 3 }() })
         #expect(results == [0, 3, 6, 9, 12])
-        let multiprocessing = try await Parallel(nJobs: 1, backend: "multiprocessing")((0..<5).map { i in delayed { i }() })
+        let multiprocessing = try await Parallel(nJobs: 1, backend: "multiprocessing")(
+            (0..<5).map { i in delayed { i }() })
         #expect(multiprocessing == Array(0..<5))
     }
 

@@ -148,7 +148,10 @@ struct CountingSequence<Element: Sendable>: Sequence, Sendable {
     let log: EventLog?
     let make: @Sendable (Int) -> Element
 
-    init(count: Int, pulls: EventCounter = EventCounter(), log: EventLog? = nil, make: @escaping @Sendable (Int) -> Element) {
+    init(
+        count: Int, pulls: EventCounter = EventCounter(), log: EventLog? = nil,
+        make: @escaping @Sendable (Int) -> Element
+    ) {
         self.count = count
         self.pulls = pulls
         self.log = log

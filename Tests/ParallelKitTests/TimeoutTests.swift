@@ -27,7 +27,8 @@ struct TimeoutTests {
         defer { gate.open() }
         let (error, seconds) = await elapsedSeconds {
             await #expect(throws: ParallelError.self) {
-                try await Parallel(nJobs: 2, timeout: Self.timeout, batchSize: 1)(Self.tasks(count: 10, stuck: stuck, gate: gate))
+                try await Parallel(nJobs: 2, timeout: Self.timeout, batchSize: 1)(
+                    Self.tasks(count: 10, stuck: stuck, gate: gate))
             }
         }
         #expect(error?.code == .timeout)
@@ -38,7 +39,9 @@ struct TimeoutTests {
         #expect(!gate.isOpen)
     }
 
-    @Test("inside a batch of several tasks, the timeout names the exact task, not the batch's first", arguments: [BatchSize.fixed(5), .fixed(10)])
+    @Test(
+        "inside a batch of several tasks, the timeout names the exact task, not the batch's first",
+        arguments: [BatchSize.fixed(5), .fixed(10)])
     func exactTaskInBatch(batchSize: BatchSize) async throws {
         let gate = Gate()
         defer { gate.open() }
@@ -131,10 +134,12 @@ struct TimeoutTests {
 
     @Test("not applied when nJobs resolves to 1: a task longer than the timeout completes")
     func notAppliedSequentially() async throws {
-        let tasks = [Delayed { () async throws -> Int in
-            try await Task.sleep(for: .milliseconds(250))
-            return 7
-        }]
+        let tasks = [
+            Delayed { () async throws -> Int in
+                try await Task.sleep(for: .milliseconds(250))
+                return 7
+            }
+        ]
         #expect(try await Parallel(nJobs: 1, timeout: .milliseconds(50))(tasks) == [7])
         #expect(try await Parallel(nJobs: 4, backend: "sequential", timeout: .milliseconds(50))(tasks) == [7])
     }

@@ -11,10 +11,12 @@ import Testing
 struct VerboseTests {
     /// Replaces the elapsed and remaining times, which vary, with a placeholder.
     static func normalised(_ line: String) -> String {
-        line.replacingOccurrences(of: #"(elapsed|remaining):\s+[0-9.]+(s|min)"#, with: "$1: T", options: .regularExpression)
+        line.replacingOccurrences(
+            of: #"(elapsed|remaining):\s+[0-9.]+(s|min)"#, with: "$1: T", options: .regularExpression)
     }
 
-    static let progressPattern = #"^\[Parallel\(n_jobs=-?\d+\)\]: Done +\d+ (tasks +|out of +\d+ )\| elapsed: +[0-9.]+(s|min)( remaining: +[0-9.]+(s|min)| finished)?$"#
+    static let progressPattern =
+        #"^\[Parallel\(n_jobs=-?\d+\)\]: Done +\d+ (tasks +|out of +\d+ )\| elapsed: +[0-9.]+(s|min)( remaining: +[0-9.]+(s|min)| finished)?$"#
 
     @Test("nJobs 1, verbose 10, 12 tasks from a generator: joblib's sequential lines")
     func sequentialLines() async throws {
@@ -24,13 +26,14 @@ struct VerboseTests {
             _ = try await Parallel(nJobs: 7, backend: "sequential", verbose: 10)(input)
         }
         let lines = parallelLines(stderr).filter { $0.hasPrefix("[Parallel(n_jobs=7)]") }.map(Self.normalised)
-        #expect(lines == [
-            "[Parallel(n_jobs=7)]: Done   1 tasks      | elapsed: T",
-            "[Parallel(n_jobs=7)]: Done   4 tasks      | elapsed: T",
-            "[Parallel(n_jobs=7)]: Done   7 tasks      | elapsed: T",
-            "[Parallel(n_jobs=7)]: Done  12 tasks      | elapsed: T",
-            "[Parallel(n_jobs=7)]: Done  12 out of  12 | elapsed: T finished",
-        ])
+        #expect(
+            lines == [
+                "[Parallel(n_jobs=7)]: Done   1 tasks      | elapsed: T",
+                "[Parallel(n_jobs=7)]: Done   4 tasks      | elapsed: T",
+                "[Parallel(n_jobs=7)]: Done   7 tasks      | elapsed: T",
+                "[Parallel(n_jobs=7)]: Done  12 tasks      | elapsed: T",
+                "[Parallel(n_jobs=7)]: Done  12 out of  12 | elapsed: T finished",
+            ])
     }
 
     @Test("nJobs 2, verbose 10: the backend line first, joblib-shaped progress, the finished line last, on stderr")
@@ -45,7 +48,8 @@ struct VerboseTests {
         #expect(lines.first == "[Parallel(n_jobs=5)]: Using backend ThreadingBackend with 5 concurrent workers.")
         #expect(lines.last.map(Self.normalised) == "[Parallel(n_jobs=5)]: Done 10 out of 10 | elapsed: T finished")
         for line in lines.dropFirst() {
-            #expect(line.range(of: Self.progressPattern, options: .regularExpression) != nil, "unexpected line: \(line)")
+            #expect(
+                line.range(of: Self.progressPattern, options: .regularExpression) != nil, "unexpected line: \(line)")
         }
         #expect(lines.filter { $0.hasSuffix("finished") }.count == 1)
         #expect(parallelLines(stdout).filter { $0.hasPrefix("[Parallel(n_jobs=5)]") }.isEmpty)
@@ -77,9 +81,10 @@ struct VerboseTests {
         }
         #expect(counts == counts.sorted())
         #expect(counts.last == 120)
-        let widths = Set(lines.filter { $0.contains(" out of ") }.compactMap { line in
-            line.firstIndex(of: "|").map { line.distance(from: line.startIndex, to: $0) }
-        })
+        let widths = Set(
+            lines.filter { $0.contains(" out of ") }.compactMap { line in
+                line.firstIndex(of: "|").map { line.distance(from: line.startIndex, to: $0) }
+            })
         #expect(widths.count == 1)
     }
 
@@ -110,7 +115,9 @@ struct VerboseTests {
                 _ = try await Parallel(nJobs: 11)((0..<4).map { i in delayed { i }() })
             }
         }
-        #expect(parallelLines(stderr).contains("[Parallel(n_jobs=11)]: Using backend ThreadingBackend with 11 concurrent workers."))
+        #expect(
+            parallelLines(stderr).contains(
+                "[Parallel(n_jobs=11)]: Using backend ThreadingBackend with 11 concurrent workers."))
     }
 
     @Test(
@@ -137,7 +144,8 @@ struct VerboseTests {
         let description = String(describing: failure)
         let failureLines = lines.filter { $0.contains(description) }
         #expect(failureLines.count == 1, "\(lines)")
-        let rest = failureLines.first?
+        let rest =
+            failureLines.first?
             .replacingOccurrences(of: "[Parallel(n_jobs=\(label))]: ", with: "")
             .replacingOccurrences(of: description, with: "") ?? ""
         #expect(rest.range(of: #"\b5\b"#, options: .regularExpression) != nil, "the index 5 is not in: \(failureLines)")

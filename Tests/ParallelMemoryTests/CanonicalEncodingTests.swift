@@ -52,7 +52,9 @@ struct CanonicalEncodingTests {
 
     @Test func sameBytesInAWorkerProcess() async throws {
         let local = try await CanonicalBytesJob(size: 100).run()
-        let remote = try await Parallel(nJobs: 2, backend: "process")([CanonicalBytesJob(size: 100), CanonicalBytesJob(size: 100)])
+        let remote = try await Parallel(nJobs: 2, backend: "process")([
+            CanonicalBytesJob(size: 100), CanonicalBytesJob(size: 100),
+        ])
         #expect(remote.allSatisfy { $0 == local })
     }
 

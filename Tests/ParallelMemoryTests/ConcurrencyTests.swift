@@ -10,8 +10,9 @@ struct ConcurrencyTests {
         let starts = ComputationLog(path: scratch.path + "/starts")
         let computations = ComputationLog(path: scratch.path + "/computations")
         let jobs = (0..<16).map { _ in
-            ContendedJob(memoryLocation: scratch.path + "/cache", starts: starts, computations: computations,
-                         expectedStarters: 16, countDistinctProcesses: false)
+            ContendedJob(
+                memoryLocation: scratch.path + "/cache", starts: starts, computations: computations,
+                expectedStarters: 16, countDistinctProcesses: false)
         }
         let results = try await Parallel(nJobs: 16, backend: "threading", batchSize: 1)(jobs)
         #expect(results == Array(repeating: 4242, count: 16))
@@ -25,8 +26,9 @@ struct ConcurrencyTests {
         let starts = ComputationLog(path: scratch.path + "/starts")
         let computations = ComputationLog(path: scratch.path + "/computations")
         let jobs = (0..<16).map { _ in
-            ContendedJob(memoryLocation: scratch.path + "/cache", starts: starts, computations: computations,
-                         expectedStarters: 4, countDistinctProcesses: true)
+            ContendedJob(
+                memoryLocation: scratch.path + "/cache", starts: starts, computations: computations,
+                expectedStarters: 4, countDistinctProcesses: true)
         }
         let backend = ProcessBackend()
         let results = try await Parallel(nJobs: 4, backend: .instance(backend), batchSize: 1)(jobs)

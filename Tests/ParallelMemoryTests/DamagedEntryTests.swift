@@ -8,7 +8,8 @@ import Testing
 @Suite("Memory: damaged entries are recomputed")
 struct DamagedEntryTests {
     enum Damage: String, CaseIterable, Sendable {
-        case empty, truncatedHeader, truncatedPayload, flippedPayloadBit, flippedChecksum, garbage, extraByte, otherKeysEntry
+        case empty, truncatedHeader, truncatedPayload, flippedPayloadBit, flippedChecksum, garbage, extraByte,
+            otherKeysEntry
     }
 
     @Test(arguments: Damage.allCases)
@@ -24,7 +25,8 @@ struct DamagedEntryTests {
         let names = scratch.entryNames
         #expect(names.count == 2)
         // Which file belongs to `job`: the one whose checksum area changes when we recompute.
-        let key = try CacheKey(name: "job " + stableTypeName(SquareJob.self), version: 0, argument: job, resultType: Int.self)
+        let key = try CacheKey(
+            name: "job " + stableTypeName(SquareJob.self), version: 0, argument: job, resultType: Int.self)
         let path = scratch.entryPath(key.fileName)
         let otherPath = scratch.entryPath(names.first { $0 != key.fileName }!)
         var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
@@ -44,7 +46,10 @@ struct DamagedEntryTests {
         // Replaced: the next call is a hit again.
         #expect(try await memory.cached(job).run() == 144)
         #expect(log.lines.count == 3)
-        #expect(FileManager.default.contents(atPath: path).map { [UInt8]($0) }.flatMap { EntryFile.payload(of: $0, key: key) } != nil)
+        #expect(
+            FileManager.default.contents(atPath: path).map { [UInt8]($0) }.flatMap {
+                EntryFile.payload(of: $0, key: key)
+            } != nil)
     }
 
     @Test func payloadOfAnotherTypeIsRecomputed() async throws {

@@ -87,6 +87,8 @@ struct ConcurrentEvictionTests {
         }
         #expect(total <= limit)
         #expect(scratch.entryNames.count == 4)  // 4 entries of about 1,090 bytes fit in 5,000
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: scratch.path + "/ParallelKitMemory/tmp"))?.isEmpty == true)
+        #expect(
+            (try? FileManager.default.contentsOfDirectory(atPath: scratch.path + "/ParallelKitMemory/tmp"))?.isEmpty
+                == true)
     }
 }

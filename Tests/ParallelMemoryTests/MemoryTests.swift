@@ -147,7 +147,10 @@ struct MemoryTests {
 
     @Test func relativeLocationIsResolvedOnce() throws {
         let memory = try Memory(location: "relative-\(getpid())-check")
-        defer { try? FileManager.default.removeItem(atPath: FileManager.default.currentDirectoryPath + "/relative-\(getpid())-check") }
+        defer {
+            try? FileManager.default.removeItem(
+                atPath: FileManager.default.currentDirectoryPath + "/relative-\(getpid())-check")
+        }
         #expect(memory.folder?.root.hasPrefix("/") == true)
     }
 }

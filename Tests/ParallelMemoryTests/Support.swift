@@ -81,8 +81,9 @@ struct ContendedJob: ParallelJob {
         starts.record("\(getpid())")
         let memory = try Memory(location: memoryLocation)
         return try await memory.cached(
-            SlowComputation(starts: starts, computations: computations, expectedStarters: expectedStarters,
-                            countDistinctProcesses: countDistinctProcesses)
+            SlowComputation(
+                starts: starts, computations: computations, expectedStarters: expectedStarters,
+                countDistinctProcesses: countDistinctProcesses)
         ).run()
     }
 }

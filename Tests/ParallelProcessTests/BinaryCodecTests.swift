@@ -241,6 +241,9 @@ struct BinaryCodecTests {
         var bytes: [UInt8] = [9, 9, 9]
         try BinaryEncoder().encode(["a"], appendingTo: &bytes)
         #expect(Array(bytes.prefix(3)) == [9, 9, 9])
-        #expect(try BinaryDecoder().decode([String].self, from: ByteStorage(copying: bytes), range: 3..<bytes.count) == ["a"])
+        #expect(
+            try BinaryDecoder().decode([String].self, from: ByteStorage(copying: bytes), range: 3..<bytes.count) == [
+                "a"
+            ])
     }
 }

@@ -102,7 +102,8 @@ struct ChaosProbeJob: ParallelJob {
             usleep(25_000)
             after = ResourceProbeJob.snapshot()
         }
-        return Report(problems: problems, before: before, after: after, liveWorkers: await backend.liveWorkerPIDs().count)
+        return Report(
+            problems: problems, before: before, after: after, liveWorkers: await backend.liveWorkerPIDs().count)
     }
 }
 

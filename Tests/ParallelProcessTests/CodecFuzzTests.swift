@@ -108,10 +108,15 @@ struct CodecFuzzTests {
             var bytes = valid
             for _ in 0..<Int.random(in: 1...4, using: &random) {
                 switch Int.random(in: 0..<4, using: &random) {
-                case 0: bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
-                case 1: bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= 1 << UInt8.random(in: 0..<8, using: &random)
+                case 0:
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                case 1:
+                    bytes[Int.random(in: 0..<bytes.count, using: &random)] ^=
+                        1 << UInt8.random(in: 0..<8, using: &random)
                 case 2: if bytes.count > 1 { bytes.removeLast(Int.random(in: 1..<bytes.count, using: &random)) }
-                default: bytes.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
+                default:
+                    bytes.insert(
+                        UInt8.random(in: 0...255, using: &random), at: Int.random(in: 0...bytes.count, using: &random))
                 }
             }
             decodeAll(bytes, into: &tally)
@@ -123,14 +128,18 @@ struct CodecFuzzTests {
     @Test func everyTruncationIsAnError() throws {
         let valid = try BinaryEncoder().encode(Self.sample)
         for length in 0..<valid.count {
-            #expect(throws: DecodingError.self) { try BinaryDecoder().decode(Sample.self, from: Array(valid.prefix(length))) }
+            #expect(throws: DecodingError.self) {
+                try BinaryDecoder().decode(Sample.self, from: Array(valid.prefix(length)))
+            }
         }
     }
 
     @Test func hugeDeclaredLengthsDoNotAllocate() {
         // A packed array claiming 2^60 doubles, a string claiming 2^62 bytes, a container claiming
         // 4 billion entries: each must fail on the bounds check, before any allocation.
-        let packed: [UInt8] = [WireTag.packed.rawValue, PlainKind.float64.rawValue, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]
+        let packed: [UInt8] = [
+            WireTag.packed.rawValue, PlainKind.float64.rawValue, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10,
+        ]
         #expect(throws: DecodingError.self) { try BinaryDecoder().decode([Double].self, from: packed) }
         let string: [UInt8] = [WireTag.string.rawValue, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f]
         #expect(throws: DecodingError.self) { try BinaryDecoder().decode(String.self, from: string) }

@@ -49,7 +49,9 @@ struct SleepingJob: ParallelJob {
 struct FaultTests {
     let backend = ProcessBackend()
 
-    func expectCrash(_ kind: CrashKind, mentions expected: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectCrash(
+        _ kind: CrashKind, mentions expected: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let jobs = (0..<12).map { CrashingJob(index: $0, crashAt: 7, kind: kind) }
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(jobs)
@@ -59,7 +61,8 @@ struct FaultTests {
             #expect(error.taskIndex == 7, sourceLocation: sourceLocation)
             #expect(error.description.contains("task 7"), "\(error)", sourceLocation: sourceLocation)
             for text in expected {
-                #expect(error.description.contains(text), "\(error) should mention \(text)", sourceLocation: sourceLocation)
+                #expect(
+                    error.description.contains(text), "\(error) should mention \(text)", sourceLocation: sourceLocation)
             }
         }
         // The dead worker was replaced: the same pool serves the next call.

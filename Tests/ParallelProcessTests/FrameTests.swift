@@ -13,20 +13,24 @@ struct FrameTests {
         var hello = FrameBuilder(.hello)
         try hello.append(encoding: WorkerHello(protocolVersion: 1, pid: 42))
         var batch = FrameBuilder(.runBatch)
-        try batch.appendSized(encoding: BatchRequestHeader(
-            batchID: 7, firstIndex: 10, count: 3, jobType: "4main3JobV", scope: ScopeValues(nestingLevel: 1),
-            reportTaskStarts: true, mmapMode: "r"))
+        try batch.appendSized(
+            encoding: BatchRequestHeader(
+                batchID: 7, firstIndex: 10, count: 3, jobType: "4main3JobV", scope: ScopeValues(nestingLevel: 1),
+                reportTaskStarts: true, mmapMode: "r"))
         try batch.append(encoding: [1, 2, 3])
         var result = FrameBuilder(.batchResult)
         BatchResultHeader(batchID: 7, startedAt: 1, finishedAt: 2).write(to: &result)
         try result.append(encoding: [1.5, 2.5])
         var failure = FrameBuilder(.batchFailure)
-        try failure.append(encoding: BatchFailureReport(
-            batchID: 7, completedCount: 1, completedOutputs: try BinaryEncoder().encode([1]),
-            error: ErrorEnvelope(CodableFailure(code: 3)), startedAt: 1, finishedAt: 2))
-        return [try hello.finish(), try batch.finish(), try result.finish(), try failure.finish(),
-                TaskStartedNotice(batchID: 7, offset: 2, startedAt: 99).frame(),
-                BatchExecutor.faultFrame(batchID: 7, "boom")]
+        try failure.append(
+            encoding: BatchFailureReport(
+                batchID: 7, completedCount: 1, completedOutputs: try BinaryEncoder().encode([1]),
+                error: ErrorEnvelope(CodableFailure(code: 3)), startedAt: 1, finishedAt: 2))
+        return [
+            try hello.finish(), try batch.finish(), try result.finish(), try failure.finish(),
+            TaskStartedNotice(batchID: 7, offset: 2, startedAt: 99).frame(),
+            BatchExecutor.faultFrame(batchID: 7, "boom"),
+        ]
     }
 
     /// Feeds one frame to every parser of its kind; all must return or throw.
@@ -40,8 +44,11 @@ struct FrameTests {
         case .hello: return (try? BinaryDecoder().decode(WorkerHello.self, from: body, range: whole)) != nil
         case .runBatch: return (try? BatchExecutor.parse(body)) != nil
         case .batchResult:
-            guard (try? BatchResultHeader(reading: body)) != nil, body.count >= BatchResultHeader.size else { return false }
-            return (try? BinaryDecoder().decode([Double].self, from: body, range: BatchResultHeader.size..<body.count)) != nil
+            guard (try? BatchResultHeader(reading: body)) != nil, body.count >= BatchResultHeader.size else {
+                return false
+            }
+            return (try? BinaryDecoder().decode([Double].self, from: body, range: BatchResultHeader.size..<body.count))
+                != nil
         case .batchFailure:
             guard let report = try? BinaryDecoder().decode(BatchFailureReport.self, from: body, range: whole) else {
                 return false
@@ -119,7 +126,9 @@ struct FrameTests {
         var random = Random(state: 13)
         for _ in 0..<5_000 {
             var reader = FrameReader(initialCapacity: 16)
-            let bytes = (0..<Int.random(in: 0..<200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let bytes = (0..<Int.random(in: 0..<200, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             bytes.withUnsafeBytes { reader.append($0) }
             // The reader never hands out more than it was given: each frame is its 4-byte length
             // and its kind byte plus its body, all from `bytes`.

@@ -44,4 +44,4 @@ struct JobTypeResolverTests {
 }
 
 struct FilePublicJob: ParallelJob { func run() async throws -> Int { 1 } }
-fileprivate struct FilePrivateJob: ParallelJob { func run() async throws -> Int { 2 } }
+private struct FilePrivateJob: ParallelJob { func run() async throws -> Int { 2 } }

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import ParallelKit
+import Synchronization
 import Testing
 
 @testable import ParallelProcess
@@ -41,8 +41,9 @@ struct CrashOnceJob: ParallelJob {
 struct KeepGoingProcessTests {
     static let process = ProcessBackend()
 
-    @Test("poison items: exactly those are .workerCrashed, all others correct",
-          arguments: ["process", "multiprocessing"], [BatchSize.fixed(1), 10, .auto])
+    @Test(
+        "poison items: exactly those are .workerCrashed, all others correct",
+        arguments: ["process", "multiprocessing"], [BatchSize.fixed(1), 10, .auto])
     func poisonItems(backend: String, batchSize: BatchSize) async throws {
         let poison = [3, 27, 28]
         let jobs = (0..<60).map { PoisonJob(index: $0, poison: poison, kind: $0 == 27 ? .segfault : .sigkill) }
@@ -91,8 +92,9 @@ struct KeepGoingProcessTests {
         #expect(squares == (0..<8).map { $0 * $0 })
     }
 
-    @Test("retry after a crash runs the task again on a fresh worker and succeeds",
-          arguments: ["process", "multiprocessing"])
+    @Test(
+        "retry after a crash runs the task again on a fresh worker and succeeds",
+        arguments: ["process", "multiprocessing"])
     func retryAfterCrash(backend: String) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pk-crash-once-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -135,8 +137,9 @@ struct KeepGoingProcessTests {
 /// Progress events on worker processes: the same shape as in process.
 @Suite("Progress events on worker processes")
 struct ProgressOnProcessesTests {
-    @Test("started first, finished last, every job counted, crashes as taskFailed",
-          arguments: ["process", "multiprocessing"])
+    @Test(
+        "started first, finished last, every job counted, crashes as taskFailed",
+        arguments: ["process", "multiprocessing"])
     func events(backend: String) async throws {
         let events = Mutex<[ProgressEvent]>([])
         let progress = ParallelProgress.handler { event in events.withLock { $0.append(event) } }

@@ -19,8 +19,9 @@ struct PoolRetirementTests {
             #expect(backend.poolCount == 1, "pools after the call with limit \(limit): \(backend.poolCount)")
             // The previous limit's workers end: no call uses them any more.
             let stale = previousPIDs
-            #expect(await eventually(within: .seconds(20)) { stale.allSatisfy(ProcResources.hasEnded) },
-                    "workers of the previous limit still alive: \(stale.filter { !ProcResources.hasEnded($0) })")
+            #expect(
+                await eventually(within: .seconds(20)) { stale.allSatisfy(ProcResources.hasEnded) },
+                "workers of the previous limit still alive: \(stale.filter { !ProcResources.hasEnded($0) })")
             previousPIDs = Set(pids)
         }
         // One pool of nJobs 2: never more than 2 workers alive.

@@ -20,11 +20,13 @@ let sharedProcessBackend = ProcessBackend()
 @Suite("Process backend")
 struct ProcessBackendTests {
     @Test func runsJobsInOtherProcesses() async throws {
-        let squares = try await Parallel(nJobs: 2, backend: .instance(sharedProcessBackend))((0..<100).map { SquareJob(x: $0) })
+        let squares = try await Parallel(nJobs: 2, backend: .instance(sharedProcessBackend))(
+            (0..<100).map { SquareJob(x: $0) })
         #expect(squares == (0..<100).map { $0 * $0 })
         // A backend of its own: no other test's aborted call can end its workers meanwhile.
         let backend = ProcessBackend()
-        let pids = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<20).map { PidJob(tag: $0) })
+        let pids = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+            (0..<20).map { PidJob(tag: $0) })
         #expect(pids.count == 20)
         #expect(!pids.contains(getpid()))
         // Every task ran in one of the backend's own workers (the pool is kept between calls).
@@ -46,7 +48,8 @@ struct ProcessBackendTests {
         let backend = MultiprocessingBackend()
         let squares = try await Parallel(nJobs: 2, backend: .instance(backend))((0..<50).map { SquareJob(x: $0) })
         #expect(squares == (0..<50).map { $0 * $0 })
-        let pids = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<8).map { PidJob(tag: $0) })
+        let pids = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+            (0..<8).map { PidJob(tag: $0) })
         // The call returns after its workers are reaped: none of them exists any more.
         for pid in Set(pids) {
             #expect(kill(pid, 0) == -1 && errno == ESRCH, "worker \(pid) outlived its call")
@@ -59,7 +62,9 @@ struct ProcessBackendTests {
         for try await value in parallel.generator((0..<30).map { SquareJob(x: $0) }) { ordered.append(value) }
         #expect(ordered == (0..<30).map { $0 * $0 })
         var unordered: [Int] = []
-        for try await value in parallel.generatorUnordered((0..<30).map { SquareJob(x: $0) }) { unordered.append(value) }
+        for try await value in parallel.generatorUnordered((0..<30).map { SquareJob(x: $0) }) {
+            unordered.append(value)
+        }
         #expect(unordered.sorted() == (0..<30).map { $0 * $0 })
         // Leaving early stops the work; the pool keeps serving.
         for try await value in parallel.generator((0..<1000).map { SquareJob(x: $0) }) where value > 100 { break }

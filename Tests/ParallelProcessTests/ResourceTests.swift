@@ -110,7 +110,8 @@ struct ResourceProbeJob: ParallelJob {
                 && now.backendDescriptors <= before.backendDescriptors
         }
         let after = Self.snapshot()
-        return Report(before: before, after: after, resultsCorrect: correct, liveWorkers: await backend.liveWorkerPIDs().count)
+        return Report(
+            before: before, after: after, resultsCorrect: correct, liveWorkers: await backend.liveWorkerPIDs().count)
     }
 }
 

@@ -180,8 +180,9 @@ struct SharedArrayTests {
         let array = try withParallelConfig(tempFolder: folder) { try SharedArray(values) }
         #expect(array.count == values.count)
         // Only the lock that marks the private folder as alive is a file (red-team F10).
-        #expect(filesInside().map { ($0 as NSString).lastPathComponent } == [".lock"],
-                "files are unlinked as soon as they are open: \(filesInside())")
+        #expect(
+            filesInside().map { ($0 as NSString).lastPathComponent } == [".lock"],
+            "files are unlinked as soon as they are open: \(filesInside())")
         let privateFolders = try FileManager.default.contentsOfDirectory(atPath: folder)
         #expect(privateFolders.count == 1)
         #expect(privateFolders.allSatisfy { $0.hasPrefix("parallelkit-\(getpid())-") })

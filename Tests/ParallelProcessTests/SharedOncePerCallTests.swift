@@ -1,7 +1,8 @@
 import Foundation
-@testable import ParallelProcess
 import ParallelKit
 import Testing
+
+@testable import ParallelProcess
 
 /// Issue 9: a large array carried by many jobs of one call is put in shared memory once (parent
 /// side) and copied out of it once per worker, not once per job (worker side).
@@ -57,7 +58,8 @@ struct SharedOncePerCallTests {
     @Test("through the process backend: 16 jobs carrying one array get the right answers")
     func endToEnd() async throws {
         let array = Self.big
-        let sums = try await Parallel(nJobs: 2, backend: "process")((0..<16).map { ArraySliceSumJob(data: array, part: $0) })
+        let sums = try await Parallel(nJobs: 2, backend: "process")(
+            (0..<16).map { ArraySliceSumJob(data: array, part: $0) })
         let chunk = array.count / 16
         #expect(sums == (0..<16).map { part in array[(part * chunk)..<((part + 1) * chunk)].reduce(0, +) })
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Glibc
-@testable import ParallelProcess
 import Testing
+
+@testable import ParallelProcess
 
 @Suite("Workers' stderr reaches ours through a relay that never blocks the event loop")
 struct StandardErrorRelayTests {

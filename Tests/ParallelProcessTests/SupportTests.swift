@@ -61,16 +61,18 @@ struct SupportTests {
         // later ones become this test binary. mkdir is atomic, so exactly two die, and with
         // nJobs 2 that can be both first workers: the call must still start.
         let script = folder + "/worker.sh"
-        let text = [
-            "#!/bin/sh",
-            "mkdir '\(folder)/first' 2>/dev/null && kill -9 $$",
-            "mkdir '\(folder)/second' 2>/dev/null && kill -9 $$",
-            "exec /proc/$PPID/exe \"$@\"",
-        ].joined(separator: "\n") + "\n"
+        let text =
+            [
+                "#!/bin/sh",
+                "mkdir '\(folder)/first' 2>/dev/null && kill -9 $$",
+                "mkdir '\(folder)/second' 2>/dev/null && kill -9 $$",
+                "exec /proc/$PPID/exe \"$@\"",
+            ].joined(separator: "\n") + "\n"
         try text.write(toFile: script, atomically: true, encoding: .utf8)
         #expect(chmod(script, 0o755) == 0)
         let backend = ProcessBackend(workerExecutable: script)
-        #expect(try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { SquareJob(x: $0) }) == [0, 1, 4, 9])
+        #expect(
+            try await Parallel(nJobs: 2, backend: .instance(backend))((0..<4).map { SquareJob(x: $0) }) == [0, 1, 4, 9])
     }
 
     @Test func workersInheritOnlyTheirOwnDescriptors() async throws {
@@ -96,7 +98,8 @@ struct SupportTests {
         #expect(!process.capabilities.usesThreads && !process.capabilities.supportsSharedMemory)
         let multiprocessing = MultiprocessingBackend()
         #expect(multiprocessing.displayName == "MultiprocessingBackend")
-        #expect(multiprocessing.capabilities.runsOutOfProcess && !multiprocessing.capabilities.supportsInnerMaxNumThreads)
+        #expect(
+            multiprocessing.capabilities.runsOutOfProcess && !multiprocessing.capabilities.supportsInnerMaxNumThreads)
         #expect(process.autoBatching == .workerProcesses)
     }
 }

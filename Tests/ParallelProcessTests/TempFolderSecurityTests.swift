@@ -16,7 +16,9 @@ struct TempFolderSecurityTests {
         return base
     }
 
-    static func expectUnusable(_ folder: String, mentioning words: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectUnusable(
+        _ folder: String, mentioning words: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             _ = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 1.0, count: 10) }
             Issue.record("a SharedArray was created in \(folder)", sourceLocation: sourceLocation)
@@ -37,7 +39,9 @@ struct TempFolderSecurityTests {
         let array = try withParallelConfig(tempFolder: missing) { try SharedArray(repeating: 2.0, count: 10) }
         #expect(array[9] == 2.0)
         var info = stat()
-        #expect(stat(missing, &info) == 0 && info.st_mode & 0o777 == 0o700, "created private to the user, as joblib creates it")
+        #expect(
+            stat(missing, &info) == 0 && info.st_mode & 0o777 == 0o700,
+            "created private to the user, as joblib creates it")
 
         let file = base + "/a-file"
         #expect(FileManager.default.createFile(atPath: file, contents: Data([1])))
@@ -84,7 +88,9 @@ struct TempFolderSecurityTests {
         chmod(shared, 0o777)
         try FileManager.default.createDirectory(atPath: precious, withIntermediateDirectories: false)
         let names = ["a", "b", "c", "d", "e", ".lock"]
-        for name in names { #expect(FileManager.default.createFile(atPath: precious + "/" + name, contents: Data([7]))) }
+        for name in names {
+            #expect(FileManager.default.createFile(atPath: precious + "/" + name, contents: Data([7])))
+        }
 
         // The attacker (uid 65534) swaps every parallelkit-* entry with a symlink to `precious`.
         let attacker = Process()
@@ -98,7 +104,9 @@ struct TempFolderSecurityTests {
             kill(attacker.processIdentifier, SIGKILL)
             attacker.waitUntilExit()
         }
-        let ready = await eventually(within: .seconds(20)) { FileManager.default.fileExists(atPath: shared + "/.attacker-ready") }
+        let ready = await eventually(within: .seconds(20)) {
+            FileManager.default.fileExists(atPath: shared + "/.attacker-ready")
+        }
         #expect(ready, "the attacker did not start")
 
         // Stale folders of a dead owner (unlocked .lock), made in a folder the attacker cannot
@@ -108,13 +116,16 @@ struct TempFolderSecurityTests {
             let staging = base + "/staging"
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
             _ = FileManager.default.createFile(atPath: staging + "/.lock", contents: Data())
-            for file in 0..<20 { _ = FileManager.default.createFile(atPath: staging + "/array-\(file)", contents: Data([1])) }
+            for file in 0..<20 {
+                _ = FileManager.default.createFile(atPath: staging + "/array-\(file)", contents: Data([1]))
+            }
             #expect(rename(staging, shared + "/parallelkit-1-round\(round)") == 0)
         }
         // Sweep while the attacker swaps every one of them back and forth.
         _ = FileManager.default.createFile(atPath: shared + "/.go", contents: Data())
         let swapping = await eventually(within: .seconds(20)) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).filter { $0.hasPrefix(".decoy-") }.count == count
+            ((try? FileManager.default.contentsOfDirectory(atPath: shared)) ?? []).filter { $0.hasPrefix(".decoy-") }
+                .count == count
         }
         #expect(swapping, "the attacker did not reach every folder")
         let until = ContinuousClock.now + .seconds(4)
@@ -166,7 +177,9 @@ struct TempFolderNamespaceTests {
         let folder = try TempFolderSecurityTests.makeBase("namespace")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let ours = try withParallelConfig(tempFolder: folder) { try SharedArray(repeating: 1.0, count: 10) }
-        let mine = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("parallelkit-\(getpid())-") }
+        let mine = try FileManager.default.contentsOfDirectory(atPath: folder).filter {
+            $0.hasPrefix("parallelkit-\(getpid())-")
+        }
         #expect(mine.count == 1)
 
         // The binary's real path: the child mounts its own /proc.

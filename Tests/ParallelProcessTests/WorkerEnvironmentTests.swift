@@ -73,13 +73,17 @@ struct WorkerEnvironmentTests {
 
     @Test func multiprocessingWorkersGetNoThreadLimits() async throws {
         guard ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] == nil else { return }
-        let reports = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([EnvironmentProbeJob()])
+        let reports = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([EnvironmentProbeJob()]
+        )
         #expect(reports.first?.threadLimits["OMP_NUM_THREADS"] == nil)
     }
 
     @Test func explicitWorkerExecutableIsUsed() async throws {
         let backend = ProcessBackend(workerExecutable: "/proc/self/exe")
-        #expect(try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { SquareJob(x: $0) }) == [0, 1, 4, 9, 16, 25])
+        #expect(
+            try await Parallel(nJobs: 2, backend: .instance(backend))((0..<6).map { SquareJob(x: $0) }) == [
+                0, 1, 4, 9, 16, 25,
+            ])
         let wrong = ProcessBackend(workerExecutable: "/bin/true")
         do {
             _ = try await Parallel(nJobs: 2, backend: .instance(wrong))([SquareJob(x: 1)])
@@ -96,7 +100,8 @@ struct WorkerEnvironmentTests {
 
     @Test func idleWorkersEndAfterTheTimeout() async throws {
         let backend = ProcessBackend(idleWorkerTimeout: .milliseconds(200))
-        let pids = Set(try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<8).map { PidJob(tag: $0) }))
+        let pids = Set(
+            try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)((0..<8).map { PidJob(tag: $0) }))
         #expect(!pids.isEmpty)
         let ended = await eventually(within: .seconds(20)) { pids.allSatisfy(ProcResources.hasEnded) }
         #expect(ended)

@@ -123,7 +123,9 @@ struct WorkerHardeningTests {
         NSTemporaryDirectory() + "parallelkit-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    static func crash(_ jobs: [MisbehaveJob], backend: any ParallelBackend = MultiprocessingBackend(), verbose: Int = 0)
+    static func crash(
+        _ jobs: [MisbehaveJob], backend: any ParallelBackend = MultiprocessingBackend(), verbose: Int = 0
+    )
         async -> ParallelError?
     {
         do {
@@ -139,8 +141,9 @@ struct WorkerHardeningTests {
         let victim = Self.temporaryPath("victim")
         defer { unlink(victim) }
         // The timeout only bounds a regression (it hung for ever before).
-        let results = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(60), batchSize: 1)(
-            MisbehaveJob.calls("low-fds", culprit: 0, path: victim))
+        let results = try await Parallel(
+            nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(60), batchSize: 1)(
+                MisbehaveJob.calls("low-fds", culprit: 0, path: victim))
         #expect(results == [0, 1, 2, 3])
         let attributes = try FileManager.default.attributesOfItem(atPath: victim)
         #expect((attributes[.size] as? Int) == 0, "no reply frame was written into the user's file")
@@ -148,17 +151,21 @@ struct WorkerHardeningTests {
 
     @Test("F6: the protocol is on high close-on-exec fds; 3, 4 and 5 are /dev/null")
     func protocolDescriptorsAreHighAndCloseOnExec() async throws {
-        let descriptors = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([DescriptorsJob()])[0]
+        let descriptors = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([DescriptorsJob()]
+        )[0]
         for fd: Int32 in 3...5 {
             #expect(descriptors.first { $0.fd == fd }?.target == "/dev/null", "\(descriptors)")
         }
         let pipes = descriptors.filter { $0.fd > 2 && $0.target.hasPrefix("pipe:") }
         #expect(pipes.count >= 2, "\(descriptors)")
-        #expect(pipes.allSatisfy { $0.closeOnExec && $0.fd > 9 }, "programs a job starts inherit no protocol pipe: \(pipes)")
+        #expect(
+            pipes.allSatisfy { $0.closeOnExec && $0.fd > 9 }, "programs a job starts inherit no protocol pipe: \(pipes)"
+        )
     }
 
-    @Test("F6: a job that closes every descriptor, or dup2s over the reply pipe, crashes its own task with a reason",
-          arguments: ["close-all", "dup2-reply"])
+    @Test(
+        "F6: a job that closes every descriptor, or dup2s over the reply pipe, crashes its own task with a reason",
+        arguments: ["close-all", "dup2-reply"])
     func brokenReplyPipeIsACrashOfTheRunningTask(_ mode: String) async throws {
         let error = await Self.crash(MisbehaveJob.calls(mode, culprit: 1))
         #expect(error?.code == .workerCrashed, "\(String(describing: error))")
@@ -174,8 +181,9 @@ struct WorkerHardeningTests {
 
     @Test("F8: a job that breaks the request pipe does not get the next, innocent task blamed")
     func brokenRequestPipeBlamesNoInnocentTask() async throws {
-        let results = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(60), batchSize: 1)(
-            MisbehaveJob.calls("close-request", culprit: 0, count: 6))
+        let results = try await Parallel(
+            nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(60), batchSize: 1)(
+                MisbehaveJob.calls("close-request", culprit: 0, count: 6))
         #expect(results == Array(0..<6))
     }
 
@@ -204,7 +212,8 @@ struct WorkerHardeningTests {
 
     @Test("F14 and item 14: the headline quotes Fatal error; WorkerCrash has pid, signal and the stderr tail")
     func crashIsStructured() async throws {
-        let error = await Self.crash(MisbehaveJob.calls("fatal", culprit: 2, path: "headline-check"), backend: ProcessBackend())
+        let error = await Self.crash(
+            MisbehaveJob.calls("fatal", culprit: 2, path: "headline-check"), backend: ProcessBackend())
         let crash = try #require(error?.crash, "\(String(describing: error))")
         #expect(error?.code == .workerCrashed)
         #expect(error?.taskIndex == 2)
@@ -234,7 +243,8 @@ struct WorkerHardeningTests {
 
     @Test("item 14: a crash report stays off the caller's stderr unless verbose asks for it")
     func crashReportIsNotDumpedUnlessVerbose() async throws {
-        let captured = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([StderrCaptureJob()])[0]
+        let captured = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([StderrCaptureJob()])[
+            0]
         #expect(captured.contains("deliberate: loud-report"), "verbose copies the report: \(captured)")
         #expect(!captured.contains("deliberate: quiet-report"), "without verbose it is only in the error: \(captured)")
     }
@@ -249,8 +259,9 @@ struct WorkerHardeningTests {
     @Test("F12 held up: with a timeout, a stopped worker is killed and the call ends with .timeout")
     func stoppedWorkerWithTimeoutTimesOut() async throws {
         await #expect {
-            _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(2), batchSize: 1)(
-                MisbehaveJob.calls("stop", culprit: 0, count: 2, path: "/nonexistent-parallelkit-marker"))
+            _ = try await Parallel(
+                nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(2), batchSize: 1)(
+                    MisbehaveJob.calls("stop", culprit: 0, count: 2, path: "/nonexistent-parallelkit-marker"))
         } throws: { error in
             (error as? ParallelError)?.code == .timeout && (error as? ParallelError)?.taskIndex == 0
         }
@@ -275,7 +286,8 @@ struct WorkerHardeningTests {
     func cancellationErrorCrossesAsItself() async throws {
         for backend: any ParallelBackend in [ProcessBackend(), MultiprocessingBackend()] {
             await #expect(throws: CancellationError.self) {
-                _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(MisbehaveJob.calls("cancel", culprit: 1))
+                _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+                    MisbehaveJob.calls("cancel", culprit: 1))
             }
         }
     }
@@ -283,7 +295,8 @@ struct WorkerHardeningTests {
     @Test("F4: a call starts no more workers than it has tasks to run at once")
     func workersOnlyForTasks() async throws {
         let backend = ProcessBackend()
-        let results = try await Parallel(nJobs: 64, backend: .instance(backend), batchSize: 1)(MisbehaveJob.calls("none", culprit: -1, count: 3))
+        let results = try await Parallel(nJobs: 64, backend: .instance(backend), batchSize: 1)(
+            MisbehaveJob.calls("none", culprit: -1, count: 3))
         #expect(results == [0, 1, 2])
         let workers = await backend.liveWorkerPIDs()
         #expect(!workers.isEmpty && workers.count <= 3, "workers started for 3 tasks with nJobs 64: \(workers.count)")
@@ -291,7 +304,8 @@ struct WorkerHardeningTests {
 
     @Test("F4: at the descriptor limit a call fails with the limit named, blames no task and leaves no worker")
     func descriptorLimitIsAClearError() async throws {
-        let report = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([DescriptorLimitJob()])[0]
+        let report = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([DescriptorLimitJob()])[
+            0]
         #expect(report.error.contains("RLIMIT_NOFILE"), "\(report.error)")
         // A worker that could not start is the call's failure, not a task's: no task index.
         #expect(report.taskIndexWasNil)
@@ -304,7 +318,9 @@ struct WorkerHardeningTests {
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
         // This test binary, run as an ordinary program (`--list-tests` makes its main return).
-        shell.arguments = ["-c", "exec \"$0\" --list-tests 3</dev/null 4>/dev/null 5</dev/null", "/proc/\(getpid())/exe"]
+        shell.arguments = [
+            "-c", "exec \"$0\" --list-tests 3</dev/null 4>/dev/null 5</dev/null", "/proc/\(getpid())/exe",
+        ]
         shell.environment = ["PARALLELKIT_WORKER": "1:\(getpid()):3:4:5:12345:12346", "PATH": "/usr/bin:/bin"]
         let output = Pipe()
         shell.standardOutput = output
@@ -327,7 +343,8 @@ struct StderrCaptureJob: ParallelJob {
         let file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         dup2(file, 2)
         _ = await WorkerHardeningTests.crash(MisbehaveJob.calls("fatal", culprit: 0, count: 1, path: "quiet-report"))
-        _ = await WorkerHardeningTests.crash(MisbehaveJob.calls("fatal", culprit: 0, count: 1, path: "loud-report"), verbose: 1)
+        _ = await WorkerHardeningTests.crash(
+            MisbehaveJob.calls("fatal", culprit: 0, count: 1, path: "loud-report"), verbose: 1)
         // The relay writes on its own thread; the verbose report arrives in order after the other.
         let deadline = ContinuousClock.now + .seconds(20)
         var text = ""
@@ -403,7 +420,8 @@ struct DescriptorLimitJob: ParallelJob {
     func run() async throws -> Report {
         let backend = ProcessBackend()
         // Starts the event loop and the stderr relay while descriptors are plentiful.
-        _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))(MisbehaveJob.calls("none", culprit: -1, count: 1))
+        _ = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))(
+            MisbehaveJob.calls("none", culprit: -1, count: 1))
         var saved = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
         let lowest = open("/dev/null", O_RDONLY)
@@ -413,7 +431,8 @@ struct DescriptorLimitJob: ParallelJob {
         setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lowered)
         var report = Report(error: "no error", taskIndexWasNil: false, workersLeft: -1, laterResults: [])
         do {
-            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(MisbehaveJob.calls("none", culprit: -1, count: 2))
+            _ = try await Parallel(nJobs: 2, backend: .instance(backend), batchSize: 1)(
+                MisbehaveJob.calls("none", culprit: -1, count: 2))
         } catch let error as ParallelError {
             report.error = error.description
             report.taskIndexWasNil = error.taskIndex == nil
@@ -425,4 +444,3 @@ struct DescriptorLimitJob: ParallelJob {
         return report
     }
 }
-

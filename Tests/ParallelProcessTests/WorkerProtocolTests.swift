@@ -114,7 +114,8 @@ final class BlockingWorkerClient {
             return []
         }
         _ = try BatchResultHeader(reading: frame.body)
-        return try BinaryDecoder().decode([Output].self, from: frame.body, range: BatchResultHeader.size..<frame.body.count)
+        return try BinaryDecoder().decode(
+            [Output].self, from: frame.body, range: BatchResultHeader.size..<frame.body.count)
     }
 }
 

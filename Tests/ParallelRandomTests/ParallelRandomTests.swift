@@ -27,12 +27,48 @@ struct ParallelRandomTests {
     /// independent Python implementation of the documented algorithm, run by hand). If this
     /// fails, the sequence changed: that breaks every user's reproducibility and must not happen.
     static let vectors: [(seed: UInt64, stream: Int, first: [UInt64])] = [
-        (0, 0, [0x0420_970B_5814_BCAD, 0xF768_84DF_8431_79DA, 0xB53C_29E6_DE51_91F4, 0x372E_4ECE_C7B2_6744, 0xBB20_12A3_EE8D_BD97]),
-        (42, 0, [0xF480_EB33_CEB1_6283, 0x2327_4C49_8291_F528, 0x71D4_027C_2902_4572, 0xC5FA_81C3_821F_E6F8, 0x8994_4126_6584_6032]),
-        (42, 1, [0x124F_6967_C225_3727, 0xA14A_673D_8B11_A3DD, 0x8717_55F9_F57A_4E2B, 0x4860_D8EB_9DBB_BE3D, 0x030A_7840_AC78_F657]),
-        (42, 2, [0x5886_A7C8_A5C3_CD5E, 0x07D5_B269_39C5_63A0, 0xC1E9_FDE9_C3BE_96B6, 0x5E7C_9EBB_D8AE_5D8E, 0xB7F3_36B8_DB85_10F4]),
-        (UInt64.max, -1, [0x8C9B_D696_BA62_2214, 0x3FD2_FC91_2D28_E5FE, 0x0673_5AA5_2E58_C8C3, 0xD0A7_784A_CEC8_0E79, 0x7532_FC05_B2D1_7FBE]),
-        (12345, 1_000_000, [0xBA84_70B5_776C_53E3, 0x61E4_FB96_5E4C_A178, 0xBC7F_4342_53F5_F887, 0xC639_5449_11EF_CC89, 0x9F59_7CEE_2553_7410]),
+        (
+            0, 0,
+            [
+                0x0420_970B_5814_BCAD, 0xF768_84DF_8431_79DA, 0xB53C_29E6_DE51_91F4, 0x372E_4ECE_C7B2_6744,
+                0xBB20_12A3_EE8D_BD97,
+            ]
+        ),
+        (
+            42, 0,
+            [
+                0xF480_EB33_CEB1_6283, 0x2327_4C49_8291_F528, 0x71D4_027C_2902_4572, 0xC5FA_81C3_821F_E6F8,
+                0x8994_4126_6584_6032,
+            ]
+        ),
+        (
+            42, 1,
+            [
+                0x124F_6967_C225_3727, 0xA14A_673D_8B11_A3DD, 0x8717_55F9_F57A_4E2B, 0x4860_D8EB_9DBB_BE3D,
+                0x030A_7840_AC78_F657,
+            ]
+        ),
+        (
+            42, 2,
+            [
+                0x5886_A7C8_A5C3_CD5E, 0x07D5_B269_39C5_63A0, 0xC1E9_FDE9_C3BE_96B6, 0x5E7C_9EBB_D8AE_5D8E,
+                0xB7F3_36B8_DB85_10F4,
+            ]
+        ),
+        (
+            UInt64.max, -1,
+            [
+                0x8C9B_D696_BA62_2214, 0x3FD2_FC91_2D28_E5FE, 0x0673_5AA5_2E58_C8C3, 0xD0A7_784A_CEC8_0E79,
+                0x7532_FC05_B2D1_7FBE,
+            ]
+        ),
+        (
+            12345, 1_000_000,
+            [
+                0xBA84_70B5_776C_53E3, 0x61E4_FB96_5E4C_A178, 0xBC7F_4342_53F5_F887, 0xC639_5449_11EF_CC89,
+                0x9F59_7CEE_2553_7410,
+            ]
+        ),
     ]
 
     @Test func frozenTestVectors() {
@@ -105,7 +141,8 @@ struct ParallelRandomTests {
             for batchSize: BatchSize in [1, 3, .auto] {
                 let parallel = Parallel(nJobs: nJobs, backend: .named(backend), batchSize: batchSize)
                 #expect(try await parallel(jobs) == expected, "\(backend), nJobs \(nJobs), batch \(batchSize)")
-                #expect(try await parallel(carried) == carriedExpected, "\(backend), nJobs \(nJobs), batch \(batchSize)")
+                #expect(
+                    try await parallel(carried) == carriedExpected, "\(backend), nJobs \(nJobs), batch \(batchSize)")
             }
         }
     }

@@ -11,7 +11,11 @@ import Testing
 struct ThreadLimitTests {
     /// Blocks long enough that every lane of the call needs a thread of its own.
     static func slowTasks(_ count: Int) -> [Delayed<Int>] {
-        (0..<count).map { i in delayed { usleep(50_000); return i }() }
+        (0..<count).map { i in
+            delayed {
+                usleep(50_000); return i
+            }()
+        }
     }
 
     @Test("a refused thread fails the call with the limit named; counts stay right; later calls work")
@@ -48,7 +52,9 @@ struct ThreadLimitTests {
         _ = try? await Parallel(nJobs: 100, backend: .instance(backend), batchSize: 1)(Self.slowTasks(100))
         let idledOut = await eventually(within: .seconds(10)) { pool.liveThreads == 0 && pool.reservedWorkers == 0 }
         #expect(idledOut, "live threads: \(pool.liveThreads), reserved: \(pool.reservedWorkers)")
-        #expect(try await Parallel(nJobs: 2, backend: .instance(backend))((0..<10).map { i in delayed { i }() }) == Array(0..<10))
+        #expect(
+            try await Parallel(nJobs: 2, backend: .instance(backend))((0..<10).map { i in delayed { i }() })
+                == Array(0..<10))
     }
 }
 

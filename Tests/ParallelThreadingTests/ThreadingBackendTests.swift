@@ -11,9 +11,10 @@ struct ThreadingBackendTests {
     @Test("tasks run on the backend's named threads, never on the caller's task", arguments: [2, 3, -1])
     func runsOnPoolThreads(nJobs: Int) async throws {
         try #require(try effectiveNJobs(nJobs) > 1)
-        let names = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)((0..<16).map { _ in
-            Delayed { currentThreadName() }
-        })
+        let names = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)(
+            (0..<16).map { _ in
+                Delayed { currentThreadName() }
+            })
         #expect(names.allSatisfy { $0 == "pk-threading" }, "\(Set(names))")
     }
 
@@ -21,9 +22,10 @@ struct ThreadingBackendTests {
     func nJobsThreadsAtOnce(nJobs: Int) async throws {
         // 4 and 8 are above the 2 cores here: oversubscription, as joblib allows for I/O.
         let barrier = BlockingBarrier(parties: nJobs)
-        let passed = try await Parallel(nJobs: nJobs, batchSize: 1)((0..<nJobs).map { _ in
-            Delayed { () -> (Bool, Int) in (barrier.arriveAndWait(), currentThreadID()) }
-        })
+        let passed = try await Parallel(nJobs: nJobs, batchSize: 1)(
+            (0..<nJobs).map { _ in
+                Delayed { () -> (Bool, Int) in (barrier.arriveAndWait(), currentThreadID()) }
+            })
         #expect(passed.allSatisfy { $0.0 }, "fewer than \(nJobs) threads ran the tasks")
         #expect(Set(passed.map(\.1)).count == nJobs, "the tasks did not run on \(nJobs) distinct threads")
     }
@@ -34,15 +36,16 @@ struct ThreadingBackendTests {
         // The first nJobs tasks wait for each other inside the meter, so the peak reaches nJobs
         // whatever the timing; the others block their thread briefly, inviting an overshoot.
         let gate = BlockingBarrier(parties: nJobs)
-        let results = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)((0..<24).map { i in
-            Delayed { () -> (Int, Bool) in
-                meter.enter()
-                defer { meter.leave() }
-                let met = i < nJobs ? gate.arriveAndWait(timeout: 20) : true
-                Thread.sleep(forTimeInterval: 0.002)  // work that blocks its thread
-                return (i, met)
-            }
-        })
+        let results = try await Parallel(nJobs: nJobs, backend: "threading", batchSize: 1)(
+            (0..<24).map { i in
+                Delayed { () -> (Int, Bool) in
+                    meter.enter()
+                    defer { meter.leave() }
+                    let met = i < nJobs ? gate.arriveAndWait(timeout: 20) : true
+                    Thread.sleep(forTimeInterval: 0.002)  // work that blocks its thread
+                    return (i, met)
+                }
+            })
         #expect(results.map(\.0) == Array(0..<24))
         #expect(results.allSatisfy { $0.1 }, "the first \(nJobs) tasks did not all run at once")
         #expect(meter.peak == nJobs)
@@ -51,7 +54,8 @@ struct ThreadingBackendTests {
     @Test("blocking tasks on the pool do not starve Swift's cooperative pool")
     func blockingDoesNotStarve() async throws {
         let barrier = BlockingBarrier(parties: 5)
-        async let blocked = Parallel(nJobs: 4, batchSize: 1)((0..<4).map { _ in Delayed { barrier.arriveAndWait(timeout: 20) } })
+        async let blocked = Parallel(nJobs: 4, batchSize: 1)(
+            (0..<4).map { _ in Delayed { barrier.arriveAndWait(timeout: 20) } })
         // Meanwhile ordinary async work still runs, and completes the barrier.
         let ran = await Task { () -> Bool in
             try? await Task.sleep(for: .milliseconds(1))
@@ -66,9 +70,10 @@ struct ThreadingBackendTests {
     @Test("test_mutate_input_with_threads: tasks share the caller's memory")
     func sharedMemory() async throws {
         let queue = SharedQueue(capacity: 5)
-        _ = try await Parallel(nJobs: 2, backend: "threading", require: .sharedMemory)((0..<5).map { _ in
-            Delayed { queue.put(1) }
-        })
+        _ = try await Parallel(nJobs: 2, backend: "threading", require: .sharedMemory)(
+            (0..<5).map { _ in
+                Delayed { queue.put(1) }
+            })
         #expect(queue.isFull)
     }
 
@@ -90,12 +95,13 @@ struct ThreadingBackendTests {
     @Test("the configuration scope is visible to tasks on pool threads, with the nesting applied")
     func scopeOnPoolThreads() async throws {
         let observed = try await withParallelConfig(verbose: 0, tempFolder: "/tmp/threads", maxNbytes: "2K") {
-            try await Parallel(nJobs: 3, batchSize: 1)((0..<12).map { _ in
-                Delayed { () -> (String?, MaxNbytes?, Int, BackendChoice?, String) in
-                    let c = ParallelConfig.current
-                    return (c.tempFolder, c.maxNbytes, c.nestingLevel, c.backend, currentThreadName())
-                }
-            })
+            try await Parallel(nJobs: 3, batchSize: 1)(
+                (0..<12).map { _ in
+                    Delayed { () -> (String?, MaxNbytes?, Int, BackendChoice?, String) in
+                        let c = ParallelConfig.current
+                        return (c.tempFolder, c.maxNbytes, c.nestingLevel, c.backend, currentThreadName())
+                    }
+                })
         }
         for (folder, maxNbytes, level, backend, thread) in observed {
             #expect(folder == "/tmp/threads")
@@ -109,13 +115,14 @@ struct ThreadingBackendTests {
     @Test("a raw thread started by a task does not see the scope (only tasks inherit it)")
     func rawThreadFromTask() async throws {
         let observed = try await withParallelConfig(tempFolder: "/tmp/raw") {
-            try await Parallel(nJobs: 2)((0..<2).map { _ in
-                Delayed { () -> String? in
-                    let result = ThreadResult<String?>()
-                    Thread { result.set(ParallelConfig.current.tempFolder) }.start()
-                    return result.wait() ?? "not run"
-                }
-            })
+            try await Parallel(nJobs: 2)(
+                (0..<2).map { _ in
+                    Delayed { () -> String? in
+                        let result = ThreadResult<String?>()
+                        Thread { result.set(ParallelConfig.current.tempFolder) }.start()
+                        return result.wait() ?? "not run"
+                    }
+                })
         }
         #expect(observed == [nil, nil])
     }
@@ -124,7 +131,8 @@ struct ThreadingBackendTests {
     func autoBatchingOnThreads() async throws {
         let recorder = BatchRecordingThreads()
         let count = 50_000
-        let results = try await Parallel(nJobs: 2, backend: .instance(recorder))((0..<count).map { i in delayed { i }() })
+        let results = try await Parallel(nJobs: 2, backend: .instance(recorder))(
+            (0..<count).map { i in delayed { i }() })
         #expect(results == Array(0..<count))
         let sizes = recorder.sizes
         #expect(sizes.reduce(0, +) == count)
@@ -134,20 +142,22 @@ struct ThreadingBackendTests {
 
     @Test("concurrent scopes inside pool tasks do not leak into each other (test_backend_context_manager)")
     func scopesAreTaskLocal() async throws {
-        let observed = try await Parallel(nJobs: 4, batchSize: 1)((0..<16).map { i in
-            Delayed { () async throws -> (Int, Int) in
-                try await withParallelConfig(nJobs: i + 1) { () async throws -> (Int, Int) in
-                    await Task.yield()
-                    return (i + 1, try effectiveNJobs(nil))
+        let observed = try await Parallel(nJobs: 4, batchSize: 1)(
+            (0..<16).map { i in
+                Delayed { () async throws -> (Int, Int) in
+                    try await withParallelConfig(nJobs: i + 1) { () async throws -> (Int, Int) in
+                        await Task.yield()
+                        return (i + 1, try effectiveNJobs(nil))
+                    }
                 }
-            }
-        })
+            })
         #expect(observed.allSatisfy { $0.0 == $0.1 })
     }
 
     @Test("the sequential backend by name runs in the calling thread's task, with no pool thread")
     func sequentialBackend() async throws {
-        let names = try await Parallel(nJobs: 4, backend: "sequential")((0..<4).map { _ in Delayed { currentThreadName() } })
+        let names = try await Parallel(nJobs: 4, backend: "sequential")(
+            (0..<4).map { _ in Delayed { currentThreadName() } })
         #expect(!names.contains("pk-threading"))
     }
 }

@@ -84,7 +84,9 @@ struct ClusterScale {
         let folder = try installLocalSSH()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         print("Row C: TCP transport, workers started by SSHBackend through a local stand-in for ssh, loopback")
-        print("workers | start-up s | tasks/s (batchSize 1) | parent CPU µs/task | → 1 core tasks/s | parent RSS KiB/worker | worker RSS MiB")
+        print(
+            "workers | start-up s | tasks/s (batchSize 1) | parent CPU µs/task | → 1 core tasks/s | parent RSS KiB/worker | worker RSS MiB"
+        )
         for count in counts {
             let rssBefore = rssKiB(getpid())
             let backend = SSHBackend(hosts: ["localhost:\(count)"])
@@ -113,10 +115,12 @@ struct ClusterScale {
             }
             let rate = rates.sorted()[1]
             let cpu = cpuPerTask.sorted()[1]
-            print(String(
-                format: "%7d | %10.2f | %21.0f | %18.1f | %16.0f | %21.0f | %14.1f  (%d workers answered)",
-                count, max(0, startup), rate, cpu * 1e6, 1 / cpu, Double(rssAfter - rssBefore) / Double(count), meanWorkerMiB,
-                workers.count))
+            print(
+                String(
+                    format: "%7d | %10.2f | %21.0f | %18.1f | %16.0f | %21.0f | %14.1f  (%d workers answered)",
+                    count, max(0, startup), rate, cpu * 1e6, 1 / cpu, Double(rssAfter - rssBefore) / Double(count),
+                    meanWorkerMiB,
+                    workers.count))
         }
     }
 }

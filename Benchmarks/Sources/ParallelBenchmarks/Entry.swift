@@ -123,8 +123,10 @@ struct Options: Sendable {
 
     /// The flags a child process needs to measure the same workloads.
     var childArguments: [String] {
-        ["--reps", String(reps), "--cpu-n", String(cpuN), "--process-trivial-n", String(procTrivialN),
-         "--shared-mb", String(sharedMB), "--only", only.sorted().joined(separator: ",")]
+        [
+            "--reps", String(reps), "--cpu-n", String(cpuN), "--process-trivial-n", String(procTrivialN),
+            "--shared-mb", String(sharedMB), "--only", only.sorted().joined(separator: ","),
+        ]
     }
 }
 
@@ -191,8 +193,10 @@ struct BenchmarkMain {
             f.errors["p"] = "not run (--only)"
         } else if o.process {
             log("process rows: in a child process")
-            switch await runChild(["--child", "process", "--spin-iterations", String(iterations)] + o.childArguments,
-                                  timeout: o.sectionTimeout) {
+            switch await runChild(
+                ["--child", "process", "--spin-iterations", String(iterations)] + o.childArguments,
+                timeout: o.sectionTimeout)
+            {
             case .success(let pf): f.merge(pf)
             case .failure(let e): f.errors["p"] = e.description
             }
@@ -229,8 +233,10 @@ struct BenchmarkMain {
     }
 
     /// Runs one in-process section under a deadline; a section that throws or hangs leaves a reason.
-    static func section(_ key: String, into f: inout Figures, _ o: Options,
-                        _ body: @escaping @Sendable () async -> Figures) async {
+    static func section(
+        _ key: String, into f: inout Figures, _ o: Options,
+        _ body: @escaping @Sendable () async -> Figures
+    ) async {
         guard o.only.contains(key) else {
             f.errors[key] = "not run (--only)"
             return
@@ -247,18 +253,23 @@ struct BenchmarkMain {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var lines: [String] = []
         lines.append("ParallelKit benchmarks — \(date), \(cores) cores online, cpuCount() = \(cpuCount())")
-        lines.append("Medians of \(o.reps) timed repetition\(o.reps == 1 ? "" : "s") after one untimed warm-up"
-            + " (ratios and speed-ups: the median of the per-repetition ratios, both sides timed"
-            + " back to back)\(o.quick ? "; --quick sizes" : "").")
-        lines.append("Load average (1, 5, 15 min) from /proc/loadavg: \(f.info["load.start"] ?? "?") at the start,"
-            + " \(f.info["load.swiftEnd"] ?? "?") after the Swift rows, \(f.info["load.end"] ?? "?") at the end"
-            + " (the first is before this run; the others include this run's own threads, up to 2).")
-        lines.append("joblib: \(f.info["j.version"].map { "joblib \($0), Python \(f.info["j.python"] ?? "?")" } ?? (f.reason(for: "j") ?? "?")).")
+        lines.append(
+            "Medians of \(o.reps) timed repetition\(o.reps == 1 ? "" : "s") after one untimed warm-up"
+                + " (ratios and speed-ups: the median of the per-repetition ratios, both sides timed"
+                + " back to back)\(o.quick ? "; --quick sizes" : "").")
+        lines.append(
+            "Load average (1, 5, 15 min) from /proc/loadavg: \(f.info["load.start"] ?? "?") at the start,"
+                + " \(f.info["load.swiftEnd"] ?? "?") after the Swift rows, \(f.info["load.end"] ?? "?") at the end"
+                + " (the first is before this run; the others include this run's own threads, up to 2).")
+        lines.append(
+            "joblib: \(f.info["j.version"].map { "joblib \($0), Python \(f.info["j.python"] ?? "?")" } ?? (f.reason(for: "j") ?? "?"))."
+        )
         lines.append("")
         lines.append(t.render())
         lines.append("")
-        lines.append("Per task = median / N; overhead = (median − baseline median) / N (for 1c and 4a2, the"
-            + " median of per-repetition differences). Row 3 reports the largest peak-RSS growth over its runs.")
+        lines.append(
+            "Per task = median / N; overhead = (median − baseline median) / N (for 1c and 4a2, the"
+                + " median of per-repetition differences). Row 3 reports the largest peak-RSS growth over its runs.")
         print(lines.joined(separator: "\n"))
     }
 }

@@ -28,20 +28,22 @@ func runJoblib(_ o: Options) async -> Figures {
         .appendingPathComponent("pk-bench-joblib-\(getpid()).json")
     defer { try? FileManager.default.removeItem(at: out) }
     guard FileManager.default.createFile(atPath: out.path, contents: nil),
-          let outHandle = FileHandle(forWritingAtPath: out.path) else {
+        let outHandle = FileHandle(forWritingAtPath: out.path)
+    else {
         f.errors["j"] = "cannot create \(out.path)"
         return f
     }
     let command = pythonCommand(o)
     let py = Process()
     py.executableURL = URL(fileURLWithPath: command[0])
-    py.arguments = Array(command.dropFirst()) + [
-        script,
-        "--reps", String(o.reps),
-        "--trivial-n", String(o.joblibTrivialN),
-        "--cpu-n", String(o.cpuN),
-        "--cpu-ms", String(o.cpuMillis),
-    ]
+    py.arguments =
+        Array(command.dropFirst()) + [
+            script,
+            "--reps", String(o.reps),
+            "--trivial-n", String(o.joblibTrivialN),
+            "--cpu-n", String(o.cpuN),
+            "--cpu-ms", String(o.cpuMillis),
+        ]
     py.standardOutput = outHandle
     log("joblib: \(([command.joined(separator: " ")] + py.arguments!).joined(separator: " "))")
     do { try py.run() } catch {

@@ -117,16 +117,19 @@ extension TableBuilder {
         let w1 = "K1. \(n.formatted()) trivial `delayed(square)` tasks, threading, nJobs 2"
         timed("K1a", w1, "`parallel(tasks)` (list mode, throws on failure)", key: "k.list", n: n)
         if let ratio = f.median("k.ratio") {
-            timed("K1b", w1, "`parallel.results(tasks)` (every fate as a value)", key: "k.results", n: n,
-                  result: formatRatio(ratio) + " of K1a", target: "≤ 1.1×", met: verdict(ratio <= 1.1))
+            timed(
+                "K1b", w1, "`parallel.results(tasks)` (every fate as a value)", key: "k.results", n: n,
+                result: formatRatio(ratio) + " of K1a", target: "≤ 1.1×", met: verdict(ratio <= 1.1))
         } else {
             rows.append(Row(id: "K1b", workload: w1, variant: "`parallel.results(tasks)`", median: na("k.results")))
         }
         if let ratio = f.median("k.progress.ratio") {
-            timed("K1c", w1, "the same with `progress: .handler { … }` counting events "
+            timed(
+                "K1c", w1,
+                "the same with `progress: .handler { … }` counting events "
                     + "(\(f.info["k.progress.events"] ?? "?") events per call)",
-                  key: "k.progress", n: n, result: formatRatio(ratio) + " of no progress", target: "≤ 1.05×",
-                  met: verdict(ratio <= 1.05))
+                key: "k.progress", n: n, result: formatRatio(ratio) + " of no progress", target: "≤ 1.05×",
+                met: verdict(ratio <= 1.05))
         } else {
             rows.append(Row(id: "K1c", workload: w1, variant: "with a progress handler", median: na("k.progress")))
         }
@@ -134,8 +137,9 @@ extension TableBuilder {
         let w2 = "K2. \(pn.formatted()) trivial jobs, \"process\", nJobs 2, warm pool"
         timed("K2a", w2, "list mode", key: "k.p.list", n: pn)
         if let ratio = f.median("k.p.ratio") {
-            timed("K2b", w2, "results mode", key: "k.p.results", n: pn,
-                  result: formatRatio(ratio) + " of K2a", target: "≤ 1.1×", met: verdict(ratio <= 1.1))
+            timed(
+                "K2b", w2, "results mode", key: "k.p.results", n: pn,
+                result: formatRatio(ratio) + " of K2a", target: "≤ 1.1×", met: verdict(ratio <= 1.1))
         } else {
             rows.append(Row(id: "K2b", workload: w2, variant: "results mode", median: na("k.p.results")))
         }
@@ -143,8 +147,9 @@ extension TableBuilder {
         let w3 = "K3. \(cn.formatted()) jobs, \"process\", timeout 0.2 s, retry .attempts(2)"
         timed("K3a", w3, "no faults", key: "k.calm", n: nil)
         if let chaos = f.median("k.chaos"), let calm = f.median("k.calm") {
-            timed("K3b", w3, "2% crash, 1% hang, 3% throw (\(f.info["k.chaos.failed"] ?? "?") final failures)",
-                  key: "k.chaos", n: nil, result: formatRatio(chaos / calm) + " of K3a")
+            timed(
+                "K3b", w3, "2% crash, 1% hang, 3% throw (\(f.info["k.chaos.failed"] ?? "?") final failures)",
+                key: "k.chaos", n: nil, result: formatRatio(chaos / calm) + " of K3a")
         } else {
             rows.append(Row(id: "K3b", workload: w3, variant: "with faults", median: na("k.chaos")))
         }

@@ -32,7 +32,9 @@ func runMemory(_ o: Options) async -> Figures {
         let memory = try Memory(location: folder)
         let cached = memory.cache("square", version: 0) { (x: Int) in memorySquare(x) }
         for i in 0..<bigEntries { _ = try await cached(i) }
-        let limited = try Memory(location: folder, bytesLimit: 1 << 40).cache("square", version: 0) { (x: Int) in memorySquare(x) }
+        let limited = try Memory(location: folder, bytesLimit: 1 << 40).cache("square", version: 0) { (x: Int) in
+            memorySquare(x)
+        }
         var storeKey = bigEntries
         for rep in 0...o.reps {
             var rng = ParallelRandom(seed: 11, stream: rep)
@@ -97,22 +99,31 @@ extension TableBuilder {
     /// Rows M1–M4.
     mutating func memoryRows() {
         let calls = f.info["m.calls"].flatMap(Int.init) ?? 0
-        for (prefix, place, ids) in [("m", "temporary folder (ext4 disk)", ["M1", "M2", "M3"]),
-                                     ("m.shm", "/dev/shm (tmpfs)", ["M1b", "M2b", "M3b"])] {
+        for (prefix, place, ids) in [
+            ("m", "temporary folder (ext4 disk)", ["M1", "M2", "M3"]),
+            ("m.shm", "/dev/shm (tmpfs)", ["M1b", "M2b", "M3b"]),
+        ] {
             let w = "M. `Memory`, `Int → Int`, ×\(calls.formatted()) calls, \(place)"
             timed(ids[0], w, "uncached closure call (baseline)", key: prefix + ".uncached", n: calls)
             if let hit = f.median(prefix + ".hit") {
                 let perCall = hit / Double(max(calls, 1))
-                rows.append(Row(id: ids[1], workload: w, variant: "`memory.cache` hit (read, check, decode, mark used)",
-                                median: formatTime(hit), perTask: formatTime(perCall), result: "",
-                                target: "< 50 µs", met: verdict(perCall < 50e-6)))
+                rows.append(
+                    Row(
+                        id: ids[1], workload: w, variant: "`memory.cache` hit (read, check, decode, mark used)",
+                        median: formatTime(hit), perTask: formatTime(perCall), result: "",
+                        target: "< 50 µs", met: verdict(perCall < 50e-6)))
             } else {
-                rows.append(Row(id: ids[1], workload: w, variant: "`memory.cache` hit", median: na(prefix + ".hit"),
-                                target: "< 50 µs", met: "—"))
+                rows.append(
+                    Row(
+                        id: ids[1], workload: w, variant: "`memory.cache` hit", median: na(prefix + ".hit"),
+                        target: "< 50 µs", met: "—"))
             }
             if let miss = f.median(prefix + ".miss"), let plain = f.median(prefix + ".uncached") {
-                rows.append(Row(id: ids[2], workload: w, variant: "`memory.cache` miss (key, lock, compute, write, rename)",
-                                median: formatTime(miss), perTask: formatSigned((miss - plain) / Double(max(calls, 1))) + " overhead"))
+                rows.append(
+                    Row(
+                        id: ids[2], workload: w, variant: "`memory.cache` miss (key, lock, compute, write, rename)",
+                        median: formatTime(miss),
+                        perTask: formatSigned((miss - plain) / Double(max(calls, 1))) + " overhead"))
             } else {
                 rows.append(Row(id: ids[2], workload: w, variant: "`memory.cache` miss", median: na(prefix + ".miss")))
             }

@@ -197,8 +197,10 @@ func processSharedArray(_ o: Options) async -> Figures {
     }
     let pool = Parallel(nJobs: 2, backend: "process")
     let pipe = Parallel(nJobs: 2, backend: "process", maxNbytes: .disabled)
-    let arrayJobs = [ArraySumJob(data: array, lower: 0, upper: half),
-                     ArraySumJob(data: array, lower: half, upper: count)]
+    let arrayJobs = [
+        ArraySumJob(data: array, lower: 0, upper: half),
+        ArraySumJob(data: array, lower: half, upper: count),
+    ]
 
     func run<J: ParallelJob>(_ p: Parallel, _ jobs: [J]) async throws -> Double where J.Output == Double {
         let t0 = nowNanos()
@@ -215,8 +217,10 @@ func processSharedArray(_ o: Options) async -> Figures {
         log("large array rep \(rep)\(rep == 0 ? " (warm-up)" : "")")
         var times: [String: Double] = [:]
         if let shared, !failed.contains("p.s.shared") {
-            let jobs = [SharedSumJob(data: shared, lower: 0, upper: half),
-                        SharedSumJob(data: shared, lower: half, upper: count)]
+            let jobs = [
+                SharedSumJob(data: shared, lower: 0, upper: half),
+                SharedSumJob(data: shared, lower: half, upper: count),
+            ]
             do { times["p.s.shared"] = try await run(pool, jobs) } catch {
                 f.errors["p.s.shared"] = "\(error)"
                 failed.insert("p.s.shared")

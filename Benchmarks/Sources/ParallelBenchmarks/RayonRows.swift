@@ -76,7 +76,8 @@ func runRayonSection(_ o: Options, iterations: Int) async -> Figures {
                 if let theirs = rayon.samples["r.rayon.map"]?.first {
                     f.samples["r.map.ratio", default: []].append(tMap / theirs)
                 }
-                if let seq = rayon.samples["r.rayon.cpu.seq"]?.first, let par = rayon.samples["r.rayon.cpu.par"]?.first {
+                if let seq = rayon.samples["r.rayon.cpu.seq"]?.first, let par = rayon.samples["r.rayon.cpu.par"]?.first
+                {
                     f.samples["r.cpu.speedupRatio", default: []].append((tCPUSeq / tCPUMap) / (seq / par))
                 }
                 if let theirs = rayon.samples["r.rayon.fixed2"]?.first {
@@ -104,21 +105,26 @@ func runRayonSection(_ o: Options, iterations: Int) async -> Figures {
 func runRayonProgram(_ o: Options, iterations: Int, reps: Int, warmup: Int) async -> Figures {
     var f = Figures()
     guard FileManager.default.isExecutableFile(atPath: rayonBinary) else {
-        f.errors["r.rayon"] = "Rayon program not built (needs cargo and `apt-get install librust-rayon-dev`; run.sh builds it)"
+        f.errors["r.rayon"] =
+            "Rayon program not built (needs cargo and `apt-get install librust-rayon-dev`; run.sh builds it)"
         return f
     }
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("pk-bench-rayon-\(getpid()).json")
     defer { try? FileManager.default.removeItem(at: out) }
     guard FileManager.default.createFile(atPath: out.path, contents: nil),
-          let handle = FileHandle(forWritingAtPath: out.path) else {
+        let handle = FileHandle(forWritingAtPath: out.path)
+    else {
         f.errors["r.rayon"] = "cannot create \(out.path)"
         return f
     }
     let child = Process()
     child.executableURL = URL(fileURLWithPath: rayonBinary)
-    child.arguments = ["--reps", String(reps), "--warmup", String(warmup), "--trivial-n", String(o.trivialN), "--cpu-n", String(o.cpuN),
-                       "--spin-iterations", String(iterations), "--spawn-n", String(o.spawnN),
-                       "--calls", String(o.fixedCalls)]
+    child.arguments = [
+        "--reps", String(reps), "--warmup", String(warmup), "--trivial-n", String(o.trivialN), "--cpu-n",
+        String(o.cpuN),
+        "--spin-iterations", String(iterations), "--spawn-n", String(o.spawnN),
+        "--calls", String(o.fixedCalls),
+    ]
     child.standardOutput = handle
     do { try child.run() } catch {
         f.errors["r.rayon"] = "cannot run the Rayon program: \(error)"
@@ -134,7 +140,8 @@ func runRayonProgram(_ o: Options, iterations: Int, reps: Int, warmup: Int) asyn
     }
     try? handle.close()
     guard child.terminationReason == .exit, child.terminationStatus == 0,
-          let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any] else {
+        let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any]
+    else {
         f.errors["r.rayon"] = "the Rayon program failed (status \(child.terminationStatus))"
         return f
     }
@@ -203,17 +210,20 @@ extension TableBuilder {
         let n = f.info["r.n"].flatMap(Int.init) ?? o.trivialN
         let w5a = "5a. \(n.formatted()) trivial items → array, 2 threads"
         timed("5a1", w5a, "Rayon `par_iter().map(square).collect()`", key: "r.rayon.map", n: n)
-        ratioRow("5a2", w5a, "`Parallel(nJobs: 2).map(0..<n, square)`", key: "r.map", over: "r.rayon.map",
-                 n: n, target: 1.2)
+        ratioRow(
+            "5a2", w5a, "`Parallel(nJobs: 2).map(0..<n, square)`", key: "r.map", over: "r.rayon.map",
+            n: n, target: 1.2)
         let cpuN = f.info["r.cpu.n"] ?? "?"
         let w5b = "5b. CPU-bound ×\(cpuN) (\(f.info["c.task_ms"] ?? "?") ms each), speed-up over a plain loop"
         let rayonSpeedup = f.median("r.rayon.cpu.speedup")
-        timed("5b1", w5b, "Rayon `par_iter` on 2 threads", key: "r.rayon.cpu.par", n: Int(cpuN),
-              result: rayonSpeedup.map { formatRatio($0) + " speed-up" } ?? "")
+        timed(
+            "5b1", w5b, "Rayon `par_iter` on 2 threads", key: "r.rayon.cpu.par", n: Int(cpuN),
+            result: rayonSpeedup.map { formatRatio($0) + " speed-up" } ?? "")
         if let ours = f.median("r.cpu.speedup") {
-            var row = Row(id: "5b2", workload: w5b, variant: "`Parallel(nJobs: 2).map`",
-                          median: f.median("r.cpu.map").map(formatTime) ?? "", result: formatRatio(ours) + " speed-up",
-                          target: "≥ 0.98x of Rayon's")
+            var row = Row(
+                id: "5b2", workload: w5b, variant: "`Parallel(nJobs: 2).map`",
+                median: f.median("r.cpu.map").map(formatTime) ?? "", result: formatRatio(ours) + " speed-up",
+                target: "≥ 0.98x of Rayon's")
             if let ratio = f.median("r.cpu.speedupRatio") {
                 row.result += " = " + formatRatio(ratio) + " of Rayon's"
                 row.met = verdict(ratio >= 0.98)
@@ -222,51 +232,69 @@ extension TableBuilder {
             }
             rows.append(row)
         } else {
-            rows.append(Row(id: "5b2", workload: w5b, variant: "`Parallel(nJobs: 2).map`", median: na("r.swift"),
-                            target: "≥ 0.98x of Rayon's", met: "—"))
+            rows.append(
+                Row(
+                    id: "5b2", workload: w5b, variant: "`Parallel(nJobs: 2).map`", median: na("r.swift"),
+                    target: "≥ 0.98x of Rayon's", met: "—"))
         }
         let spawnN = f.info["r.spawn.n"].flatMap(Int.init) ?? o.spawnN
         let w5c = "5c. \(spawnN.formatted()) tiny tasks, one per batch (per task)"
         perTaskRow("5c1", w5c, "Rayon `scope` + `spawn` per task", key: "r.rayon.spawn")
-        perTaskRow("5c2", w5c, "`Parallel(nJobs: 2, batchSize: 1)` over `delayed(square)(i)`", key: "r.spawn",
-                   target: 2e-6)
+        perTaskRow(
+            "5c2", w5c, "`Parallel(nJobs: 2, batchSize: 1)` over `delayed(square)(i)`", key: "r.spawn",
+            target: 2e-6)
         let w5d = "5d. fixed cost of a 2-task call (mean over \(f.info["r.calls"] ?? "?") calls)"
         perTaskRow("5d1", w5d, "Rayon `install` + `par_iter` of 2 items", key: "r.rayon.fixed2")
-        ratioRow("5d2", w5d, "`Parallel(nJobs: 2).map([0, 1], square)`", key: "r.fixed.map",
-                 over: "r.rayon.fixed2", n: nil, target: 2)
-        ratioRow("5d3", w5d, "`Parallel(nJobs: 2)([delayed(square)(0), delayed(square)(1)])`", key: "r.fixed.call",
-                 over: "r.rayon.fixed2", n: nil, target: 2)
+        ratioRow(
+            "5d2", w5d, "`Parallel(nJobs: 2).map([0, 1], square)`", key: "r.fixed.map",
+            over: "r.rayon.fixed2", n: nil, target: 2)
+        ratioRow(
+            "5d3", w5d, "`Parallel(nJobs: 2)([delayed(square)(0), delayed(square)(1)])`", key: "r.fixed.call",
+            over: "r.rayon.fixed2", n: nil, target: 2)
         let w5e = "5e. \(n.formatted()) `delayed(square)(i)` tasks, the call alone"
         if let m = f.median("r.delayed") {
-            rows.append(Row(id: "5e", workload: w5e, variant: "`Parallel(nJobs: 2)(tasks)`", median: formatTime(m),
-                            perTask: formatTime(m / Double(n)), target: "≤ 8 ms", met: verdict(m <= 0.008)))
+            rows.append(
+                Row(
+                    id: "5e", workload: w5e, variant: "`Parallel(nJobs: 2)(tasks)`", median: formatTime(m),
+                    perTask: formatTime(m / Double(n)), target: "≤ 8 ms", met: verdict(m <= 0.008)))
         } else {
-            rows.append(Row(id: "5e", workload: w5e, variant: "`Parallel(nJobs: 2)(tasks)`", median: na("r.swift"),
-                            target: "≤ 8 ms", met: "—"))
+            rows.append(
+                Row(
+                    id: "5e", workload: w5e, variant: "`Parallel(nJobs: 2)(tasks)`", median: na("r.swift"),
+                    target: "≤ 8 ms", met: "—"))
         }
         let w5f = "5f. \(f.info["p.s.mb"] ?? String(o.sharedMB)) MB `[Double]` carried by 16 process jobs, 2 workers"
         timed("5f1", w5f, "explicit `SharedArray<Double>` (built beforehand)", key: "r.s16.shared", n: nil)
-        timed("5f2", w5f, "explicit `SharedArray<Double>`, built for the call (copy counted)", key: "r.s16.built", n: nil)
+        timed(
+            "5f2", w5f, "explicit `SharedArray<Double>`, built for the call (copy counted)", key: "r.s16.built", n: nil)
         if let r = f.median("r.s16.ratio") {
             let built = f.median("r.s16.builtRatio").map { ", " + formatRatio($0) + " of 5f2" } ?? ""
-            timed("5f3", w5f, "plain `[Double]` above maxNbytes (shared automatically)", key: "r.s16.auto", n: nil,
-                  result: formatRatio(r) + " of 5f1" + built, target: "≤ 2x 5f1", met: verdict(r <= 2))
+            timed(
+                "5f3", w5f, "plain `[Double]` above maxNbytes (shared automatically)", key: "r.s16.auto", n: nil,
+                result: formatRatio(r) + " of 5f1" + built, target: "≤ 2x 5f1", met: verdict(r <= 2))
         } else {
-            rows.append(Row(id: "5f3", workload: w5f, variant: "plain `[Double]` above maxNbytes (shared automatically)",
-                            median: na("r.s16"), target: "≤ 2x 5f1", met: "—"))
+            rows.append(
+                Row(
+                    id: "5f3", workload: w5f, variant: "plain `[Double]` above maxNbytes (shared automatically)",
+                    median: na("r.s16"), target: "≤ 2x 5f1", met: "—"))
         }
     }
 
     /// A row whose result is its median over another row's median, against an upper bound.
-    private mutating func ratioRow(_ id: String, _ workload: String, _ variant: String, key: String, over: String,
-                                   n: Int?, target: Double) {
+    private mutating func ratioRow(
+        _ id: String, _ workload: String, _ variant: String, key: String, over: String,
+        n: Int?, target: Double
+    ) {
         guard let m = f.median(key) else {
-            rows.append(Row(id: id, workload: workload, variant: variant, median: na(key),
-                            target: "≤ " + formatRatio(target), met: "—"))
+            rows.append(
+                Row(
+                    id: id, workload: workload, variant: variant, median: na(key),
+                    target: "≤ " + formatRatio(target), met: "—"))
             return
         }
-        var row = Row(id: id, workload: workload, variant: variant, median: formatTime(m),
-                      perTask: n.map { formatTime(m / Double($0)) } ?? "", target: "≤ " + formatRatio(target) + " Rayon")
+        var row = Row(
+            id: id, workload: workload, variant: variant, median: formatTime(m),
+            perTask: n.map { formatTime(m / Double($0)) } ?? "", target: "≤ " + formatRatio(target) + " Rayon")
         if let ratio = f.median(key + ".ratio") {
             row.result = formatRatio(ratio) + " of Rayon"
             row.met = verdict(ratio <= target)
@@ -278,15 +306,21 @@ extension TableBuilder {
     }
 
     /// A row whose samples are already per task (or per call).
-    private mutating func perTaskRow(_ id: String, _ workload: String, _ variant: String, key: String,
-                                     target: Double? = nil) {
+    private mutating func perTaskRow(
+        _ id: String, _ workload: String, _ variant: String, key: String,
+        target: Double? = nil
+    ) {
         guard let m = f.median(key) else {
-            rows.append(Row(id: id, workload: workload, variant: variant, median: na(key),
-                            target: target.map { "≤ " + formatTime($0) } ?? "", met: target == nil ? "" : "—"))
+            rows.append(
+                Row(
+                    id: id, workload: workload, variant: variant, median: na(key),
+                    target: target.map { "≤ " + formatTime($0) } ?? "", met: target == nil ? "" : "—"))
             return
         }
-        rows.append(Row(id: id, workload: workload, variant: variant, median: "", perTask: formatTime(m),
-                        target: target.map { "≤ " + formatTime($0) } ?? "",
-                        met: target.map { verdict(m <= $0) } ?? ""))
+        rows.append(
+            Row(
+                id: id, workload: workload, variant: variant, median: "", perTask: formatTime(m),
+                target: target.map { "≤ " + formatTime($0) } ?? "",
+                met: target.map { verdict(m <= $0) } ?? ""))
     }
 }

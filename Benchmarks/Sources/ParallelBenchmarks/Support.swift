@@ -167,14 +167,15 @@ func withDeadline<T: Sendable>(
             do { result = .success(try await body()) } catch { result = .failure(error) }
             if race.claim() { cont.resume(with: result) }
         }
-        race.setTimer(Task {
-            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-            if Task.isCancelled { return }
-            if race.claim() {
-                work.cancel()
-                cont.resume(throwing: DeadlineExceeded(seconds: seconds))
-            }
-        })
+        race.setTimer(
+            Task {
+                try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+                if Task.isCancelled { return }
+                if race.claim() {
+                    work.cancel()
+                    cont.resume(throwing: DeadlineExceeded(seconds: seconds))
+                }
+            })
     }
 }
 

@@ -45,7 +45,10 @@ func calibrateSpin(targetMillis: Double) -> (iterations: Int, millis: Double) {
 /// Sums a buffer with four accumulators (the same kernel for shared memory and for the pipe).
 @inline(never)
 func sum4(_ p: UnsafeBufferPointer<Double>) -> Double {
-    var a = 0.0, b = 0.0, c = 0.0, d = 0.0
+    var a = 0.0
+    var b = 0.0
+    var c = 0.0
+    var d = 0.0
     var i = 0
     let n = p.count
     while i + 4 <= n {

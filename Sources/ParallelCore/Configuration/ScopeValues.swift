@@ -82,7 +82,9 @@ extension ScopeValues: Codable {
         verbose = try c.decodeIfPresent(Int.self, forKey: .verbose)
         tempFolder = try c.decodeIfPresent(String.self, forKey: .tempFolder)
         // -1 stands for `.disabled` (see encode).
-        maxNbytes = try c.decodeIfPresent(Int.self, forKey: .maxNbytes).map { $0 < 0 ? .disabled : MaxNbytes(integerLiteral: $0) }
+        maxNbytes = try c.decodeIfPresent(Int.self, forKey: .maxNbytes).map {
+            $0 < 0 ? .disabled : MaxNbytes(integerLiteral: $0)
+        }
         mmapMode = try c.decodeIfPresent(MmapMode.self, forKey: .mmapMode)
         prefer = try c.decodeIfPresent(Prefer.self, forKey: .prefer)
         require = try c.decodeIfPresent(Require.self, forKey: .require)

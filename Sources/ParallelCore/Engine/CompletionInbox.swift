@@ -64,7 +64,8 @@ package final class CompletionInbox: Sendable {
         let ready = takeAvailable()
         if !ready.isEmpty { return ready }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation(isolation: isolation) { (continuation: CheckedContinuation<[Event], any Error>) in
+            try await withCheckedThrowingContinuation(isolation: isolation) {
+                (continuation: CheckedContinuation<[Event], any Error>) in
                 let immediate: Result<[Event], any Error>? = state.withLock { state in
                     if state.cancelled { return .failure(CancellationError()) }
                     if !state.events.isEmpty {

@@ -64,7 +64,9 @@ package final class IndexedFateResults<Output: Sendable>: ResultProducer {
         guard let next = try await source.nextRun(isolation: isolation) else { return nil }
         switch next.run {
         case .succeeded(let values):
-            return values.enumerated().map { IndexedResult(index: next.firstIndex + $0.offset, result: .success($0.element)) }
+            return values.enumerated().map {
+                IndexedResult(index: next.firstIndex + $0.offset, result: .success($0.element))
+            }
         case .failed(let failure):
             return [IndexedResult(index: next.firstIndex, result: .failure(failure))]
         }

@@ -126,7 +126,8 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         guard !finished else { return nil }
         if let progress, !progressStarted {
             progressStarted = true
-            progress.start(total: source.knownCount, backend: plan.backend.displayName, nJobs: 1, now: MonotonicClock.now())
+            progress.start(
+                total: source.knownCount, backend: plan.backend.displayName, nJobs: 1, now: MonotonicClock.now())
         }
         do {
             if Task.isCancelled { throw CancellationError() }
@@ -180,7 +181,8 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
 
     /// Runs one task under the retry policy: straight through the kernel, with no batch, no
     /// allocation and no executor hop (the kernel runs on this caller's executor).
-    private func run(_ element: Element, index: Int, isolation: isolated (any Actor)? = #isolation) async throws -> Fate {
+    private func run(_ element: Element, index: Int, isolation: isolated (any Actor)? = #isolation) async throws -> Fate
+    {
         var attempt = 0
         while true {
             do {
@@ -194,7 +196,9 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
                     progress?.taskFailed(record, willRetry: true, now: MonotonicClock.now())
                     let delay = plan.retry.delay(beforeRetry: attempt)
                     if plan.verbose >= 10 {
-                        reporter.emit("Task \(index) failed (attempt \(attempt) of \(plan.retry.maxAttempts)), retrying: \(error)")
+                        reporter.emit(
+                            "Task \(index) failed (attempt \(attempt) of \(plan.retry.maxAttempts)), retrying: \(error)"
+                        )
                     }
                     if delay > .zero { try await Task.sleep(for: delay) }
                     continue

@@ -12,7 +12,8 @@
 @usableFromInline
 package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
     /// Runs a slice of tasks in order; see ``runEach(_:progress:tracksEachTask:_:)``.
-    @usableFromInline package let run: nonisolated(nonsending) @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome
+    @usableFromInline package let run:
+        nonisolated(nonsending) @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome
     /// Packs a slice for a worker process; `nil` when the tasks cannot leave this process.
     @usableFromInline package let portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
     /// The job type, for tasks that are ``ParallelJob``s.
@@ -22,7 +23,8 @@ package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
 
     @inlinable
     package init(
-        run: nonisolated(nonsending) @escaping @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome,
+        run:
+            nonisolated(nonsending) @escaping @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome,
         runOne: nonisolated(nonsending) @escaping @Sendable (Element) async throws -> Output,
         portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?,
         jobType: (any ParallelJob.Type)? = nil

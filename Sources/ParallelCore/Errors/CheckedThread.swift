@@ -26,12 +26,14 @@ package enum CheckedThread {
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         let context = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
         var thread = pthread_t()
-        let result = pthread_create(&thread, &attributes, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            Platform.setCurrentThreadName(start.name)
-            start.body()
-            return nil
-        }, context)
+        let result = pthread_create(
+            &thread, &attributes,
+            { context in
+                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                Platform.setCurrentThreadName(start.name)
+                start.body()
+                return nil
+            }, context)
         if result != 0 { Unmanaged<Start>.fromOpaque(context).release() }
         return result
     }

@@ -31,7 +31,8 @@ package enum SystemLimits {
     package static func limitsText(for code: Int32, resource: Resource) -> String {
         var limits: [String] = []
         if code == EMFILE || code == ENFILE {
-            limits.append("open files RLIMIT_NOFILE (ulimit -n) \(rlimitText(__rlimit_resource_t(RLIMIT_NOFILE.rawValue)))")
+            limits.append(
+                "open files RLIMIT_NOFILE (ulimit -n) \(rlimitText(__rlimit_resource_t(RLIMIT_NOFILE.rawValue)))")
             if code == ENFILE { limits.append("the system-wide fs.file-max") }
             return "The limit on open file descriptors was reached: " + limits.joined(separator: "; ") + "."
         }
@@ -39,7 +40,9 @@ package enum SystemLimits {
         if let pids = pidsCgroup() { limits.append("the pids cgroup (systemd TasksMax, container pids limit) \(pids)") }
         if let threadsMax = firstLine(of: Platform.threadsMaxPath) { limits.append("kernel.threads-max \(threadsMax)") }
         if resource == .thread || code == ENOMEM {
-            limits.append("address space RLIMIT_AS (ulimit -v) \(rlimitText(__rlimit_resource_t(RLIMIT_AS.rawValue))), each thread reserving an 8 MiB stack")
+            limits.append(
+                "address space RLIMIT_AS (ulimit -v) \(rlimitText(__rlimit_resource_t(RLIMIT_AS.rawValue))), each thread reserving an 8 MiB stack"
+            )
         }
         return "A limit on processes, threads or memory refused it; in effect: " + limits.joined(separator: "; ") + "."
     }

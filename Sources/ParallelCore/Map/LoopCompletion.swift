@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// The moment a parallel loop is finished, for whoever waits for it: a thread that blocks (the
 /// caller that joined the loop) or a suspended task (a caller that awaits it).

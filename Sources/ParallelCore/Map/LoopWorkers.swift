@@ -54,7 +54,9 @@ package struct LoopWorkers: Sendable {
     /// Runs the loop on `participants` workers (fewer when there are fewer items) and suspends
     /// until it is finished: for a caller isolated to an actor, which must not be blocked.
     @usableFromInline
-    package func runAwaiting(_ loop: ChunkedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> ChunkEnd) async {
+    package func runAwaiting(
+        _ loop: ChunkedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> ChunkEnd
+    ) async {
         for _ in 0..<min(participants, count) {
             startWorker { loop.participate(body) }
         }

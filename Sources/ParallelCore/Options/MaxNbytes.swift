@@ -81,7 +81,7 @@ public struct MaxNbytes: Hashable, Sendable, ExpressibleByStringLiteral, Express
         default: multiplier = 1
         }
         guard let value = Double(digits), value.isFinite, value >= 0,
-              digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") })
+            digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") })
         else { return nil }
         return (value, multiplier, digits)
     }

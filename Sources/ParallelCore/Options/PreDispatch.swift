@@ -89,11 +89,15 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
         let parts = compact.split(separator: "*", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
         let number: Substring
-        if parts[1] == "n_jobs" { number = parts[0] } else if parts[0] == "n_jobs" { number = parts[1] } else {
+        if parts[1] == "n_jobs" {
+            number = parts[0]
+        } else if parts[0] == "n_jobs" {
+            number = parts[1]
+        } else {
             return nil
         }
         guard let k = Double(number), k.isFinite, k >= 0, k <= 1_000_000,
-              number.allSatisfy({ $0.isNumber || $0 == "." })
+            number.allSatisfy({ $0.isNumber || $0 == "." })
         else { return nil }
         return .perJob(k)
     }
@@ -105,7 +109,7 @@ extension String {
     package func trimmingSpaces() -> String {
         let bytes = utf8
         guard let first = bytes.firstIndex(where: { $0 != UInt8(ascii: " ") }),
-              let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") })
+            let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") })
         else { return "" }
         if first == bytes.startIndex && bytes.index(after: last) == bytes.endIndex { return self }
         return String(Substring(bytes[first...last]))

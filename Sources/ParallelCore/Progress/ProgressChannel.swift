@@ -153,7 +153,10 @@ private final class ProgressDelivery: Sendable {
     let clock: @Sendable () -> UInt64
     private let minimumInterval: UInt64
 
-    init(deliver: @escaping @Sendable (ProgressEvent) -> Void, clock: @escaping @Sendable () -> UInt64, minimumInterval: UInt64) {
+    init(
+        deliver: @escaping @Sendable (ProgressEvent) -> Void, clock: @escaping @Sendable () -> UInt64,
+        minimumInterval: UInt64
+    ) {
         self.deliver = deliver
         self.clock = clock
         self.minimumInterval = minimumInterval
@@ -302,7 +305,8 @@ private final class ProgressDelivery: Sendable {
 
     /// Appends an event, merging it into a pending `progressed`.
     private func enqueue(_ s: inout State, _ event: ProgressEvent) {
-        if case .progressed = event, s.pending.count > s.pendingHead, case .progressed = s.pending[s.pending.count - 1] {
+        if case .progressed = event, s.pending.count > s.pendingHead, case .progressed = s.pending[s.pending.count - 1]
+        {
             s.pending[s.pending.count - 1] = event
         } else {
             s.pending.append(event)

@@ -48,7 +48,8 @@ package enum CGroupCPUQuota {
     package static func current() -> Double? {
         if let v2 = read(Platform.cgroupCPUMaxPath).flatMap(parseV2) { return v2 }
         if let quota = read(Platform.cgroupCPUQuotaV1Paths.quota),
-           let period = read(Platform.cgroupCPUQuotaV1Paths.period) {
+            let period = read(Platform.cgroupCPUQuotaV1Paths.period)
+        {
             return parseV1(quota: quota, period: period)
         }
         return nil
@@ -58,7 +59,7 @@ package enum CGroupCPUQuota {
     package static func parseV2(_ text: String) -> Double? {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count >= 2, fields[0] != "max",
-              let quota = Double(fields[0]), let period = Double(fields[1]), period > 0
+            let quota = Double(fields[0]), let period = Double(fields[1]), period > 0
         else { return nil }
         return quota / period
     }
@@ -66,7 +67,7 @@ package enum CGroupCPUQuota {
     /// Parses cgroup v1 quota and period files; a quota of -1 means none.
     package static func parseV1(quota: String, period: String) -> Double? {
         guard let q = Double(quota.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let p = Double(period.trimmingCharacters(in: .whitespacesAndNewlines)), q > 0, p > 0
+            let p = Double(period.trimmingCharacters(in: .whitespacesAndNewlines)), q > 0, p > 0
         else { return nil }
         return q / p
     }

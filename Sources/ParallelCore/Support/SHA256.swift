@@ -99,7 +99,9 @@ package struct SHA256: Sendable {
     /// Runs the block function over `blocks` whole blocks.
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
         withUnsafeMutableBytes(of: &state) { words in
-            pk_sha256_blocks(words.baseAddress!.assumingMemoryBound(to: UInt32.self), data.assumingMemoryBound(to: UInt8.self), blocks)
+            pk_sha256_blocks(
+                words.baseAddress!.assumingMemoryBound(to: UInt32.self), data.assumingMemoryBound(to: UInt8.self),
+                blocks)
         }
     }
 }

@@ -27,7 +27,8 @@ final class ClusterPool: Sendable {
     ///   - build: `BuildIdentity.current`, which the caller computes off the cooperative pool.
     ///   - makeLauncher: the launcher, given the listener's address and the secret.
     init(
-        listenHost: String, build: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration, threadLimit: Int?,
+        listenHost: String, build: String, secret: [UInt8], secretFile: String?, idleTimeout: Duration,
+        threadLimit: Int?,
         makeLauncher: (_ listener: PoolListener) -> any RemoteWorkerLauncher
     ) throws {
         let attach = Mutex<WorkerPool?>(nil)
@@ -67,7 +68,9 @@ final class ClusterPool: Sendable {
 
     /// Registers a call and waits for its first worker to be ready; returns the call.
     /// - Parameter maxWorkers: the most workers the launcher can place (ssh slots).
-    func startCall(_ context: BackendCallContext, backendName: String, maxWorkers: Int = .max) async throws -> any BackendCall {
+    func startCall(
+        _ context: BackendCallContext, backendName: String, maxWorkers: Int = .max
+    ) async throws -> any BackendCall {
         var remoteContext = context
         switch context.mmapMode {
         case .rPlus, .wPlus:
@@ -117,7 +120,8 @@ enum SettingParser {
 
     /// The real path of this executable (what a worker on another machine runs, at the same path).
     static func thisExecutable() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: Platform.currentExecutablePath)) ?? CommandLine.arguments[0]
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: Platform.currentExecutablePath))
+            ?? CommandLine.arguments[0]
     }
 
     /// `text` quoted for a POSIX shell.

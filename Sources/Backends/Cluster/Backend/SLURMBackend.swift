@@ -46,19 +46,24 @@ public final class SLURMBackend: ParallelBackend {
         memoryPerCPU: String? = nil, extraArguments: [String] = [], workerExecutable: String? = nil
     ) {
         let environment = ProcessInfo.processInfo.environment
-        self.init(settings: .success(SLURMSettings(
-            partition: partition, account: account, timeLimit: timeLimit, cpusPerTask: cpusPerTask,
-            memoryPerCPU: memoryPerCPU, extraArguments: extraArguments, workerExecutable: workerExecutable,
-            startTimeout: (try? SettingParser.seconds("PARALLELKIT_SLURM_START_TIMEOUT", in: environment, default: .seconds(120))) ?? .seconds(120),
-            idleTimeout: (try? SettingParser.seconds("PARALLELKIT_SLURM_IDLE_TIMEOUT", in: environment, default: .seconds(60))) ?? .seconds(60),
-            sharedDirectory: SLURMSettings.defaultSharedDirectory(environment))))
+        self.init(
+            settings: .success(
+                SLURMSettings(
+                    partition: partition, account: account, timeLimit: timeLimit, cpusPerTask: cpusPerTask,
+                    memoryPerCPU: memoryPerCPU, extraArguments: extraArguments, workerExecutable: workerExecutable,
+                    startTimeout: (try? SettingParser.seconds(
+                        "PARALLELKIT_SLURM_START_TIMEOUT", in: environment, default: .seconds(120))) ?? .seconds(120),
+                    idleTimeout: (try? SettingParser.seconds(
+                        "PARALLELKIT_SLURM_IDLE_TIMEOUT", in: environment, default: .seconds(60))) ?? .seconds(60),
+                    sharedDirectory: SLURMSettings.defaultSharedDirectory(environment))))
     }
 
     /// The registered `"slurm"`: settings from `PARALLELKIT_SLURM_*` (an invalid one fails the
     /// first call with a message naming it).
     package static func fromEnvironment() -> SLURMBackend {
-        SLURMBackend(settings: Result { try SLURMSettings.fromEnvironment(ProcessInfo.processInfo.environment) }
-            .mapError { $0 as? ParallelError ?? ParallelError(.invalidArgument, "\($0)") })
+        SLURMBackend(
+            settings: Result { try SLURMSettings.fromEnvironment(ProcessInfo.processInfo.environment) }
+                .mapError { $0 as? ParallelError ?? ParallelError(.invalidArgument, "\($0)") })
     }
 
     /// A backend with explicit timeouts (tests).
@@ -67,15 +72,21 @@ public final class SLURMBackend: ParallelBackend {
         startTimeout: Duration, idleTimeout: Duration = .seconds(60)
     ) {
         let environment = ProcessInfo.processInfo.environment
-        self.init(settings: .success(SLURMSettings(
-            partition: partition, account: nil, timeLimit: timeLimit, cpusPerTask: cpusPerTask, memoryPerCPU: nil,
-            extraArguments: extraArguments, workerExecutable: nil, startTimeout: startTimeout, idleTimeout: idleTimeout,
-            sharedDirectory: SLURMSettings.defaultSharedDirectory(environment))))
+        self.init(
+            settings: .success(
+                SLURMSettings(
+                    partition: partition, account: nil, timeLimit: timeLimit, cpusPerTask: cpusPerTask,
+                    memoryPerCPU: nil,
+                    extraArguments: extraArguments, workerExecutable: nil, startTimeout: startTimeout,
+                    idleTimeout: idleTimeout,
+                    sharedDirectory: SLURMSettings.defaultSharedDirectory(environment))))
     }
 
     private init(settings: Result<SLURMSettings, ParallelError>) {
         self.settings = settings.flatMap { settings in
-            Result { try settings.validate(); return settings }.mapError { $0 as? ParallelError ?? ParallelError(.invalidArgument, "\($0)") }
+            Result {
+                try settings.validate(); return settings
+            }.mapError { $0 as? ParallelError ?? ParallelError(.invalidArgument, "\($0)") }
         }
         poolNumber = Self.nextPool.wrappingAdd(1, ordering: .relaxed).oldValue
         jobPrefix = "pk-\(getpid())-\(poolNumber)-"
@@ -128,13 +139,16 @@ public final class SLURMBackend: ParallelBackend {
                 let secretFile = try SecretFile.write(secret, in: settings.sharedDirectory, pool: poolNumber)
                 let listenHost = ListenAddress.choose(allLocal: false, environment: environment)
                 let made = try ClusterPool(
-                    listenHost: listenHost, build: build, secret: secret, secretFile: secretFile, idleTimeout: settings.idleTimeout,
+                    listenHost: listenHost, build: build, secret: secret, secretFile: secretFile,
+                    idleTimeout: settings.idleTimeout,
                     threadLimit: threadLimit
                 ) { listener in
                     SrunLauncher(
                         settings: settings, listener: listener, secretFile: secretFile,
-                        environment: environment.filter { !$0.key.hasPrefix("PARALLELKIT_") && !limitNames.contains($0.key) }
-                            .map { "\($0.key)=\($0.value)" } + ClusterPool.threadLimitEntries(threadLimit),
+                        environment: environment.filter {
+                            !$0.key.hasPrefix("PARALLELKIT_") && !limitNames.contains($0.key)
+                        }
+                        .map { "\($0.key)=\($0.value)" } + ClusterPool.threadLimitEntries(threadLimit),
                         jobPrefix: jobPrefix)
                 }
                 SLURMQueue.register(prefix: jobPrefix)

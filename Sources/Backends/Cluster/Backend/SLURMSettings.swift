@@ -39,24 +39,31 @@ struct SLURMSettings: Sendable {
         var cpus = 1
         if let value = text("PARALLELKIT_SLURM_CPUS_PER_TASK") {
             guard let parsed = Int(value), parsed > 0 else {
-                throw ParallelError(.invalidArgument, "invalid PARALLELKIT_SLURM_CPUS_PER_TASK=\(value): expected a positive integer")
+                throw ParallelError(
+                    .invalidArgument, "invalid PARALLELKIT_SLURM_CPUS_PER_TASK=\(value): expected a positive integer")
             }
             cpus = parsed
         }
         var limit: Duration?
         if let value = text("PARALLELKIT_SLURM_TIME_LIMIT") {
             guard let minutes = Double(value), minutes > 0 else {
-                throw ParallelError(.invalidArgument, "invalid PARALLELKIT_SLURM_TIME_LIMIT=\(value): expected a positive number of minutes")
+                throw ParallelError(
+                    .invalidArgument,
+                    "invalid PARALLELKIT_SLURM_TIME_LIMIT=\(value): expected a positive number of minutes")
             }
             limit = .seconds(minutes * 60)
         }
         return SLURMSettings(
-            partition: text("PARALLELKIT_SLURM_PARTITION"), account: text("PARALLELKIT_SLURM_ACCOUNT"), timeLimit: limit,
+            partition: text("PARALLELKIT_SLURM_PARTITION"), account: text("PARALLELKIT_SLURM_ACCOUNT"),
+            timeLimit: limit,
             cpusPerTask: cpus, memoryPerCPU: text("PARALLELKIT_SLURM_MEM_PER_CPU"),
-            extraArguments: text("PARALLELKIT_SLURM_EXTRA_ARGS").map { $0.split(separator: " ").map(String.init) } ?? [],
+            extraArguments: text("PARALLELKIT_SLURM_EXTRA_ARGS").map { $0.split(separator: " ").map(String.init) }
+                ?? [],
             workerExecutable: text("PARALLELKIT_SLURM_WORKER_EXECUTABLE"),
-            startTimeout: try SettingParser.seconds("PARALLELKIT_SLURM_START_TIMEOUT", in: environment, default: .seconds(120)),
-            idleTimeout: try SettingParser.seconds("PARALLELKIT_SLURM_IDLE_TIMEOUT", in: environment, default: .seconds(60)),
+            startTimeout: try SettingParser.seconds(
+                "PARALLELKIT_SLURM_START_TIMEOUT", in: environment, default: .seconds(120)),
+            idleTimeout: try SettingParser.seconds(
+                "PARALLELKIT_SLURM_IDLE_TIMEOUT", in: environment, default: .seconds(60)),
             sharedDirectory: defaultSharedDirectory(environment))
     }
 
@@ -66,11 +73,15 @@ struct SLURMSettings: Sendable {
             throw ParallelError(.invalidArgument, "invalid cpusPerTask: \(cpusPerTask). Pass 1 or more.")
         }
         if let timeLimit, timeLimit <= .zero {
-            throw ParallelError(.invalidArgument, "invalid timeLimit: \(timeLimit). Pass a positive duration, or nil for the partition's default.")
+            throw ParallelError(
+                .invalidArgument,
+                "invalid timeLimit: \(timeLimit). Pass a positive duration, or nil for the partition's default.")
         }
         for (name, value) in [("partition", partition), ("account", account), ("memoryPerCPU", memoryPerCPU)] {
             if let value, value.isEmpty || value.contains(where: \.isWhitespace) {
-                throw ParallelError(.invalidArgument, "invalid \(name): \"\(value)\". Pass a SLURM name without spaces, or nil for the default.")
+                throw ParallelError(
+                    .invalidArgument,
+                    "invalid \(name): \"\(value)\". Pass a SLURM name without spaces, or nil for the default.")
             }
         }
     }

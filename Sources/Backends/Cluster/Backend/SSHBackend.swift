@@ -39,7 +39,8 @@ public final class SSHBackend: ParallelBackend {
     ///     (`~/.ssh/config` applies). Must not be empty.
     ///   - workerExecutable: the program to run on the hosts; nil for this executable's path.
     public convenience init(hosts: [String], workerExecutable: String? = nil) {
-        self.init(hosts: hosts, workerExecutable: workerExecutable, startTimeout: .seconds(30), idleTimeout: .seconds(300))
+        self.init(
+            hosts: hosts, workerExecutable: workerExecutable, startTimeout: .seconds(30), idleTimeout: .seconds(300))
     }
 
     /// The registered `"ssh"`: hosts from `PARALLELKIT_SSH_HOSTS` (comma-separated, `host` or
@@ -115,7 +116,8 @@ public final class SSHBackend: ParallelBackend {
         let cluster = try cluster.withLock { cluster -> ClusterPool in
             if let cluster { return cluster }
             let environment = ProcessInfo.processInfo.environment
-            let listenHost = ListenAddress.choose(allLocal: hosts.allSatisfy { ListenAddress.isLocal($0.name) }, environment: environment)
+            let listenHost = ListenAddress.choose(
+                allLocal: hosts.allSatisfy { ListenAddress.isLocal($0.name) }, environment: environment)
             let secret = try SecureRandom.bytes(32)
             let executable = workerExecutable ?? SettingParser.thisExecutable()
             let timeout = startTimeout
@@ -149,7 +151,11 @@ public final class SSHBackend: ParallelBackend {
 
     private static func parse(_ hosts: [String]) -> Result<[SSHLauncher.Host], ParallelError> {
         guard !hosts.isEmpty else {
-            return .failure(ParallelError(.invalidArgument, "invalid hosts: the list is empty. Name at least one host, as \"host\" or \"host:N\" for N workers."))
+            return .failure(
+                ParallelError(
+                    .invalidArgument,
+                    "invalid hosts: the list is empty. Name at least one host, as \"host\" or \"host:N\" for N workers."
+                ))
         }
         var parsed: [SSHLauncher.Host] = []
         for entry in hosts {
@@ -159,10 +165,18 @@ public final class SSHBackend: ParallelBackend {
             if parts.count == 2, let count = Int(parts[1]), count > 0 {
                 slots = count
             } else if parts.count != 1 {
-                return .failure(ParallelError(.invalidArgument, "invalid hosts entry \"\(entry)\": expected \"host\" or \"host:N\" with N a positive number of workers (set an ssh port in ~/.ssh/config)."))
+                return .failure(
+                    ParallelError(
+                        .invalidArgument,
+                        "invalid hosts entry \"\(entry)\": expected \"host\" or \"host:N\" with N a positive number of workers (set an ssh port in ~/.ssh/config)."
+                    ))
             }
             guard !name.isEmpty, !name.hasPrefix("-"), !name.contains(where: \.isWhitespace) else {
-                return .failure(ParallelError(.invalidArgument, "invalid hosts entry \"\(entry)\": a host name must not be empty, start with '-' or contain spaces."))
+                return .failure(
+                    ParallelError(
+                        .invalidArgument,
+                        "invalid hosts entry \"\(entry)\": a host name must not be empty, start with '-' or contain spaces."
+                    ))
             }
             parsed.append(SSHLauncher.Host(name: name, slots: slots))
         }

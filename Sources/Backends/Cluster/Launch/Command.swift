@@ -1,5 +1,5 @@
-import ParallelCore
 import Foundation
+import ParallelCore
 
 // Short scheduler commands (squeue, scancel): run, wait, collect output. Used rarely — a
 // start-up timeout, a killed worker, the end of the program — never per task.

@@ -1,5 +1,5 @@
-import ParallelCore
 import Glibc
+import ParallelCore
 import ParallelProcess
 
 // Starting `ssh` or `srun` for one worker: stdin from a pipe (ssh: the secret) or /dev/null,

@@ -8,7 +8,9 @@ import Synchronization
 
 enum SLURMQueue {
     /// The user whose jobs these are.
-    static var user: String { ProcessInfo.processInfo.environment["USER"] ?? String(cString: getpwuid(getuid()).pointee.pw_name) }
+    static var user: String {
+        ProcessInfo.processInfo.environment["USER"] ?? String(cString: getpwuid(getuid()).pointee.pw_name)
+    }
 
     /// The user's jobs as `id name state reason nodes` lines, from one squeue shared by every
     /// worker that asks within 5 s: when a pool's 64 workers reach their start-up timeout together
@@ -41,14 +43,18 @@ enum SLURMQueue {
         if queue.status == 0, fields.count >= 3 {
             let (id, state, reason) = (fields[0], fields[1], fields[2])
             if state == "PENDING" {
-                text += ": it is still pending (job \(id), reason: \(reason)); the partition has no free resources for it "
+                text +=
+                    ": it is still pending (job \(id), reason: \(reason)); the partition has no free resources for it "
                     + "yet, or never will (check partition, account and limits). Raise PARALLELKIT_SLURM_START_TIMEOUT to wait longer."
             } else {
-                text += ": squeue says job \(id) is \(state)" + (fields.count >= 4 ? " on node \(fields[3])" : "")
+                text +=
+                    ": squeue says job \(id) is \(state)" + (fields.count >= 4 ? " on node \(fields[3])" : "")
                     + "; the worker could not reach \(address) from there (set \(ListenAddress.variable) to an address the nodes can reach)."
             }
         } else {
-            text += queue.status == 0 ? "; squeue shows no such job any more." : "; squeue failed: \(queue.lines.joined(separator: " "))"
+            text +=
+                queue.status == 0
+                ? "; squeue shows no such job any more." : "; squeue failed: \(queue.lines.joined(separator: " "))"
         }
         return text + " The job was cancelled."
     }

@@ -55,9 +55,11 @@ final class SSHLauncher: RemoteWorkerLauncher {
             return best
         }
         let host = hosts[index].name
-        let request = ConnectRequest(host: listenAddress.host, port: listenAddress.port, token: token, secret: .standardInput)
+        let request = ConnectRequest(
+            host: listenAddress.host, port: listenAddress.port, token: token, secret: .standardInput)
         let assignments = (["PARALLELKIT_CONNECT=\(request.value)"] + remoteEnvironment).map(SettingParser.shellQuote)
-        let remoteCommand = "exec env " + assignments.joined(separator: " ") + " " + SettingParser.shellQuote(executable)
+        let remoteCommand =
+            "exec env " + assignments.joined(separator: " ") + " " + SettingParser.shellQuote(executable)
         let arguments = [
             "ssh", "-T", "-o", "BatchMode=yes", "-o", "ConnectTimeout=\(max(1, Int(startTimeout.components.seconds)))",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", host, remoteCommand,
@@ -73,13 +75,15 @@ final class SSHLauncher: RemoteWorkerLauncher {
         let address = listenAddress.text
         let timeout = startTimeout
         let remote = RemoteWorker(
-            token: token, name: "the worker started with `ssh \(host)` (ssh pid \(launched.pid))", startTimeout: startTimeout,
+            token: token, name: "the worker started with `ssh \(host)` (ssh pid \(launched.pid))",
+            startTimeout: startTimeout,
             describeStartTimeout: {
                 "the worker started with `ssh \(host)` did not connect back to \(address) within \(timeout): the host is "
                     + "unreachable or slow to answer, or it cannot reach \(address) (set \(ListenAddress.variable) to an "
                     + "address the hosts can reach)."
             },
             ended: { [placed] _ in _ = placed.withLock { $0.removeValue(forKey: token) } })
-        return SpawnedProcess(launcherPID: launched.pid, pidFD: launched.pidFD, stderrFD: launched.stderrFD, remote: remote)
+        return SpawnedProcess(
+            launcherPID: launched.pid, pidFD: launched.pidFD, stderrFD: launched.stderrFD, remote: remote)
     }
 }

@@ -24,7 +24,8 @@ final class SrunLauncher: RemoteWorkerLauncher {
     /// can find them all in one squeue.
     let jobPrefix: String
 
-    init(settings: SLURMSettings, listener: PoolListener, secretFile: String, environment: [String], jobPrefix: String) {
+    init(settings: SLURMSettings, listener: PoolListener, secretFile: String, environment: [String], jobPrefix: String)
+    {
         self.settings = settings
         self.listenAddress = (listener.host, listener.port, listener.address)
         self.secretFile = secretFile
@@ -34,7 +35,8 @@ final class SrunLauncher: RemoteWorkerLauncher {
 
     func launch(token: UInt64) throws -> SpawnedProcess {
         let jobName = "\(jobPrefix)\(token)"
-        let request = ConnectRequest(host: listenAddress.host, port: listenAddress.port, token: token, secret: .file(secretFile))
+        let request = ConnectRequest(
+            host: listenAddress.host, port: listenAddress.port, token: token, secret: .file(secretFile))
         var arguments = [
             "srun", "--quiet", "--job-name=\(jobName)", "--nodes=1", "--ntasks=1",
             "--cpus-per-task=\(settings.cpusPerTask)", "--kill-on-bad-exit=1",
@@ -52,8 +54,11 @@ final class SrunLauncher: RemoteWorkerLauncher {
         let remote = RemoteWorker(
             token: token, name: "the worker of SLURM job \(jobName) (srun pid \(launched.pid))",
             startTimeout: settings.startTimeout,
-            describeStartTimeout: { SLURMQueue.describeStartTimeout(jobName: jobName, address: address, timeout: timeout) },
+            describeStartTimeout: {
+                SLURMQueue.describeStartTimeout(jobName: jobName, address: address, timeout: timeout)
+            },
             ended: { killed in if killed { SLURMQueue.cancel(jobName: jobName) } })
-        return SpawnedProcess(launcherPID: launched.pid, pidFD: launched.pidFD, stderrFD: launched.stderrFD, remote: remote)
+        return SpawnedProcess(
+            launcherPID: launched.pid, pidFD: launched.pidFD, stderrFD: launched.stderrFD, remote: remote)
     }
 }

@@ -13,7 +13,9 @@ package enum BuildIdentity {
     /// - Complexity: one pass over the executable the first time (about 0.1 s per 100 MB
     ///   optimized), then O(1).
     package static let current: String = {
-        do { return try digest(ofFile: Platform.currentExecutablePath) } catch { return "unreadable executable: \(error)" }
+        do { return try digest(ofFile: Platform.currentExecutablePath) } catch {
+            return "unreadable executable: \(error)"
+        }
     }()
 
     /// `current`, computed on a thread of its own the first time: async callers (a backend's

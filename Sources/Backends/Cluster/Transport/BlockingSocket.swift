@@ -98,7 +98,9 @@ package final class BlockingSocket {
         var sent = 0
         while sent < bytes.count {
             try wait(for: Int16(POLLOUT))
-            let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let count = bytes.withUnsafeBytes {
+                send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw ClusterFailure("the connection failed: \(String(cString: strerror(errno)))")

@@ -41,7 +41,9 @@ package struct ConnectRequest: Equatable, Sendable {
     /// Parses an environment value (the path, last, may contain commas).
     package init(parsing value: String) throws {
         let fields = value.split(separator: ",", maxSplits: 4, omittingEmptySubsequences: false)
-        guard fields.count == 5 else { throw ClusterFailure("PARALLELKIT_CONNECT has \(fields.count) fields, not 5: \(value)") }
+        guard fields.count == 5 else {
+            throw ClusterFailure("PARALLELKIT_CONNECT has \(fields.count) fields, not 5: \(value)")
+        }
         guard fields[0] == "\(Self.version)" else {
             throw ClusterFailure("PARALLELKIT_CONNECT is version \(fields[0]); this build speaks \(Self.version)")
         }

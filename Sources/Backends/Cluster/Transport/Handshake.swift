@@ -122,7 +122,9 @@ package enum Handshake {
         return WorkerProof(token: token, nonce: nonce, build: build, about: about, mac: mac)
     }
 
-    package static func readVerdict(from socket: BlockingSocket) throws -> (verdict: UInt8, message: String, mac: [UInt8]) {
+    package static func readVerdict(
+        from socket: BlockingSocket
+    ) throws -> (verdict: UInt8, message: String, mac: [UInt8]) {
         let verdict = try socket.read(exactly: 1)[0]
         let message = try readString(socket)
         let mac = try socket.read(exactly: SHA256.digestSize)

@@ -43,7 +43,9 @@ package final class PoolListener: Sendable {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, "0", &hints, &list)
         guard status == 0, let first = list else {
-            throw ClusterFailure("cannot listen on \(host): \(String(cString: gai_strerror(status))); set \(ListenAddress.variable) to an address of this machine")
+            throw ClusterFailure(
+                "cannot listen on \(host): \(String(cString: gai_strerror(status))); set \(ListenAddress.variable) to an address of this machine"
+            )
         }
         defer { freeaddrinfo(first) }
         let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -51,7 +53,9 @@ package final class PoolListener: Sendable {
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 1024) == 0 else {
             let code = errno
             close(fd)
-            throw ClusterFailure("cannot listen on \(host): \(String(cString: strerror(code))); set \(ListenAddress.variable) to an address of this machine")
+            throw ClusterFailure(
+                "cannot listen on \(host): \(String(cString: strerror(code))); set \(ListenAddress.variable) to an address of this machine"
+            )
         }
         var address = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -61,9 +65,13 @@ package final class PoolListener: Sendable {
         let family = address.ss_family
         let port = withUnsafePointer(to: &address) { pointer -> UInt16 in
             if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    UInt16(bigEndian: $0.pointee.sin6_port)
+                }
             }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                UInt16(bigEndian: $0.pointee.sin_port)
+            }
         }
         self.host = host
         self.port = port
@@ -140,14 +148,19 @@ package final class PoolListener: Sendable {
                 secret: secret, parentNonce: parentNonce, workerNonce: proof.nonce, token: proof.token,
                 build: proof.build, about: proof.about)
             guard proof.nonce.count == Handshake.nonceSize, HMACSHA256.constantTimeEqual(expected, proof.mac) else {
-                refuse("from \(peer): it did not prove the pool's secret (a worker of another pool, a stale secret, or not a worker)")
+                refuse(
+                    "from \(peer): it did not prove the pool's secret (a worker of another pool, a stale secret, or not a worker)"
+                )
                 return
             }
             let sameBuild = proof.build == build
             let verdict: Handshake.Verdict = sameBuild ? .accepted : .wrongBuild
-            let message = sameBuild ? "" : "refused: this worker runs another build of the program (executable SHA-256 "
-                + "\(proof.build.prefix(16))…) than the parent (\(build.prefix(16))…); install the same executable on every "
-                + "node, at the path the backend starts"
+            let message =
+                sameBuild
+                ? ""
+                : "refused: this worker runs another build of the program (executable SHA-256 "
+                    + "\(proof.build.prefix(16))…) than the parent (\(build.prefix(16))…); install the same executable on every "
+                    + "node, at the path the backend starts"
             let mac = Handshake.parentMAC(
                 secret: secret, workerNonce: proof.nonce, parentNonce: parentNonce, token: proof.token,
                 verdict: verdict.rawValue, message: message)

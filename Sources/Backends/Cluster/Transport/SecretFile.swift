@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 // SLURM's workers read the pool's secret from a file on a file system every node shares — the
 // trust model of HyperQueue's server folder and dask-jobqueue's shared_temp_directory: whoever
@@ -21,13 +22,17 @@ enum SecretFile {
     static func write(_ secret: [UInt8], in directory: String, pool: Int) throws -> String {
         let name = "secret-\(host)-\(getpid())-\(pool)"
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw ClusterFailure("cannot create the shared folder \(directory) for the pool's secret (errno \(errno)); set PARALLELKIT_SLURM_SHARED_DIR to a folder on a file system the nodes share")
+            throw ClusterFailure(
+                "cannot create the shared folder \(directory) for the pool's secret (errno \(errno)); set PARALLELKIT_SLURM_SHARED_DIR to a folder on a file system the nodes share"
+            )
         }
         var info = stat()
         guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
             info.st_mode & 0o077 == 0
         else {
-            throw ClusterFailure("\(directory) must be a folder of yours that no one else can read or write (chmod 700) to hold the pool's secret")
+            throw ClusterFailure(
+                "\(directory) must be a folder of yours that no one else can read or write (chmod 700) to hold the pool's secret"
+            )
         }
         removeLeftovers(in: directory)
         let path = directory + "/" + name
@@ -57,8 +62,6 @@ extension SecretFile {
         }
     }
 }
-
-import Synchronization
 
 /// Secret files still on disk, removed at exit if their pool was not shut down.
 enum SecretFileRegistry {

@@ -36,13 +36,17 @@ enum RemoteWorkerMain {
         let secret: [UInt8]
         do { secret = try readSecret(request.secret) } catch { fail(RemoteWorkerExit.badRequest, "\(error)") }
 
-        let target = request.host.contains(":") ? "[\(request.host)]:\(request.port)" : "\(request.host):\(request.port)"
+        let target =
+            request.host.contains(":") ? "[\(request.host)]:\(request.port)" : "\(request.host):\(request.port)"
         let socket: BlockingSocket
         do {
             socket = try BlockingSocket.connect(host: request.host, port: request.port, timeout: connectTimeout)
         } catch {
-            fail(RemoteWorkerExit.cannotConnect, "cannot connect to the parent at \(target): \(error). Make sure this node "
-                + "can reach that address, or set \(ListenAddress.variable) in the parent to an address the nodes can reach")
+            fail(
+                RemoteWorkerExit.cannotConnect,
+                "cannot connect to the parent at \(target): \(error). Make sure this node "
+                    + "can reach that address, or set \(ListenAddress.variable) in the parent to an address the nodes can reach"
+            )
         }
         socket.deadline = MonotonicClock.now() &+ Duration.seconds(10).clusterNanoseconds
         var about = "node \(node), pid \(pid)"
@@ -52,18 +56,24 @@ enum RemoteWorkerMain {
             let nonce = try SecureRandom.bytes(Handshake.nonceSize)
             let build = BuildIdentity.current
             let mac = Handshake.workerMAC(
-                secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: request.token, build: build, about: about)
-            try socket.write(Handshake.encode(.init(token: request.token, nonce: nonce, build: build, about: about, mac: mac)))
+                secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: request.token, build: build,
+                about: about)
+            try socket.write(
+                Handshake.encode(.init(token: request.token, nonce: nonce, build: build, about: about, mac: mac)))
             let reply: (verdict: UInt8, message: String, mac: [UInt8])
             do { reply = try Handshake.readVerdict(from: socket) } catch {
-                fail(RemoteWorkerExit.refused, "the parent at \(target) refused this worker: it did not accept its proof of "
-                    + "the pool's secret (\(error))")
+                fail(
+                    RemoteWorkerExit.refused,
+                    "the parent at \(target) refused this worker: it did not accept its proof of "
+                        + "the pool's secret (\(error))")
             }
             let expected = Handshake.parentMAC(
                 secret: secret, workerNonce: nonce, parentNonce: parentNonce, token: request.token,
                 verdict: reply.verdict, message: reply.message)
             guard HMACSHA256.constantTimeEqual(expected, reply.mac) else {
-                fail(RemoteWorkerExit.refused, "the process at \(target) did not prove the pool's secret; not running its jobs")
+                fail(
+                    RemoteWorkerExit.refused,
+                    "the process at \(target) did not prove the pool's secret; not running its jobs")
             }
             guard reply.verdict == Handshake.Verdict.accepted.rawValue else {
                 fail(RemoteWorkerExit.wrongBuild, reply.message)
@@ -74,7 +84,9 @@ enum RemoteWorkerMain {
         let fd = socket.release()
         BlockingSocket.tune(fd)
         // A status board nobody reads: the parent learns the running task from task-start notices.
-        guard let (board, boardFD) = try? StatusBoard.create() else { fail(RemoteWorkerExit.badRequest, "no memory for a status board") }
+        guard let (board, boardFD) = try? StatusBoard.create() else {
+            fail(RemoteWorkerExit.badRequest, "no memory for a status board")
+        }
         close(boardFD)
         WorkerEntry.serve(WorkerLoop(requestFD: fd, replyFD: fd, board: board))
     }
@@ -119,7 +131,8 @@ enum RemoteWorkerMain {
                 var info = stat()
                 guard fstat(fd, &info) == 0 else { throw ClusterFailure("cannot stat the secret file \(path)") }
                 guard info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
-                    throw ClusterFailure("the secret file \(path) is readable by others or owned by another user; refusing it")
+                    throw ClusterFailure(
+                        "the secret file \(path) is readable by others or owned by another user; refusing it")
                 }
                 var bytes = [UInt8](repeating: 0, count: 256)
                 let count = read(fd, &bytes, bytes.count)
@@ -127,8 +140,9 @@ enum RemoteWorkerMain {
                 return String(decoding: bytes[0..<count], as: UTF8.self)
             }
             guard errno == ENOENT, MonotonicClock.now() < deadline else {
-                throw ClusterFailure("cannot read the secret file \(path): \(String(cString: strerror(errno))). It must be on "
-                    + "a file system this node shares with the parent (set PARALLELKIT_SLURM_SHARED_DIR)")
+                throw ClusterFailure(
+                    "cannot read the secret file \(path): \(String(cString: strerror(errno))). It must be on "
+                        + "a file system this node shares with the parent (set PARALLELKIT_SLURM_SHARED_DIR)")
             }
             usleep(200_000)
         }

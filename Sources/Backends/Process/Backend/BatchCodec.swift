@@ -21,7 +21,8 @@ enum BatchCodec {
             }
             let header = BatchRequestHeader(
                 batchID: batchID, firstIndex: batch.firstIndex, count: batch.count, jobType: typeName,
-                scope: batch.scope, reportTaskStarts: reportTaskStarts ?? batch.tracksEachTask, mmapMode: mmapMode.rawValue)
+                scope: batch.scope, reportTaskStarts: reportTaskStarts ?? batch.tracksEachTask,
+                mmapMode: mmapMode.rawValue)
             let jobs = portable.jobs(as: Job.self)
             var frame = FrameBuilder(.runBatch, capacity: 64 + 16 * jobs.count)
             try frame.appendSized(encoding: header)
@@ -67,9 +68,10 @@ enum BatchCodec {
                 }
                 return portable.makeOutcome(values: outputs, failure: nil)
             } catch {
-                return BatchOutcome(failure: ParallelError(
-                    .remoteTaskFailed, taskIndex: firstIndex,
-                    "the results of \(tasks) came back from the worker but could not be decoded: \(error)"))
+                return BatchOutcome(
+                    failure: ParallelError(
+                        .remoteTaskFailed, taskIndex: firstIndex,
+                        "the results of \(tasks) came back from the worker but could not be decoded: \(error)"))
             }
         case .failed(let report):
             let failingIndex = firstIndex + report.completedCount
@@ -81,8 +83,10 @@ enum BatchCodec {
             }
             return BatchOutcome(failure: error, completedCount: report.completedCount)
         case .fault(let message):
-            return BatchOutcome(failure: ParallelError(
-                .notSerializable, taskIndex: firstIndex, "\(tasks) could not be run by the worker process: \(message)"))
+            return BatchOutcome(
+                failure: ParallelError(
+                    .notSerializable, taskIndex: firstIndex,
+                    "\(tasks) could not be run by the worker process: \(message)"))
         case .crashed(let error, let completedCount):
             return BatchOutcome(
                 failure: error, completedCount: completedCount, isFailureAttributed: error.taskIndex != nil)

@@ -41,8 +41,9 @@ public final class MultiprocessingBackend: ParallelBackend {
     public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         try WorkerLaunch.checkMayStartWorkers()
         try WorkerLaunch.checkTempFolder(context)
-        let pool = WorkerPool(configuration: WorkerLaunch.configuration(
-            executable: workerExecutable, overrides: [:], idleTimeout: nil))
+        let pool = WorkerPool(
+            configuration: WorkerLaunch.configuration(
+                executable: workerExecutable, overrides: [:], idleTimeout: nil))
         return try await WorkerLaunch.startCall(on: pool, context: context, ownsPool: true)
     }
 }

@@ -73,8 +73,11 @@ public final class ProcessBackend: ParallelBackend {
             parent: ProcessInfo.processInfo.environment)
         let key = limits.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let (pool, others) = pools.withLock { pools -> (WorkerPool, [WorkerPool]) in
-            let pool = pools[key] ?? WorkerPool(configuration: WorkerLaunch.configuration(
-                executable: workerExecutable, overrides: limits, idleTimeout: idleWorkerTimeout))
+            let pool =
+                pools[key]
+                ?? WorkerPool(
+                    configuration: WorkerLaunch.configuration(
+                        executable: workerExecutable, overrides: limits, idleTimeout: idleWorkerTimeout))
             let others = pools.filter { $0.key != key }.map(\.value)
             pools = [key: pool]
             return (pool, others)

@@ -36,9 +36,11 @@ package final class ProcessCall: BackendCall {
 
     package func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
         guard let portable = batch.portable else {
-            completion(BatchOutcome(failure: ParallelError(
-                .notSerializable, taskIndex: batch.firstIndex,
-                "process backends run ParallelJob values only; describe the work as a ParallelJob")))
+            completion(
+                BatchOutcome(
+                    failure: ParallelError(
+                        .notSerializable, taskIndex: batch.firstIndex,
+                        "process backends run ParallelJob values only; describe the work as a ParallelJob")))
             return
         }
         if let error = JobTypeResolver.checkJobType(portable.jobType) {
@@ -54,10 +56,12 @@ package final class ProcessCall: BackendCall {
                 // task-start notices name the task instead.
                 reportTaskStarts: batch.tracksEachTask || pool.configuration.launcher != nil)
         } catch {
-            completion(BatchOutcome(failure: ParallelError(
-                .notSerializable, taskIndex: batch.firstIndex,
-                "tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) could not be encoded for a worker "
-                    + "process: \(error)")))
+            completion(
+                BatchOutcome(
+                    failure: ParallelError(
+                        .notSerializable, taskIndex: batch.firstIndex,
+                        "tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) could not be encoded for a worker "
+                            + "process: \(error)")))
             return
         }
         let queued = QueuedBatch(

@@ -39,7 +39,8 @@ package enum WorkerLaunch {
                 .invalidArgument,
                 "this process was started as a ParallelKit worker but its main did not call "
                     + "ParallelWorker.enterIfNeeded(); it must not start workers of its own. Call "
-                    + "ParallelWorker.enterIfNeeded() as the first statement of main (needed with --static-swift-stdlib).")
+                    + "ParallelWorker.enterIfNeeded() as the first statement of main (needed with --static-swift-stdlib)."
+            )
         }
     }
 
@@ -73,7 +74,8 @@ package enum WorkerLaunch {
     /// Registers a new call with `pool`, waits until a worker can take its batches, and returns
     /// the call's handle. A pool made for this call alone (`ownsPool`) is shut down, its workers
     /// reaped, when no worker can start; a shared pool stays for the next call.
-    static func startCall(on pool: WorkerPool, context: BackendCallContext, ownsPool: Bool) async throws -> ProcessCall {
+    static func startCall(on pool: WorkerPool, context: BackendCallContext, ownsPool: Bool) async throws -> ProcessCall
+    {
         let callID = makeCallID()
         do {
             try await open(pool, callID: callID, nJobs: context.nJobs)

@@ -33,7 +33,10 @@ extension Dictionary: UnorderedCollection where Key: Encodable, Value: Encodable
         }
         // Distinct keys give distinct bytes for every synthesized Codable key type; the value
         // bytes break ties for a custom key type whose encoding loses information.
-        pairs.sort { $0.key.lexicographicallyPrecedes($1.key) || ($0.key == $1.key && $0.value.lexicographicallyPrecedes($1.value)) }
+        pairs.sort {
+            $0.key.lexicographicallyPrecedes($1.key)
+                || ($0.key == $1.key && $0.value.lexicographicallyPrecedes($1.value))
+        }
         return pairs.flatMap { [$0.key, $0.value] }
     }
 }

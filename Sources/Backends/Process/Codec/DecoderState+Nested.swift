@@ -23,7 +23,9 @@ extension DecoderState {
             if let arrayType = T.self as? any ArrayFastPath.Type {
                 do {
                     if let fast = try arrayType.decodeFast(from: self, at: offset, limit: limit) {
-                        guard let value = fast as? T else { throw WireError(message: "array type mismatch for \(T.self)") }
+                        guard let value = fast as? T else {
+                            throw WireError(message: "array type mismatch for \(T.self)")
+                        }
                         return value
                     }
                 } catch let error as WireError {

@@ -32,7 +32,8 @@ final class DecoderState {
     @inline(__always)
     func require(_ count: Int, at offset: Int, limit: Int) throws {
         guard offset >= 0, count >= 0, offset <= limit, count <= limit - offset else {
-            throw WireError(message: "truncated data: \(count) bytes needed at byte \(offset), \(max(0, limit - offset)) available")
+            throw WireError(
+                message: "truncated data: \(count) bytes needed at byte \(offset), \(max(0, limit - offset)) available")
         }
     }
 
@@ -142,7 +143,8 @@ final class DecoderState {
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: stride)
         guard !overflow else { throw WireError(message: "array length overflows at byte \(offset)") }
         try require(byteCount, at: payload, limit: limit)
-        return PlainStructsHeader(stride: stride, count: count, witness: witness, payload: payload, end: payload + byteCount)
+        return PlainStructsHeader(
+            stride: stride, count: count, witness: witness, payload: payload, end: payload + byteCount)
     }
 
     /// A container's body bounds and entry count, validated against `limit`.
@@ -194,7 +196,8 @@ final class DecoderState {
         if tag == .sharedPacked {
             let reference = try segmentReference(at: &cursor, limit: limit)
             guard reference.byteCount == UInt64(byteCount) else {
-                throw WireError(message: "shared array at byte \(offset) has \(reference.byteCount) bytes for \(count) elements")
+                throw WireError(
+                    message: "shared array at byte \(offset) has \(reference.byteCount) bytes for \(count) elements")
             }
             return PackedHeader(kind: kind, count: count, payload: cursor, reference: reference, end: cursor)
         }
@@ -207,7 +210,9 @@ final class DecoderState {
         let start = cursor
         func field32() throws -> Int32 {
             let value = try varint(at: &cursor, limit: limit)
-            guard value <= UInt64(UInt32.max) else { throw WireError(message: "bad shared array reference at byte \(start)") }
+            guard value <= UInt64(UInt32.max) else {
+                throw WireError(message: "bad shared array reference at byte \(start)")
+            }
             return Int32(bitPattern: UInt32(value))
         }
         let owner = try field32()
@@ -221,7 +226,8 @@ final class DecoderState {
     /// Calls `body` with a packed array's bytes, inline or mapped from shared memory.
     func withPackedBytes<R>(_ header: PackedHeader, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let reference = header.reference else {
-            return try body(UnsafeRawBufferPointer(start: base + header.payload, count: header.count * header.kind.stride))
+            return try body(
+                UnsafeRawBufferPointer(start: base + header.payload, count: header.count * header.kind.stride))
         }
         guard let segments else {
             throw WireError(message: "an array arrived in shared memory but this decoder cannot map shared memory")

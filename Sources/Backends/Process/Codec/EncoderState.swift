@@ -48,7 +48,9 @@ final class EncoderState {
     /// Canonical mode: unordered collections sorted, no raw struct bytes (see CanonicalEncoding).
     let canonical: Bool
 
-    init(bytes: [UInt8], userInfo: [CodingUserInfoKey: Any], largeArrays: (any LargeArraySink)?, canonical: Bool = false) {
+    init(
+        bytes: [UInt8], userInfo: [CodingUserInfoKey: Any], largeArrays: (any LargeArraySink)?, canonical: Bool = false
+    ) {
         state = .allocate(capacity: 1)
         state.initialize(to: Mutable(bytes: bytes))
         self.userInfo = userInfo
@@ -164,7 +166,8 @@ final class EncoderState {
         guard makeTop(id) else {
             throw failure(
                 "a container was written after a later write to an enclosing container closed it; "
-                    + "the binary encoder needs each nested container to be finished before its parent is written again")
+                    + "the binary encoder needs each nested container to be finished before its parent is written again"
+            )
         }
         let last = stack.count - 1
         guard stack[last].count < UInt32.max else { throw failure("a container with more than 4 billion entries") }

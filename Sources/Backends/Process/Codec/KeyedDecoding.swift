@@ -109,7 +109,9 @@ final class KeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func entry(_ key: Key) throws -> Entry {
         guard let entry = try state.mapErrors(codingPath + [key], { try find(key) }) else {
             throw DecodingError.keyNotFound(
-                key, DecodingError.Context(codingPath: codingPath, debugDescription: "no value for key \"\(key.stringValue)\""))
+                key,
+                DecodingError.Context(
+                    codingPath: codingPath, debugDescription: "no value for key \"\(key.stringValue)\""))
         }
         return entry
     }
@@ -125,23 +127,37 @@ final class KeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     // MARK: Decoding
 
-    func decodeNil(forKey key: Key) throws -> Bool { try read(key) { try state.isNil(at: $0.value, limit: $0.valueEnd) } }
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try read(key) { try state.readBool(at: $0.value, limit: $0.valueEnd) } }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try read(key) { try state.readString(at: $0.value, limit: $0.valueEnd) } }
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try read(key) { try state.readDouble(at: $0.value, limit: $0.valueEnd) } }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try read(key) { try state.readFloat(at: $0.value, limit: $0.valueEnd) } }
+    func decodeNil(forKey key: Key) throws -> Bool {
+        try read(key) { try state.isNil(at: $0.value, limit: $0.valueEnd) }
+    }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        try read(key) { try state.readBool(at: $0.value, limit: $0.valueEnd) }
+    }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String {
+        try read(key) { try state.readString(at: $0.value, limit: $0.valueEnd) }
+    }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+        try read(key) { try state.readDouble(at: $0.value, limit: $0.valueEnd) }
+    }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
+        try read(key) { try state.readFloat(at: $0.value, limit: $0.valueEnd) }
+    }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(key) }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try integer(key) }
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try integer(key) }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try integer(key) }
-    func decode(_ type: Int128.Type, forKey key: Key) throws -> Int128 { try read(key) { try state.readInt128(at: $0.value, limit: $0.valueEnd) } }
+    func decode(_ type: Int128.Type, forKey key: Key) throws -> Int128 {
+        try read(key) { try state.readInt128(at: $0.value, limit: $0.valueEnd) }
+    }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try integer(key) }
     func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try integer(key) }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try integer(key) }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
-    func decode(_ type: UInt128.Type, forKey key: Key) throws -> UInt128 { try read(key) { try state.readUInt128(at: $0.value, limit: $0.valueEnd) } }
+    func decode(_ type: UInt128.Type, forKey key: Key) throws -> UInt128 {
+        try read(key) { try state.readUInt128(at: $0.value, limit: $0.valueEnd) }
+    }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let entry = try entry(key)
@@ -160,10 +176,17 @@ final class KeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func superDecoder() throws -> any Decoder {
         let key = SuperKey()
-        guard let found = try state.mapErrors(codingPath + [key], { try allEntries().first { entry in
-            entry.keyCount == 5 && memcmp("super", state.base + entry.keyStart, 5) == 0
-        } }) else {
-            throw DecodingError.keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "no value for key \"super\""))
+        guard
+            let found = try state.mapErrors(
+                codingPath + [key],
+                {
+                    try allEntries().first { entry in
+                        entry.keyCount == 5 && memcmp("super", state.base + entry.keyStart, 5) == 0
+                    }
+                })
+        else {
+            throw DecodingError.keyNotFound(
+                key, DecodingError.Context(codingPath: codingPath, debugDescription: "no value for key \"super\""))
         }
         return decoder(for: key, entry: found)
     }
@@ -171,6 +194,7 @@ final class KeyedDecoding<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func superDecoder(forKey key: Key) throws -> any Decoder { decoder(for: key, entry: try entry(key)) }
 
     private func decoder(for key: any CodingKey, entry: Entry) -> SlotDecoder {
-        SlotDecoder(state: state, offset: entry.value, limit: entry.valueEnd, depth: depth, extraPath: extraPath + [key])
+        SlotDecoder(
+            state: state, offset: entry.value, limit: entry.valueEnd, depth: depth, extraPath: extraPath + [key])
     }
 }

@@ -39,14 +39,17 @@ extension Array: ArrayFastPath where Element: Codable {
         switch try state.tag(at: offset, limit: limit) {
         case .packed, .sharedPacked:
             guard let plainType = Element.self as? any PlainValue.Type else {
-                throw WireError(message: "an array of plain numbers at byte \(offset) cannot be decoded as [\(Element.self)]")
+                throw WireError(
+                    message: "an array of plain numbers at byte \(offset) cannot be decoded as [\(Element.self)]")
             }
             let header = try state.packedHeader(at: offset, limit: limit)
             guard header.kind == plainType.plainKind else {
-                throw WireError(message: "expected an array of \(Element.self) at byte \(offset), found packed \(header.kind)")
+                throw WireError(
+                    message: "expected an array of \(Element.self) at byte \(offset), found packed \(header.kind)")
             }
             // The same shared array in several jobs of a call: copied out of shared memory once.
-            if let reference = header.reference, let earlier = state.segments?.decodedArray(for: reference) as? [Element],
+            if let reference = header.reference,
+                let earlier = state.segments?.decodedArray(for: reference) as? [Element],
                 earlier.count == header.count
             {
                 return earlier
@@ -62,7 +65,9 @@ extension Array: ArrayFastPath where Element: Codable {
         case .plainStructs:
             let header = try state.plainStructsHeader(at: offset, limit: limit)
             guard header.stride == MemoryLayout<Element>.stride, _isPOD(Element.self) else {
-                throw WireError(message: "raw \(header.stride)-byte values at byte \(offset) cannot be decoded as [\(Element.self)]")
+                throw WireError(
+                    message: "raw \(header.stride)-byte values at byte \(offset) cannot be decoded as [\(Element.self)]"
+                )
             }
             let witness = try state.decodeNested(
                 Element.self, at: header.witness, limit: header.payload, keys: [], key: IndexKey(0))

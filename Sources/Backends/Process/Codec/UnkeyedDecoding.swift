@@ -42,7 +42,8 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
     private func peek(_ type: Any.Type) throws -> (offset: Int, end: Int) {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                type, DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
+                type,
+                DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
         }
         let valueEnd = try state.mapErrors(elementPath) { try state.valueEnd(at: cursor, limit: end) }
         return (cursor, valueEnd)
@@ -66,17 +67,23 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
     private mutating func nextPacked<P: PlainValue>(_ header: DecoderState.PackedHeader, as type: P.Type) throws -> P {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                type, DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
+                type,
+                DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
         }
         guard header.kind == P.plainKind else {
             throw DecodingError.typeMismatch(
-                type, DecodingError.Context(codingPath: elementPath, debugDescription: "the array holds \(header.kind) values"))
+                type,
+                DecodingError.Context(
+                    codingPath: elementPath, debugDescription: "the array holds \(header.kind) values"))
         }
         let index = currentIndex
         let value = try state.mapErrors(elementPath) {
             try state.withPackedBytes(header) { raw -> P in
-                let element = UnsafeRawBufferPointer(rebasing: raw[(index * P.plainKind.stride)...].prefix(P.plainKind.stride))
-                guard P.isValidRepresentation(element) else { throw WireError(message: "invalid \(P.self) in a packed array") }
+                let element = UnsafeRawBufferPointer(
+                    rebasing: raw[(index * P.plainKind.stride)...].prefix(P.plainKind.stride))
+                guard P.isValidRepresentation(element) else {
+                    throw WireError(message: "invalid \(P.self) in a packed array")
+                }
                 return element.loadUnaligned(as: P.self)
             }
         }
@@ -92,7 +99,8 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
     mutating func decodeNil() throws -> Bool {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(
-                Never?.self, DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
+                Never?.self,
+                DecodingError.Context(codingPath: elementPath, debugDescription: "unkeyed container is at its end"))
         }
         if packed != nil { return false }
         guard try state.mapErrors(elementPath, { try state.isNil(at: cursor, limit: end) }) else { return false }
@@ -101,9 +109,15 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
         return true
     }
 
-    mutating func decode(_ type: Bool.Type) throws -> Bool { let state = state; return try plain(Bool.self) { try state.readBool(at: $0, limit: $1) } }
-    mutating func decode(_ type: Double.Type) throws -> Double { let state = state; return try plain(Double.self) { try state.readDouble(at: $0, limit: $1) } }
-    mutating func decode(_ type: Float.Type) throws -> Float { let state = state; return try plain(Float.self) { try state.readFloat(at: $0, limit: $1) } }
+    mutating func decode(_ type: Bool.Type) throws -> Bool {
+        let state = state; return try plain(Bool.self) { try state.readBool(at: $0, limit: $1) }
+    }
+    mutating func decode(_ type: Double.Type) throws -> Double {
+        let state = state; return try plain(Double.self) { try state.readDouble(at: $0, limit: $1) }
+    }
+    mutating func decode(_ type: Float.Type) throws -> Float {
+        let state = state; return try plain(Float.self) { try state.readFloat(at: $0, limit: $1) }
+    }
     mutating func decode(_ type: Int.Type) throws -> Int { try integer() }
     mutating func decode(_ type: Int8.Type) throws -> Int8 { try integer() }
     mutating func decode(_ type: Int16.Type) throws -> Int16 { try integer() }
@@ -139,7 +153,9 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
                 let value = try nextPacked(packed, as: plainType) as? T
             else {
                 throw DecodingError.typeMismatch(
-                    type, DecodingError.Context(codingPath: elementPath, debugDescription: "the array holds \(packed.kind) values"))
+                    type,
+                    DecodingError.Context(
+                        codingPath: elementPath, debugDescription: "the array holds \(packed.kind) values"))
             }
             return value
         }
@@ -177,13 +193,17 @@ struct UnkeyedDecoding: UnkeyedDecodingContainer {
     }
 
     private func decoder(_ offset: Int, _ valueEnd: Int) -> SlotDecoder {
-        SlotDecoder(state: state, offset: offset, limit: valueEnd, depth: depth, extraPath: extraPath + [IndexKey(currentIndex)])
+        SlotDecoder(
+            state: state, offset: offset, limit: valueEnd, depth: depth, extraPath: extraPath + [IndexKey(currentIndex)]
+        )
     }
 
     private func requireUnpacked(_ type: Any.Type) throws {
         if let packed {
             throw DecodingError.typeMismatch(
-                type, DecodingError.Context(codingPath: elementPath, debugDescription: "the array holds \(packed.kind) values"))
+                type,
+                DecodingError.Context(
+                    codingPath: elementPath, debugDescription: "the array holds \(packed.kind) values"))
         }
     }
 

@@ -60,8 +60,11 @@ final class StandardErrorRelay: @unchecked Sendable {
             FileDescriptorIO.writeAll(fd, batch)
             batch.removeAll(keepingCapacity: true)
             if lost > 0 {
-                FileDescriptorIO.writeAll(fd, Array(
-                    "[ParallelKit: \(lost) bytes of worker standard error dropped: this process's standard error was not being read]\n".utf8))
+                FileDescriptorIO.writeAll(
+                    fd,
+                    Array(
+                        "[ParallelKit: \(lost) bytes of worker standard error dropped: this process's standard error was not being read]\n"
+                            .utf8))
             }
         }
     }

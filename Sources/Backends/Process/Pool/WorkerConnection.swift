@@ -280,9 +280,11 @@ final class WorkerConnection: EventHandler {
             let header = try BatchResultHeader(reading: frame.body)
             finishCurrent(batchID: header.batchID, with: .finished(frame.body))
         case .batchFailure:
-            let report = try BinaryDecoder().decode(BatchFailureReport.self, from: frame.body, range: 0..<frame.body.count)
+            let report = try BinaryDecoder().decode(
+                BatchFailureReport.self, from: frame.body, range: 0..<frame.body.count)
             if let current, current.batchID == report.batchID, !(0..<current.count).contains(report.completedCount) {
-                throw FrameError.malformed("failure after \(report.completedCount) tasks of a batch of \(current.count)")
+                throw FrameError.malformed(
+                    "failure after \(report.completedCount) tasks of a batch of \(current.count)")
             }
             finishCurrent(batchID: report.batchID, with: .failed(report))
         case .workerFault:
@@ -362,7 +364,9 @@ final class WorkerConnection: EventHandler {
             if StderrTail.startsCrashReport(String(decoding: stderrLine, as: UTF8.self)) { holdingStderr = true }
         }
         if holdingStderr {
-            if heldStderr.count < Self.heldStderrLimit { heldStderr.append(contentsOf: bytes.prefix(Self.heldStderrLimit - heldStderr.count)) }
+            if heldStderr.count < Self.heldStderrLimit {
+                heldStderr.append(contentsOf: bytes.prefix(Self.heldStderrLimit - heldStderr.count))
+            }
         } else {
             StandardErrorRelay.shared.forward(bytes)
         }
@@ -389,9 +393,11 @@ final class WorkerConnection: EventHandler {
             guard self.phase == .busy || self.phase == .retiring, let batch = self.current else { return }
             let stopped = Self.isStopped(self.process.pid)
             if stopped && !self.reportedStop {
-                let running = self.runningOffset(of: batch).map { "task \(batch.firstIndex + $0)" }
+                let running =
+                    self.runningOffset(of: batch).map { "task \(batch.firstIndex + $0)" }
                     ?? "tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count)"
-                let text = "[Parallel] worker process \(self.process.pid) running \(running) is stopped (SIGSTOP or a "
+                let text =
+                    "[Parallel] worker process \(self.process.pid) running \(running) is stopped (SIGSTOP or a "
                     + "debugger); the call waits until it continues (kill -CONT \(self.process.pid)). Set a timeout "
                     + "to end stopped workers.\n"
                 Array(text.utf8).withUnsafeBytes { StandardErrorRelay.shared.forward($0) }
@@ -546,7 +552,8 @@ final class WorkerConnection: EventHandler {
     private func describeCrash(of batch: QueuedBatch, status: ExitStatus) -> ParallelError {
         let offset = runningOffset(of: batch)
         let index = batch.firstIndex + (offset ?? 0)
-        let which = offset == nil
+        let which =
+            offset == nil
             ? "the batch of tasks \(batch.firstIndex)..<\(batch.firstIndex + batch.count) (task \(index) is its first; the running one is unknown)"
             : "task \(index)"
         let how = process.remote == nil ? "\(status)" : "ended: its launcher \(status)"
@@ -569,7 +576,9 @@ final class WorkerConnection: EventHandler {
         if let remote = process.remote {
             // Unreachable hosts, impossible partitions, refused secrets and other builds all
             // repeat for the next worker: say why once instead of retrying.
-            if startTimedOutAt { return StartFailure(message: remote.describeStartTimeout() + stderrText, isPermanent: true) }
+            if startTimedOutAt {
+                return StartFailure(message: remote.describeStartTimeout() + stderrText, isPermanent: true)
+            }
             return StartFailure(
                 message: "\(remote.name) \(status) before connecting back." + stderrText, isPermanent: true)
         }

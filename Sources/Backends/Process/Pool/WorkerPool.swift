@@ -299,7 +299,8 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     private func failIfStarved() {
         guard spawningBlocked, !workers.contains(where: \.isActive) else { return }
         let error = ParallelError(
-            .workerCrashed, "worker processes could not be started (no task was run): \(lastStartFailure ?? "unknown reason")")
+            .workerCrashed,
+            "worker processes could not be started (no task was run): \(lastStartFailure ?? "unknown reason")")
         gaveUp = error
         for waiter in readyWaiters { waiter.resume(throwing: error) }
         readyWaiters.removeAll()

@@ -49,7 +49,9 @@ struct FrameBuilder {
     mutating func finish() throws -> [UInt8] {
         let length = bytes.count - 4
         guard length <= FrameLimits.maxLength else { throw FrameError.tooLarge(length) }
-        bytes.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 0, as: UInt32.self) }
+        bytes.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 0, as: UInt32.self)
+        }
         return bytes
     }
 }
@@ -70,7 +72,8 @@ enum FrameError: Error, CustomStringConvertible, Equatable {
     var description: String {
         switch self {
         case .badLength(let n): "corrupt frame length \(n)"
-        case .tooLarge(let n): "a message of \(n) bytes is larger than the 4 GiB frame limit; pass large arrays as SharedArray or keep maxNbytes enabled"
+        case .tooLarge(let n):
+            "a message of \(n) bytes is larger than the 4 GiB frame limit; pass large arrays as SharedArray or keep maxNbytes enabled"
         case .truncated(let n): "the stream ended \(n) bytes into a frame"
         case .malformed(let what): "malformed frame: \(what)"
         case .unexpected(let kind): "unexpected frame kind \(kind)"

@@ -1,6 +1,6 @@
-import ParallelCore
 import Foundation
 import Glibc
+import ParallelCore
 
 // Shared memory is committed with posix_fallocate so that running out shows up as an error at
 // creation instead of a SIGBUS at first write. But shmem has no size limit of its own: asking a
@@ -25,7 +25,8 @@ enum AvailableSpace {
             if fstatvfs(fd, &fileSystem) == 0 {
                 let free = Int(clamping: UInt64(fileSystem.f_bavail) &* UInt64(fileSystem.f_frsize))
                 if byteCount > free {
-                    throw SystemError("shared memory of \(byteCount) bytes: the temp folder has \(free) bytes free", ENOSPC)
+                    throw SystemError(
+                        "shared memory of \(byteCount) bytes: the temp folder has \(free) bytes free", ENOSPC)
                 }
             }
         }
@@ -46,7 +47,9 @@ enum AvailableSpace {
             candidates.append(kilobytes * 1024)
         }
         for (limitPath, usagePath) in Platform.cgroupMemoryFiles {
-            guard let limit = readNumber(limitPath), let usage = readNumber(usagePath), limit < Int.max / 2 else { continue }
+            guard let limit = readNumber(limitPath), let usage = readNumber(usagePath), limit < Int.max / 2 else {
+                continue
+            }
             candidates.append(max(0, limit - usage))
         }
         return candidates.min()

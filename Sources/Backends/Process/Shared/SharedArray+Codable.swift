@@ -48,13 +48,16 @@ extension SharedArray: Codable {
         guard descriptor.elementType == elementType, descriptor.stride == MemoryLayout<Element>.stride,
             descriptor.count >= 0
         else {
-            throw corrupted("a SharedArray of \(descriptor.elementType) cannot be decoded as SharedArray<\(Element.self)>")
+            throw corrupted(
+                "a SharedArray of \(descriptor.elementType) cannot be decoded as SharedArray<\(Element.self)>")
         }
         let (byteCount, overflow) = descriptor.count.multipliedReportingOverflow(by: descriptor.stride)
         guard !overflow else { throw corrupted("SharedArray size overflows") }
         let segment: SharedSegment
         if let inline = descriptor.inline {
-            guard inline.count == byteCount else { throw corrupted("SharedArray holds \(inline.count) bytes, expected \(byteCount)") }
+            guard inline.count == byteCount else {
+                throw corrupted("SharedArray holds \(inline.count) bytes, expected \(byteCount)")
+            }
             segment = try inline.withUnsafeBytes { try SharedSegment.privateCopy(of: $0) }
         } else if let reference = descriptor.reference, reference.byteCount == UInt64(byteCount) {
             let mode = decoder.userInfo[.parallelKitMmapMode] as? MmapMode ?? .r

@@ -72,7 +72,8 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     ///   why shared memory cannot be created.
     public init(repeating repeatedValue: Element, count: Int) throws {
         storage = try SharedArrayStorage.create(count: count, stride: MemoryLayout<Element>.stride)
-        storage.segment.base?.bindMemory(to: Element.self, capacity: count).initialize(repeating: repeatedValue, count: count)
+        storage.segment.base?.bindMemory(to: Element.self, capacity: count).initialize(
+            repeating: repeatedValue, count: count)
     }
 
     init(storage: SharedArrayStorage) {
@@ -93,13 +94,18 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     /// - Precondition: `position` is in bounds; for the setter, ``isWritable``.
     public subscript(position: Int) -> Element {
         get {
-            precondition(position >= 0 && position < storage.count, "SharedArray index \(position) out of range 0..<\(storage.count)")
+            precondition(
+                position >= 0 && position < storage.count,
+                "SharedArray index \(position) out of range 0..<\(storage.count)")
             return storage.segment.base!.load(fromByteOffset: position * MemoryLayout<Element>.stride, as: Element.self)
         }
         nonmutating set {
-            precondition(position >= 0 && position < storage.count, "SharedArray index \(position) out of range 0..<\(storage.count)")
+            precondition(
+                position >= 0 && position < storage.count,
+                "SharedArray index \(position) out of range 0..<\(storage.count)")
             storage.requireWritable()
-            storage.segment.base!.storeBytes(of: newValue, toByteOffset: position * MemoryLayout<Element>.stride, as: Element.self)
+            storage.segment.base!.storeBytes(
+                of: newValue, toByteOffset: position * MemoryLayout<Element>.stride, as: Element.self)
         }
     }
 
@@ -120,7 +126,9 @@ public struct SharedArray<Element: BitwiseCopyable & Sendable>: RandomAccessColl
     /// Calls `body` with the elements as a mutable buffer; the writes go to the shared memory.
     /// - Precondition: ``isWritable``.
     /// - Complexity: O(1).
-    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+    public func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Element>) throws -> R
+    ) rethrows -> R {
         storage.requireWritable()
         let base = storage.segment.base?.assumingMemoryBound(to: Element.self)
         return try body(UnsafeMutableBufferPointer(start: base, count: base == nil ? 0 : storage.count))
@@ -166,7 +174,8 @@ final class SharedArrayStorage: Sendable {
         } catch let error as SystemError {
             // Callers catch `ParallelError`; the system call's reason stays in the message.
             throw ParallelError.invalid(
-                "SharedArray", "shared memory for \(count) elements (\(byteCount) bytes) could not be created: \(error)",
+                "SharedArray",
+                "shared memory for \(count) elements (\(byteCount) bytes) could not be created: \(error)",
                 fix: "Use a smaller array, free memory or space in the temp folder, or pass another tempFolder.")
         }
     }

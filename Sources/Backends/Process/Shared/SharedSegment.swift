@@ -1,5 +1,5 @@
-import ParallelCore
 import Glibc
+import ParallelCore
 
 // A region of shared memory: a memfd, or a file in a private temp folder that is unlinked as soon
 // as it is open, so nothing can be left behind on disk whatever way the process ends. Workers map
@@ -22,7 +22,9 @@ final class SharedSegment: @unchecked Sendable {
     /// The owner's descriptor (kept open so workers can reach the file); -1 in other processes.
     private let fd: Int32
 
-    private init(base: UnsafeMutableRawPointer?, byteCount: Int, isWritable: Bool, reference: SegmentReference?, fd: Int32) {
+    private init(
+        base: UnsafeMutableRawPointer?, byteCount: Int, isWritable: Bool, reference: SegmentReference?, fd: Int32
+    ) {
         self.base = base
         self.byteCount = byteCount
         self.isWritable = isWritable
@@ -109,8 +111,10 @@ final class SharedSegment: @unchecked Sendable {
         let base: UnsafeMutableRawPointer?
         switch access {
         case .readOnly: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ, flags: MAP_SHARED)
-        case .readWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
-        case .copyOnWrite: base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
+        case .readWrite:
+            base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
+        case .copyOnWrite:
+            base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
         }
         // A shared mapping keeps the owner's reference, so it can be passed on (to a nested
         // pool); a private one has diverged from it.
@@ -121,7 +125,9 @@ final class SharedSegment: @unchecked Sendable {
 
     /// A private, writable, anonymous copy of `bytes` (a `SharedArray` sent with mmap disabled).
     static func privateCopy(of bytes: UnsafeRawBufferPointer) throws -> SharedSegment {
-        guard bytes.count > 0 else { return SharedSegment(base: nil, byteCount: 0, isWritable: true, reference: nil, fd: -1) }
+        guard bytes.count > 0 else {
+            return SharedSegment(base: nil, byteCount: 0, isWritable: true, reference: nil, fd: -1)
+        }
         guard let base = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             base != MAP_FAILED
         else { throw SystemError("mmap", errno) }
@@ -129,7 +135,9 @@ final class SharedSegment: @unchecked Sendable {
         return SharedSegment(base: base, byteCount: bytes.count, isWritable: true, reference: nil, fd: -1)
     }
 
-    private static func map(fd: Int32, byteCount: Int, protection: Int32, flags: Int32) throws -> UnsafeMutableRawPointer? {
+    private static func map(
+        fd: Int32, byteCount: Int, protection: Int32, flags: Int32
+    ) throws -> UnsafeMutableRawPointer? {
         // mmap rejects a length of 0; an empty array needs no memory.
         guard byteCount > 0 else { return nil }
         guard let base = mmap(nil, byteCount, protection, flags, fd, 0), base != MAP_FAILED else {

@@ -162,13 +162,16 @@ final class TempFolder: Sendable {
         let owner = info.st_uid
         guard owner == geteuid() || owner == 0 else {
             throw unusable(
-                folder, "it belongs to another user (uid \(owner)), who could rename or replace the files ParallelKit puts there")
+                folder,
+                "it belongs to another user (uid \(owner)), who could rename or replace the files ParallelKit puts there"
+            )
         }
         let othersMayWrite = info.st_mode & (S_IWGRP | S_IWOTH) != 0
         let sticky = info.st_mode & S_ISVTX != 0
         if othersMayWrite && !sticky {
             throw unusable(
-                folder, "it is writable by other users and has no sticky bit (mode \(String(info.st_mode & 0o7777, radix: 8))), "
+                folder,
+                "it is writable by other users and has no sticky bit (mode \(String(info.st_mode & 0o7777, radix: 8))), "
                     + "so they could swap ParallelKit's files for links to yours. Use a folder only you can write, or set "
                     + "the sticky bit (chmod +t) as /tmp has")
         }

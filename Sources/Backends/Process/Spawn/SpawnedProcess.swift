@@ -1,5 +1,5 @@
-import ParallelCore
 import Foundation
+import ParallelCore
 
 // Starting a worker: posix_spawn of the executable (never fork: a forked copy of a threaded Swift
 // process is unsafe to run Swift in), with the protocol pipes on fds 3 and 4, the status board on
@@ -101,7 +101,8 @@ package struct SpawnedProcess: Sendable {
 
             // The pipes' inode numbers are the handshake that tells the worker's constructor a
             // ParallelKit parent made them (a stray variable cannot match them).
-            let requestValue = "PARALLELKIT_WORKER=\(FrameLimits.protocolVersion):\(getpid()):3:4:5:"
+            let requestValue =
+                "PARALLELKIT_WORKER=\(FrameLimits.protocolVersion):\(getpid()):3:4:5:"
                 + "\(try pipeInode(request.read)):\(try pipeInode(reply.write))"
             let pid = try withCStrings([argument0]) { argv in
                 try withCStrings(environment + [requestValue]) { envp in
@@ -111,7 +112,9 @@ package struct SpawnedProcess: Sendable {
                     return pid
                 }
             }
-            for fd in [request.read, reply.write, errors.write, boardFD, childRequest, childReply, childErrors, childBoard] {
+            for fd in [
+                request.read, reply.write, errors.write, boardFD, childRequest, childReply, childErrors, childBoard,
+            ] {
                 close(fd)
             }
             let pidFD = Platform.openProcessHandle(pid)
@@ -121,7 +124,8 @@ package struct SpawnedProcess: Sendable {
             Platform.setPipeCapacity(request.write, bytes: 1 << 20)
             Platform.setPipeCapacity(reply.read, bytes: 1 << 20)
             return SpawnedProcess(
-                pid: pid, pidFD: pidFD, requestFD: request.write, replyFD: reply.read, stderrFD: errors.read, board: board)
+                pid: pid, pidFD: pidFD, requestFD: request.write, replyFD: reply.read, stderrFD: errors.read,
+                board: board)
         } catch {
             closeAll()
             throw error
@@ -149,7 +153,9 @@ package struct SpawnedProcess: Sendable {
     }
 
     /// Calls `body` with a NULL-terminated C array of `strings`.
-    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) throws -> R) rethrows -> R {
+    private static func withCStrings<R>(
+        _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) throws -> R
+    ) rethrows -> R {
         let pointers = strings.map { strdup($0) }
         defer { for pointer in pointers { free(pointer) } }
         return try body(pointers + [nil])

@@ -47,7 +47,8 @@ enum BatchExecutor {
         do {
             jobs = try WorkerDecoding.decoder(mmapMode: header.mmapMode).decode([Job].self, from: body, range: payload)
         } catch {
-            return faultFrame(batchID: header.batchID, "could not decode the jobs of tasks \(header.firstIndex)...: \(error)")
+            return faultFrame(
+                batchID: header.batchID, "could not decode the jobs of tasks \(header.firstIndex)...: \(error)")
         }
         guard jobs.count == header.count else {
             return faultFrame(batchID: header.batchID, "batch announced \(header.count) jobs but carried \(jobs.count)")
@@ -61,7 +62,9 @@ enum BatchExecutor {
         // "Every task ran" (offset == count), before the results are encoded and sent: a call's
         // timeout covers the tasks' run, not the transfer of a large result (red-team F13).
         if header.reportTaskStarts {
-            notify(TaskStartedNotice(batchID: header.batchID, offset: UInt32(truncatingIfNeeded: jobs.count), startedAt: finishedAt))
+            notify(
+                TaskStartedNotice(
+                    batchID: header.batchID, offset: UInt32(truncatingIfNeeded: jobs.count), startedAt: finishedAt))
         }
         if let failure {
             return failureFrame(
@@ -77,7 +80,8 @@ enum BatchExecutor {
             // `failureFrame` blames the first task whose result cannot be encoded and returns the
             // results before it; when each result encodes alone (the frame is too large), the
             // error concerns the batch and is reported on its first task.
-            return failureFrame(header: header, outputs: outputs, error: error, startedAt: startedAt, finishedAt: finishedAt)
+            return failureFrame(
+                header: header, outputs: outputs, error: error, startedAt: startedAt, finishedAt: finishedAt)
         }
     }
 
@@ -94,7 +98,9 @@ enum BatchExecutor {
             // so a crash can be pinned on the exact task.
             let now = report ? MonotonicClock.now() : 0
             board.taskStarted(batchID: batchID, offset: offset, at: now)
-            if report { notify(TaskStartedNotice(batchID: batchID, offset: UInt32(truncatingIfNeeded: offset), startedAt: now)) }
+            if report {
+                notify(TaskStartedNotice(batchID: batchID, offset: UInt32(truncatingIfNeeded: offset), startedAt: now))
+            }
             do {
                 outputs.append(try await jobs[offset].run())
             } catch {

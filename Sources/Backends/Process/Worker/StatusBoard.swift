@@ -1,6 +1,6 @@
 import CParallelSupport
-import ParallelCore
 import Glibc
+import ParallelCore
 
 // A page of shared memory per worker where it notes which task it is running. Writing it costs a
 // few nanoseconds per task (no system call), so it is always on, and when a worker dies the parent

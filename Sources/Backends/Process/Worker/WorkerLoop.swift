@@ -36,7 +36,8 @@ package final class WorkerLoop: Sendable {
     func send(_ frame: [UInt8]) {
         let delivered = writeLock.withLock { _ -> Bool in
             guard FileIdentity(of: replyFD) == replyIdentity else {
-                let message = "ParallelKit worker: Fatal error: its reply pipe (fd \(replyFD)) was closed or replaced by a "
+                let message =
+                    "ParallelKit worker: Fatal error: its reply pipe (fd \(replyFD)) was closed or replaced by a "
                     + "job (a job must not close or dup2 over descriptors it did not open); the worker ends\n"
                 FileDescriptorIO.writeAll(2, Array(message.utf8))
                 Self.exitWorker(3)

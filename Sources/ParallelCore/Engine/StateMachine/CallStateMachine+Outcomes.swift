@@ -52,7 +52,8 @@ extension CallStateMachine {
                     ParallelError(
                         .invalidArgument, taskIndex: range.lowerBound,
                         "the backend reported \(values.count) results for the \(range.count) tasks "
-                            + "\(range.lowerBound)..<\(range.upperBound): the backend is broken. Report it to its author."),
+                            + "\(range.lowerBound)..<\(range.upperBound): the backend is broken. Report it to its author."
+                    ),
                     taskIndex: range.lowerBound)
             }
         }
@@ -127,7 +128,9 @@ extension CallStateMachine {
             if configuration.reportsProgress { emit(.progress(.failed(record, willRetry: true))) }
             if configuration.verbose >= 10 {
                 let wait = delay > .zero ? " in \(Self.seconds(delay)) s" : ""
-                say("Task \(index) failed (attempt \(attempt) of \(configuration.retry.maxAttempts)), retrying\(wait): \(error)")
+                say(
+                    "Task \(index) failed (attempt \(attempt) of \(configuration.retry.maxAttempts)), retrying\(wait): \(error)"
+                )
             }
             if delay > .zero {
                 let due = now &+ delay.nanoseconds
