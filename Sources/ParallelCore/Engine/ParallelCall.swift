@@ -175,13 +175,19 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         while let action = machine.nextAction() {
             switch action {
             case .take(let count):
-                let taken = source.take(count)
+                let taken: ArraySlice<Element>
+                do {
+                    taken = try await source.take(count, isolation: isolation)
+                } catch {
+                    machine.inputFailed(error)
+                    continue
+                }
                 inputs.append(taken)
                 machine.inputsTaken(taken.count)
             case .takeRest:
                 var count = 0
                 while true {
-                    let chunk = source.take(4096)
+                    let chunk = (try? await source.take(4096, isolation: isolation)) ?? []
                     count += chunk.count
                     if chunk.count < 4096 { break }
                 }

@@ -131,7 +131,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         }
         do {
             if Task.isCancelled { throw CancellationError() }
-            guard let element = takeNext() else {
+            guard let element = try await takeNext(isolation: isolation) else {
                 finish()
                 if let progress {
                     if source.knownCount == nil { progress.totalBecameKnown(counters.dispatchedTasks) }
@@ -167,16 +167,22 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
         }
     }
 
-    private func takeNext() -> Element? {
+    private func takeNext(isolation: isolated (any Actor)? = #isolation) async throws -> Element? {
         if case .fixed(let size) = plan.batchSize, size > 1 {
             // joblib takes a fixed batch's inputs before running any of them.
             if pending.isEmpty && !drained {
-                pending = source.take(size)
+                pending = try await source.take(size, isolation: isolation)
                 if pending.count < size { drained = true }
             }
             return pending.popFirst()
         }
-        return drained ? nil : source.takeOne()
+        if drained { return nil }
+        if source.asyncInput != nil {
+            let next = try await source.take(1, isolation: isolation).first
+            if next == nil { drained = true }
+            return next
+        }
+        return source.takeOne()
     }
 
     /// Runs one task under the retry policy: straight through the kernel, with no batch, no

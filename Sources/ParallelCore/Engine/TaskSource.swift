@@ -17,6 +17,8 @@ package struct TaskSource<Element> {
     @usableFromInline package let knownCount: Int?
     /// Whether taking inputs has no observable effect (an array), so the engine may take them all.
     @usableFromInline package let isInert: Bool
+    /// The input when it is an `AsyncSequence`: taken with `await`, on the caller's isolation.
+    @usableFromInline package let asyncInput: (any AsyncTaskInput<Element>)?
 
     @inlinable
     package init<S: Sequence>(_ sequence: S) where S.Element == Element {
@@ -34,6 +36,7 @@ package struct TaskSource<Element> {
             }
             knownCount = array.count
             isInert = true
+            asyncInput = nil
         } else {
             let state = IteratorBox(sequence.makeIterator())
             take = { n in
@@ -49,7 +52,65 @@ package struct TaskSource<Element> {
             takeOne = { state.next() }
             knownCount = (sequence as? any RandomAccessCollection)?.count
             isInert = false
+            asyncInput = nil
         }
+    }
+
+    /// A source over an `AsyncSequence`: inputs that arrive over time, consumed lazily under the
+    /// same pre-dispatch rule. Its length is unknown until it ends.
+    @inlinable
+    package init<S: AsyncSequence>(async sequence: S) where S.Element == Element {
+        take = { _ in [] }
+        takeOne = { nil }
+        knownCount = nil
+        isInert = false
+        asyncInput = AsyncIteratorBox(sequence.makeAsyncIterator())
+    }
+
+    /// Takes up to `n` more inputs, awaiting an asynchronous input on the caller's isolation.
+    /// - Throws: what the input sequence throws.
+    @inlinable
+    package func take(_ n: Int, isolation: isolated (any Actor)?) async throws -> ArraySlice<Element> {
+        guard let asyncInput else { return take(n) }
+        return try await asyncInput.take(n, isolation: isolation)
+    }
+}
+
+/// An asynchronous input as the engine takes it: in chunks, on the caller's isolation.
+@usableFromInline
+package protocol AsyncTaskInput<Element>: AnyObject {
+    associatedtype Element
+    /// Takes up to `n` more inputs; fewer means the sequence ended.
+    func take(_ n: Int, isolation: isolated (any Actor)?) async throws -> ArraySlice<Element>
+}
+
+/// An `AsyncSequence`'s iterator, iterated once, only as far as the engine asks; once it returns
+/// `nil` (or throws) it is not called again.
+@usableFromInline
+final class AsyncIteratorBox<Iterator: AsyncIteratorProtocol>: AsyncTaskInput {
+    @usableFromInline var iterator: Iterator
+    @usableFromInline var drained = false
+
+    @inlinable init(_ iterator: Iterator) { self.iterator = iterator }
+
+    @inlinable
+    func take(_ n: Int, isolation: isolated (any Actor)?) async throws -> ArraySlice<Iterator.Element> {
+        guard !drained, n > 0 else { return [] }
+        var chunk = [Iterator.Element]()
+        chunk.reserveCapacity(min(n, 1024))
+        do {
+            while chunk.count < n {
+                guard let element = try await iterator.next(isolation: isolation) else {
+                    drained = true
+                    break
+                }
+                chunk.append(element)
+            }
+        } catch {
+            drained = true
+            throw error
+        }
+        return chunk[...]
     }
 }
 

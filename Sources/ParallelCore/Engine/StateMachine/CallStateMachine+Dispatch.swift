@@ -57,6 +57,15 @@ extension CallStateMachine {
         finishIfSettled()
     }
 
+    /// Taking inputs failed: an `AsyncSequence` input threw. The call ends with that error, in
+    /// every mode (it is not a task's failure).
+    package mutating func inputFailed(_ error: any Error) {
+        guard pendingTake != nil else { return }
+        pendingTake = nil
+        sourceDrained = true
+        failCall(error, taskIndex: takenCount)
+    }
+
     /// Makes every dispatch the rules allow now: re-runs first, then the window or the dispatches
     /// owed by completed batches, unless backpressure holds them back.
     mutating func pump() {
