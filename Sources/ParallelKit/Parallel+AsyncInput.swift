@@ -110,4 +110,44 @@ extension Parallel {
     ) -> ParallelResults<IndexedResult<J.Output>> where S.Element == J {
         makeIndexedFateResults(TaskSource(async: jobs), makeJobKernel(J.self), maxFailures: maxFailures)
     }
+
+    /// `transform` over the inputs of an `AsyncSequence`, results in input order. The inputs are
+    /// taken lazily as tasks of the general engine; the rules are those of `map` over a
+    /// collection.
+    @inlinable
+    public func map<S: AsyncSequence, R: Sendable>(
+        _ inputs: S, isolation: isolated (any Actor)? = #isolation,
+        _ transform: @escaping @Sendable (S.Element) throws -> R
+    ) async throws -> [R] where S.Element: Sendable {
+        try await runList(TaskSource(async: inputs), makeMapKernel(transform), isolation: isolation)
+    }
+
+    /// An `async` `transform` over the inputs of an `AsyncSequence`, results in input order.
+    @inlinable
+    @_disfavoredOverload
+    public func map<S: AsyncSequence, R: Sendable>(
+        _ inputs: S, isolation: isolated (any Actor)? = #isolation,
+        _ transform: @escaping @Sendable (S.Element) async throws -> R
+    ) async throws -> [R] where S.Element: Sendable {
+        try await runList(TaskSource(async: inputs), makeAsyncMapKernel(transform), isolation: isolation)
+    }
+
+    /// `body` on each input of an `AsyncSequence`.
+    @inlinable
+    public func forEach<S: AsyncSequence>(
+        _ inputs: S, isolation: isolated (any Actor)? = #isolation,
+        _ body: @escaping @Sendable (S.Element) throws -> Void
+    ) async throws where S.Element: Sendable {
+        _ = try await runList(TaskSource(async: inputs), makeMapKernel(body), isolation: isolation)
+    }
+
+    /// An `async` `body` on each input of an `AsyncSequence`.
+    @inlinable
+    @_disfavoredOverload
+    public func forEach<S: AsyncSequence>(
+        _ inputs: S, isolation: isolated (any Actor)? = #isolation,
+        _ body: @escaping @Sendable (S.Element) async throws -> Void
+    ) async throws where S.Element: Sendable {
+        _ = try await runList(TaskSource(async: inputs), makeAsyncMapKernel(body), isolation: isolation)
+    }
 }

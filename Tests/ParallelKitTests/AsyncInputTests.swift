@@ -121,3 +121,32 @@ struct AsyncInputTests {
         }
     }
 }
+
+extension AsyncInputTests {
+    /// The numbers 0..<count, as an `AsyncSequence`.
+    struct Numbers: AsyncSequence, Sendable {
+        typealias Element = Int
+        let count: Int
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var next = 0
+            let count: Int
+            mutating func next() async -> Int? {
+                guard next < count else { return nil }
+                defer { next += 1 }
+                return next
+            }
+        }
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(count: count) }
+    }
+
+    @Test("map and forEach over an AsyncSequence, sync and async, nJobs 1 and 2", arguments: [1, 2])
+    func mapAndForEach(nJobs: Int) async throws {
+        let parallel = Parallel(nJobs: nJobs)
+        #expect(try await parallel.map(Numbers(count: 100)) { $0 * 3 } == (0..<100).map { $0 * 3 })
+        #expect(
+            try await parallel.map(Numbers(count: 100)) { (x: Int) async -> Int in x + 1 } == (0..<100).map { $0 + 1 })
+        let seen = Mutex(0)
+        try await parallel.forEach(Numbers(count: 64)) { x in seen.withLock { $0 += x } }
+        #expect(seen.withLock { $0 } == (0..<64).reduce(0, +))
+    }
+}
