@@ -17,7 +17,7 @@ import ParallelCore
 ///
 /// - Concurrency: the input sequence is consumed lazily on the caller's isolation; tasks run
 ///   wherever the backend runs them. Results come back in submission order (or completion order
-///   from ``generatorUnordered(_:isolation:)->ParallelResults<R>``). A task's error is rethrown as the same value and
+///   from `generatorUnordered(_:isolation:)`). A task's error is rethrown as the same value and
 ///   stops the dispatch of the rest; cancelling the calling task stops everything and throws
 ///   `CancellationError`.
 public struct Parallel: Sendable {
