@@ -70,7 +70,7 @@ public struct ParallelResults<Element: Sendable>: AsyncSequence {
             guard !finished else { return nil }
             do {
                 if producer == nil { producer = try await starter.start(isolation: actor) }
-                guard let next = try await producer!.nextBatch(isolation: actor), !next.isEmpty else {
+                guard let next = try await producer!.nextResults(isolation: actor), !next.isEmpty else {
                     finish()
                     return nil
                 }

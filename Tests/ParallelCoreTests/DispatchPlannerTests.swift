@@ -28,7 +28,7 @@ struct DispatchPlannerTests {
             remaining -= taken
             if taken < asked { drained = true }
             guard taken > 0 else { return false }
-            let size = planner.split(taken: taken, asked: asked, batchSize: batchSize, tailRule: preDispatch != nil)
+            let size = planner.split(taken: taken, batchSize: batchSize, tailRule: preDispatch != nil)
             var left = taken
             while left > 0 {
                 ready.append(min(size, left))
@@ -109,10 +109,10 @@ struct DispatchPlannerTests {
         var planner = DispatchPlanner(nJobs: 2, preDispatch: 3)
         #expect(planner.inWindow)
         #expect(planner.takeCount(batchSize: 1) == 2)
-        #expect(planner.split(taken: 2, asked: 2, batchSize: 1, tailRule: true) == 1)
+        #expect(planner.split(taken: 2, batchSize: 1, tailRule: true) == 1)
         #expect(planner.windowRemaining == 1)
         #expect(planner.takeCount(batchSize: 1) == 1)
-        _ = planner.split(taken: 1, asked: 1, batchSize: 1, tailRule: true)
+        _ = planner.split(taken: 1, batchSize: 1, tailRule: true)
         #expect(planner.windowRemaining == 0)
         #expect(planner.takeCount(batchSize: 1) == 0)
         planner.closeWindow()
@@ -124,21 +124,21 @@ struct DispatchPlannerTests {
     func tailRule() {
         var planner = DispatchPlanner(nJobs: 2, preDispatch: nil)
         // A full take splits evenly across the workers.
-        #expect(planner.split(taken: 40, asked: 40, batchSize: 20, tailRule: true) == 20)
+        #expect(planner.split(taken: 40, batchSize: 20, tailRule: true) == 20)
         // A short one is the tail.
-        #expect(planner.split(taken: 39, asked: 40, batchSize: 20, tailRule: true) == 1)
+        #expect(planner.split(taken: 39, batchSize: 20, tailRule: true) == 1)
         var big = DispatchPlanner(nJobs: 2, preDispatch: nil)
-        #expect(big.split(taken: 3620, asked: 4096, batchSize: 2048, tailRule: true) == 181)
+        #expect(big.split(taken: 3620, batchSize: 2048, tailRule: true) == 181)
         // With pre-dispatch "all" joblib never applies the tail rule.
         var all = DispatchPlanner(nJobs: 2, preDispatch: nil)
-        #expect(all.split(taken: 39, asked: 40, batchSize: 20, tailRule: false) == 19)
+        #expect(all.split(taken: 39, batchSize: 20, tailRule: false) == 19)
     }
 
     @Test("a short take inside the window is not a tail: it is split evenly")
     func shortTakeInWindow() {
         var planner = DispatchPlanner(nJobs: 2, preDispatch: 4)
-        #expect(planner.split(taken: 3, asked: 4, batchSize: 3, tailRule: true) == 1)
+        #expect(planner.split(taken: 3, batchSize: 3, tailRule: true) == 1)
         var planner2 = DispatchPlanner(nJobs: 2, preDispatch: 8)
-        #expect(planner2.split(taken: 8, asked: 8, batchSize: 4, tailRule: true) == 4)
+        #expect(planner2.split(taken: 8, batchSize: 4, tailRule: true) == 4)
     }
 }

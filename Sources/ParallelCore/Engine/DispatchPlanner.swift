@@ -26,24 +26,26 @@ package struct DispatchPlanner: Sendable {
 
     /// How many inputs to ask for, given the current batch size.
     package func takeCount(batchSize: Int) -> Int {
-        let big = batchSize.multipliedReportingOverflow(by: nJobs)
-        let full = big.overflow ? Int.max / 2 : big.partialValue
+        let full = fullTake(batchSize: batchSize)
         if let windowRemaining { return min(full, windowRemaining) }
         return full
     }
 
-    /// Records a take of `taken` inputs after asking for `asked`, and returns the batch size to
-    /// split them into.
+    /// Records a take of `taken` inputs and returns the batch size to split them into.
     /// - Parameter tailRule: whether a short take past the window means the input is ending (true
     ///   unless pre-dispatch is "all", where joblib never applies the tail rule).
-    package mutating func split(taken: Int, asked: Int, batchSize: Int, tailRule: Bool) -> Int {
+    package mutating func split(taken: Int, batchSize: Int, tailRule: Bool) -> Int {
         let wasInWindow = inWindow
         if let remaining = windowRemaining { windowRemaining = remaining - taken }
-        let big = batchSize.multipliedReportingOverflow(by: nJobs)
-        let full = big.overflow ? Int.max / 2 : big.partialValue
-        if tailRule && !wasInWindow && taken < full {
+        if tailRule && !wasInWindow && taken < fullTake(batchSize: batchSize) {
             return max(1, taken / (10 * nJobs))
         }
         return max(1, taken / nJobs)
+    }
+
+    /// `batchSize * nJobs`, joblib's take outside the window; half of `Int.max` if that overflows.
+    private func fullTake(batchSize: Int) -> Int {
+        let big = batchSize.multipliedReportingOverflow(by: nJobs)
+        return big.overflow ? Int.max / 2 : big.partialValue
     }
 }

@@ -5,14 +5,14 @@ package protocol ResultProducer<Output>: AnyObject {
     associatedtype Output
     /// The next run of results (never empty), `nil` at the end.
     /// - Throws: the first task error, a `ParallelError`, or `CancellationError`.
-    func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]?
+    func nextResults(isolation: isolated (any Actor)?) async throws -> [Output]?
     /// Runs the call to the end and returns every result in submission order.
     func collect(isolation: isolated (any Actor)?) async throws -> [Output]
 }
 
 extension ParallelCall: ResultProducer {
     /// The next run of outputs (the throwing modes: every settled run is a success).
-    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]? {
+    package func nextResults(isolation: isolated (any Actor)?) async throws -> [Output]? {
         while let next = try await nextRun(isolation: isolation) {
             if case .succeeded(let values) = next.run, !values.isEmpty { return values }
         }
@@ -30,7 +30,7 @@ package final class FateResults<Output: Sendable>: ResultProducer {
 
     package init(_ source: any SettledRunSource<Output>) { self.source = source }
 
-    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Result<Output, TaskFailure>]? {
+    package func nextResults(isolation: isolated (any Actor)?) async throws -> [Result<Output, TaskFailure>]? {
         guard let next = try await source.nextRun(isolation: isolation) else { return nil }
         return Self.fates(next.run)
     }
@@ -60,7 +60,7 @@ package final class IndexedFateResults<Output: Sendable>: ResultProducer {
 
     package init(_ source: any SettledRunSource<Output>) { self.source = source }
 
-    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [IndexedResult<Output>]? {
+    package func nextResults(isolation: isolated (any Actor)?) async throws -> [IndexedResult<Output>]? {
         guard let next = try await source.nextRun(isolation: isolation) else { return nil }
         switch next.run {
         case .succeeded(let values):
@@ -74,7 +74,7 @@ package final class IndexedFateResults<Output: Sendable>: ResultProducer {
 
     package func collect(isolation: isolated (any Actor)?) async throws -> [IndexedResult<Output>] {
         var all: [IndexedResult<Output>] = []
-        while let batch = try await nextBatch(isolation: isolation) { all.append(contentsOf: batch) }
+        while let batch = try await nextResults(isolation: isolation) { all.append(contentsOf: batch) }
         return all
     }
 }

@@ -93,7 +93,7 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
 
     /// Runs the next task and returns its result alone: the tasks run one at a time as the
     /// consumer asks, as in joblib.
-    package func nextBatch(isolation: isolated (any Actor)?) async throws -> [Output]? {
+    package func nextResults(isolation: isolated (any Actor)?) async throws -> [Output]? {
         try await next(isolation: isolation).map { [$0] }
     }
 

@@ -41,7 +41,7 @@ extension CallStateMachine {
             } else if count == 0 {
                 dispatchFoundNothing(fillingWindow: window)
             } else {
-                let size = planner.split(taken: count, asked: asked, batchSize: batchSize, tailRule: tailRule)
+                let size = planner.split(taken: count, batchSize: batchSize, tailRule: tailRule)
                 var start = first
                 let end = first + count
                 while start < end {
