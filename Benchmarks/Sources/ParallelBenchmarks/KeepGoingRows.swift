@@ -36,37 +36,15 @@ func runKeepGoing(_ o: Options) async -> Figures {
     let parallel = Parallel(nJobs: 2, backend: "threading")
     let tasks = (0..<n).map { delayed(square)($0) }
     do {
-        for rep in 0...o.reps {
-            var start = nowNanos()
-            let list = try await parallel(tasks)
-            let listTime = seconds(from: start, to: nowNanos())
-            blackHole(list.count)
-            start = nowNanos()
-            let fates = try await parallel.results(tasks)
-            let resultsTime = seconds(from: start, to: nowNanos())
-            blackHole(fates.count)
-            if rep > 0 {
-                f.samples["k.list", default: []].append(listTime)
-                f.samples["k.results", default: []].append(resultsTime)
-                f.samples["k.ratio", default: []].append(resultsTime / listTime)
-            }
-        }
+        try await timePair(
+            into: &f, reps: o.reps, keys: ("k.list", "k.results", "k.ratio"),
+            baseline: { try await parallel(tasks).count }, variant: { try await parallel.results(tasks).count })
         // Progress: the same call with a handler that counts events, against no progress.
         let events = Mutex(0)
         let counted = Parallel(nJobs: 2, backend: "threading", progress: .handler { _ in events.withLock { $0 += 1 } })
-        for rep in 0...o.reps {
-            var start = nowNanos()
-            let plain = try await parallel(tasks)
-            let plainTime = seconds(from: start, to: nowNanos())
-            start = nowNanos()
-            let withProgress = try await counted(tasks)
-            let progressTime = seconds(from: start, to: nowNanos())
-            blackHole(plain.count &+ withProgress.count)
-            if rep > 0 {
-                f.samples["k.progress", default: []].append(progressTime)
-                f.samples["k.progress.ratio", default: []].append(progressTime / plainTime)
-            }
-        }
+        try await timePair(
+            into: &f, reps: o.reps, keys: (nil, "k.progress", "k.progress.ratio"),
+            baseline: { try await parallel(tasks).count }, variant: { try await counted(tasks).count })
         f.info["k.progress.events"] = String(events.withLock { $0 } / (o.reps + 1))
         guard o.process else {
             f.errors["k.p"] = "skipped (--no-process)"
@@ -74,41 +52,45 @@ func runKeepGoing(_ o: Options) async -> Figures {
         }
         let process = Parallel(nJobs: 2, backend: "process")
         let jobs = (0..<processN).map { SquareJob(i: $0) }
-        for rep in 0...o.reps {
-            var start = nowNanos()
-            let list = try await process(jobs)
-            let listTime = seconds(from: start, to: nowNanos())
-            blackHole(list.count)
-            start = nowNanos()
-            let fates = try await process.results(jobs)
-            let resultsTime = seconds(from: start, to: nowNanos())
-            blackHole(fates.count)
-            if rep > 0 {
-                f.samples["k.p.list", default: []].append(listTime)
-                f.samples["k.p.results", default: []].append(resultsTime)
-                f.samples["k.p.ratio", default: []].append(resultsTime / listTime)
-            }
-        }
+        try await timePair(
+            into: &f, reps: o.reps, keys: ("k.p.list", "k.p.results", "k.p.ratio"),
+            baseline: { try await process(jobs).count }, variant: { try await process.results(jobs).count })
         let chaos = Parallel(nJobs: 2, backend: "process", timeout: .milliseconds(200), retry: .attempts(2))
-        for rep in 0...min(o.reps, 3) {
-            var start = nowNanos()
-            let calm = try await chaos.results((0..<chaosN).map { ChaosBenchJob(index: $0, faults: false) })
-            let calmTime = seconds(from: start, to: nowNanos())
-            start = nowNanos()
-            let stormy = try await chaos.results((0..<chaosN).map { ChaosBenchJob(index: $0, faults: true) })
-            let stormTime = seconds(from: start, to: nowNanos())
-            let failed = stormy.filter { if case .failure = $0 { true } else { false } }.count
-            f.info["k.chaos.failed"] = String(failed)
-            blackHole(calm.count)
-            if rep > 0 {
-                f.samples["k.calm", default: []].append(calmTime)
-                f.samples["k.chaos", default: []].append(stormTime)
-            }
-        }
+        let failed = Mutex(0)
+        try await timePair(
+            into: &f, reps: min(o.reps, 3), keys: ("k.calm", "k.chaos", nil),
+            baseline: { try await chaos.results((0..<chaosN).map { ChaosBenchJob(index: $0, faults: false) }).count },
+            variant: {
+                let stormy = try await chaos.results((0..<chaosN).map { ChaosBenchJob(index: $0, faults: true) })
+                failed.withLock { $0 = stormy.filter { if case .failure = $0 { true } else { false } }.count }
+                return stormy.count
+            })
+        f.info["k.chaos.failed"] = String(failed.withLock { $0 })
     } catch {
         f.errors["k"] = "\(error)"
     }
     return f
+}
+
+/// Times `baseline` then `variant` back to back in each repetition (the first one untimed) and
+/// records their times and the ratio variant / baseline under `keys` (a `nil` key is not recorded).
+func timePair(
+    into f: inout Figures, reps: Int, keys: (baseline: String?, variant: String, ratio: String?),
+    baseline: () async throws -> Int, variant: () async throws -> Int
+) async throws {
+    for rep in 0...reps {
+        var start = nowNanos()
+        let baselineCount = try await baseline()
+        let baselineTime = seconds(from: start, to: nowNanos())
+        start = nowNanos()
+        let variantCount = try await variant()
+        let variantTime = seconds(from: start, to: nowNanos())
+        blackHole(baselineCount &+ variantCount)
+        guard rep > 0 else { continue }
+        if let key = keys.baseline { f.samples[key, default: []].append(baselineTime) }
+        f.samples[keys.variant, default: []].append(variantTime)
+        if let key = keys.ratio { f.samples[key, default: []].append(variantTime / baselineTime) }
+    }
 }
 
 extension TableBuilder {
