@@ -31,6 +31,16 @@ public protocol BackendCall: Sendable {
     /// `completion` later is allowed; the engine ignores it.
     func abandon(_ batch: TaskBatch)
 
+    /// Publishes how far running batches have got, for progress inside a batch.
+    ///
+    /// The engine calls this on a short tick (a few milliseconds) only while a consumer or a
+    /// progress display waits. A backend whose runners cannot publish per-task completions
+    /// themselves (worker processes) reads what its workers report and calls
+    /// ``BatchProgress/markTasksCompleted(_:)`` on each running batch. In-process backends have
+    /// nothing to do: the engine sees their tasks complete directly.
+    /// - Complexity: must not block; O(running batches).
+    func refreshProgress()
+
     /// Ends a call whose batches have all completed; releases per-call resources.
     ///
     /// Never called after ``abort()``: a call ends by exactly one of the two.
@@ -40,6 +50,9 @@ public protocol BackendCall: Sendable {
 extension BackendCall {
     /// Defaults to doing nothing.
     public func finish() async {}
+
+    /// Defaults to doing nothing: the backend reports completions only with each batch's outcome.
+    public func refreshProgress() {}
 
     /// Defaults to asking the batch to stop before its next task: a backend that cannot free the
     /// worker keeps it busy until the stuck task returns.

@@ -15,6 +15,7 @@ public final class BatchProgress: Sendable {
     private let taskStart = Atomic<UInt64>(0)
     private let taskOffset = Atomic<Int>(0)
     private let abortFlag = Atomic<Bool>(false)
+    private let completed = Atomic<Int>(0)
 
     /// Creates stamps for a batch that has not started.
     public init() {}
@@ -44,6 +45,20 @@ public final class BatchProgress: Sendable {
         batchEnd.store(MonotonicClock.now(), ordering: .relaxed)
         taskStart.store(0, ordering: .relaxed)
     }
+
+    /// Records that the first `count` tasks of the batch have completed, while it still runs.
+    ///
+    /// Backends that cannot hand over results before the batch ends (worker processes) call this
+    /// when ``BackendCall/refreshProgress()`` is called, so progress counts move per task; the
+    /// results themselves still arrive with the batch's outcome. Counts only grow: a smaller
+    /// value than one already recorded is ignored.
+    /// - Complexity: one relaxed atomic read-modify-write.
+    public func markTasksCompleted(_ count: Int) {
+        completed.max(count, ordering: .relaxed)
+    }
+
+    /// How many tasks at the start of the batch a backend reported completed while it ran.
+    package var completedTasks: Int { completed.load(ordering: .relaxed) }
 
     /// Whether the engine asked this batch to stop; runners check it between tasks.
     public var isAbortRequested: Bool { abortFlag.load(ordering: .relaxed) }
