@@ -19,6 +19,9 @@ package final class ProcessCall: BackendCall {
     /// A pool made for this call alone (multiprocessing), ended with it.
     let ownsPool: Bool
 
+    /// This call's batches that run on workers with a status board (local workers).
+    let runningBoards = RunningBoards()
+
     /// Set by `abort` and `finish`: a call dropped without either still releases its workers.
     private let ended = Atomic<Bool>(false)
 
@@ -67,6 +70,7 @@ package final class ProcessCall: BackendCall {
         let queued = QueuedBatch(
             batchID: batchID, callID: callID, firstIndex: batch.firstIndex, count: batch.count, frame: frame,
             progress: batch.progress, tracksEachTask: batch.tracksEachTask, verbose: context.verbose,
+            runningBoards: runningBoards,
             complete: BatchCodec.completion(
                 for: portable, firstIndex: batch.firstIndex, count: batch.count, reportTo: completion))
         let pool = self.pool
@@ -84,6 +88,17 @@ package final class ProcessCall: BackendCall {
         } else {
             EventLoop.shared.execute { pool.close(callID: callID) }
         }
+    }
+
+    /// Reads how many tasks of each running batch are completed and tells the engine.
+    ///
+    /// A local worker stores its count on its status board after each task (shared memory, no
+    /// message), so this reads the boards directly, without waiting for the event loop. A remote
+    /// worker (ParallelCluster) has no board the parent can map: it sends a notice as each task
+    /// starts, and the event loop marks the tasks before it completed as the notice arrives.
+    /// - Complexity: O(running batches) atomic loads under one lock; no system call.
+    package func refreshProgress() {
+        runningBoards.publish()
     }
 
     /// Kills the worker running the stuck batch; the pool starts a fresh one for the call's other

@@ -34,6 +34,9 @@ struct QueuedBatch: Sendable {
     /// The call's `verbose`: above 0, a crashed worker's report is also copied to our stderr and
     /// a stopped worker is pointed out.
     var verbose: Int = 0
+    /// Where the worker that takes it notes it, so the call can read its progress from the
+    /// worker's status board (nil: nobody reads it).
+    var runningBoards: RunningBoards? = nil
     /// Put back in the queue once already, after a worker lost it before running any of its tasks.
     var requeued = false
     /// Called exactly once with the end of the batch, unless the call is aborted first.

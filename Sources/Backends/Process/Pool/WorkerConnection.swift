@@ -57,7 +57,15 @@ final class WorkerConnection: EventHandler {
     private let loop: EventLoop
 
     private(set) var phase: Phase = .launching
-    private(set) var current: QueuedBatch?
+    private(set) var current: QueuedBatch? {
+        didSet {
+            // Every path that takes or lets go of a batch goes through here, so the call's table of
+            // boards to read never names a batch this worker no longer runs.
+            guard oldValue?.batchID != current?.batchID else { return }
+            if let oldValue { oldValue.runningBoards?.stopped(batchID: oldValue.batchID) }
+            if let current, let board = process.board { current.runningBoards?.started(current, on: board) }
+        }
+    }
     /// Monotonic time the worker last became idle.
     private(set) var idleSince: UInt64 = 0
 
@@ -262,6 +270,7 @@ final class WorkerConnection: EventHandler {
             // Offset == count: every task ran; the results follow. The timeout stops here, so it
             // never counts the transfer of a large result (red-team F13).
             if Int(notice.offset) == current.count {
+                current.progress.markTasksCompleted(current.count)
                 current.progress.markFinished()
                 return
             }
@@ -271,6 +280,9 @@ final class WorkerConnection: EventHandler {
                 throw FrameError.malformed("task notice for offset \(notice.offset) of a batch of \(current.count)")
             }
             lastStartedOffset = Int(notice.offset)
+            // Tasks of a batch run in order: the start of this one means those before it completed.
+            // A remote worker has no board the parent can read, so these notices are its progress.
+            current.progress.markTasksCompleted(Int(notice.offset))
             // Another machine's monotonic clock means nothing here: stamp the arrival instead. A
             // local worker's stamp is clamped to now (never trusted to lie in the future).
             let now = MonotonicClock.now()

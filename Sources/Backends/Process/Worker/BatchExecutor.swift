@@ -107,6 +107,8 @@ enum BatchExecutor {
                 return (outputs, error)
             }
             offset += 1
+            // Progress inside the batch: the parent reads this while the batch runs.
+            board.tasksCompleted(batchID: batchID, count: offset)
         }
         return (outputs, nil)
     }
