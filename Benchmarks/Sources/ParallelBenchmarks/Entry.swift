@@ -22,9 +22,11 @@ struct Options: Sendable {
     /// Section 5 (beside Rayon): tiny tasks with batchSize 1, and 2-task calls per repetition.
     var spawnN = 100_000
     var fixedCalls = 2_000
+    /// Rows L (generator latency): milliseconds of task work per call, split into tasks.
+    var latencyWorkMillis = 1000.0
     /// Sections to run: g (generator), t (trivial), c (CPU), p (process), j (joblib), m (Memory),
-    /// r (beside Rayon), k (keeping going: results modes and a chaos run).
-    var only: Set<String> = ["g", "t", "c", "p", "j", "m", "r", "k"]
+    /// r (beside Rayon), k (keeping going: results modes and a chaos run), l (generator latency).
+    var only: Set<String> = ["g", "t", "c", "p", "j", "m", "r", "k", "l"]
     /// Where to write every raw sample as JSON (`--json FILE`).
     var json: String?
     var sectionTimeout = 900.0
@@ -38,15 +40,15 @@ struct Options: Sendable {
         usage: ParallelBenchmarks [--quick] [--no-joblib] [--no-process] [--reps N] [--python PATH]
                                   [--trivial-n N] [--joblib-trivial-n N] [--cpu-n N] [--cpu-ms MS]
                                   [--gen-n N] [--gen-reps N] [--consumer-ns NS]
-                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m,r,k]
-                                  [--spawn-n N] [--fixed-calls N]
+                                  [--process-trivial-n N] [--shared-mb MB] [--only t,c,g,p,j,m,r,k,l]
+                                  [--spawn-n N] [--fixed-calls N] [--latency-work-ms MS]
                                   [--json FILE]
           --quick        small sizes and 1 repetition (a smoke test, e.g. in CI)
           --no-joblib    skip the joblib side (its rows print "n/a")
           --no-process   skip the process-backend rows (they print "n/a")
           --only LIST    run only these sections: t trivial, c CPU, g generator, p process rows,
-                         j joblib, m Memory, r beside Rayon, k keeping going (the others print
-                         "n/a: not run")
+                         j joblib, m Memory, r beside Rayon, k keeping going, l generator
+                         latency (the others print "n/a: not run")
           --json FILE    also write every raw sample (seconds) and reason as JSON
           --python PATH  the Python that runs joblib/bench_joblib.py (default: $PK_BENCH_PYTHON,
                          else Benchmarks/.venv-bench/bin/python, else python3)
@@ -66,6 +68,7 @@ struct Options: Sendable {
             o.sharedMB = 20
             o.spawnN = 10_000
             o.fixedCalls = 200
+            o.latencyWorkMillis = 200
             o.sectionTimeout = 300
             o.joblibTimeout = 300
         }
@@ -104,6 +107,7 @@ struct Options: Sendable {
             case "--shared-mb": o.sharedMB = int()
             case "--spawn-n": o.spawnN = int()
             case "--fixed-calls": o.fixedCalls = int()
+            case "--latency-work-ms": o.latencyWorkMillis = Double(int())
             case "--json": o.json = value()
             case "--only": o.only = Set(value().split(separator: ",").map(String.init))
             case "--child": o.child = value()
@@ -188,6 +192,7 @@ struct BenchmarkMain {
         await section("m", into: &f, o) { await runMemory(o) }
         await section("r", into: &f, o) { await runRayonSection(o, iterations: iterations) }
         await section("k", into: &f, o) { await runKeepGoing(o) }
+        await section("l", into: &f, o) { await runGeneratorLatency(o) }
 
         if !o.only.contains("p") {
             f.errors["p"] = "not run (--only)"

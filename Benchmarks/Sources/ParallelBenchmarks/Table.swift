@@ -344,6 +344,7 @@ struct TableBuilder {
         )
         memoryRows()
         keepGoingRows()
+        latencyRows()
 
         buildRayonRows()
     }
