@@ -380,4 +380,64 @@ extension CallStateMachineTests {
         #expect(h.machine.isFinished, "state: \(h.open) taken \(h.taken)")
         #expect(h.machine.listResults == (0..<20).map { $0 * 10 })
     }
+
+    // MARK: - Per-task completion inside running batches
+
+    @Test("a prefix settled while its batch runs is delivered at once and not again; the batch's end settles the rest")
+    func prefixSettledWhileRunning() {
+        var h = Harness(Self.configuration(preDispatch: 8, batchSize: 4, delivery: .ordered), inputs: 8)
+        h.start()
+        let (first, range) = h.submitted[0]
+        #expect(range == 0..<4)
+        h.machine.batchPrefixCompleted(first, values: [0, 10], now: 2)
+        h.drain()
+        let early = h.delivered().mapValues { try? $0.get() }
+        #expect(early == [0: 0, 1: 10])
+        // The batch's end reports only the tasks after the settled prefix.
+        h.open[first] = 2..<4
+        h.succeed(first)
+        h.succeedAll()
+        let rest = h.delivered()
+        #expect(rest.keys.sorted() == Array(2..<8))
+        #expect(h.machine.isFinished)
+    }
+
+    @Test("after a prefix settled, a timeout abandons and re-runs only the tasks still awaited")
+    func timeoutAfterPrefix() {
+        var h = Harness(
+            Self.configuration(preDispatch: 8, batchSize: 4, delivery: .ordered, keepsGoing: true), inputs: 8)
+        h.start()
+        let (first, _) = h.submitted[0]
+        h.machine.batchPrefixCompleted(first, values: [0], now: 2)
+        h.drain()
+        h.machine.taskTimedOut(2, now: 3)
+        h.drain()
+        let reruns = h.submitted.dropFirst(2).map(\.range)
+        #expect(reruns.contains(1..<2) && reruns.contains(3..<4), "re-runs: \(reruns)")
+        #expect(!reruns.contains { $0.contains(0) }, "task 0 settled already: \(reruns)")
+        h.succeedAll()
+        let fates = h.delivered()
+        #expect(fates.count == 8)
+        #expect((try? fates[2]?.get()) == nil)
+    }
+
+    @Test(
+        "counts a backend reports inside a running batch reach progress once, and the batch's end does not count them again"
+    )
+    func countsAheadAreNotCountedTwice() {
+        var configuration = Self.configuration(preDispatch: 8, batchSize: 4)
+        configuration.reportsProgress = true
+        var h = Harness(configuration, inputs: 8)
+        h.start()
+        let (first, _) = h.submitted[0]
+        h.machine.batchTasksCompleted(first, upTo: 3)
+        h.machine.batchTasksCompleted(first, upTo: 2)
+        h.machine.batchTasksCompleted(first, upTo: 3)
+        h.drain()
+        h.succeedAll()
+        var counted = 0
+        for case .progress(.completed(let count)) in h.log { counted += count }
+        #expect(counted == 8)
+        #expect(h.log.contains(.progress(.completed(count: 3))))
+    }
 }

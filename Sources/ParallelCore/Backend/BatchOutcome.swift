@@ -14,6 +14,9 @@ public struct BatchOutcome: Sendable {
     /// that died while the backend could not tell which task it ran: the engine then re-runs the
     /// batch in halves until one task crashes alone, and never blames a bystander.
     public let isFailureAttributed: Bool
+    /// Whether the completed prefix's outputs were written in place into the batch's
+    /// `LiveResults` by an in-process runner (``values`` is then `nil`).
+    @usableFromInline package let resultsArePublished: Bool
 
     /// An outcome with results.
     @inlinable
@@ -22,6 +25,17 @@ public struct BatchOutcome: Sendable {
         self.completedCount = values.count
         self.failure = failure
         self.isFailureAttributed = true
+        self.resultsArePublished = false
+    }
+
+    /// An outcome whose `completedCount` outputs an in-process runner published in place.
+    @inlinable
+    package init(publishedCount: Int, failure: (any Error)?) {
+        self.values = nil
+        self.completedCount = publishedCount
+        self.failure = failure
+        self.isFailureAttributed = true
+        self.resultsArePublished = true
     }
 
     /// A batch that failed without results, for example because its worker died.
@@ -38,6 +52,7 @@ public struct BatchOutcome: Sendable {
         self.completedCount = completedCount
         self.failure = failure
         self.isFailureAttributed = isFailureAttributed
+        self.resultsArePublished = false
     }
 
     /// Whether every task of the batch completed.

@@ -15,6 +15,8 @@ package final class CompletionInbox: Sendable {
         case timedOut(taskIndex: Int, at: UInt64)
         /// A wake-up the engine asked for is due.
         case timer(at: UInt64)
+        /// Time to look at running batches again (posted only while the engine waits).
+        case tick
     }
 
     private struct State {
@@ -26,6 +28,8 @@ package final class CompletionInbox: Sendable {
     private let state = Mutex(State())
     /// Mirrors `!events.isEmpty` so the generator's fast path can skip the lock.
     private let hasEvents = Atomic<Bool>(false)
+    /// Mirrors `waiter != nil`, for the harvest ticker.
+    private let waiterPresent = Atomic<Bool>(false)
 
     package init() {}
 
@@ -34,6 +38,7 @@ package final class CompletionInbox: Sendable {
         let waiter: CheckedContinuation<[Event], any Error>? = state.withLock { state in
             if let waiter = state.waiter {
                 state.waiter = nil
+                waiterPresent.store(false, ordering: .relaxed)
                 return waiter
             }
             state.events.append(event)
@@ -42,6 +47,9 @@ package final class CompletionInbox: Sendable {
         }
         waiter?.resume(returning: [event])
     }
+
+    /// Whether the engine is waiting for an event now; one relaxed atomic load.
+    package var isWaiting: Bool { waiterPresent.load(ordering: .relaxed) }
 
     /// Whether events are queued; one relaxed atomic load, for polling between results.
     package var hasPendingEvents: Bool { hasEvents.load(ordering: .relaxed) }
@@ -76,6 +84,7 @@ package final class CompletionInbox: Sendable {
                         return .success(state.events)
                     }
                     state.waiter = continuation
+                    waiterPresent.store(true, ordering: .relaxed)
                     return nil
                 }
                 if let immediate { continuation.resume(with: immediate) }
@@ -83,6 +92,7 @@ package final class CompletionInbox: Sendable {
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<[Event], any Error>? in
                 state.cancelled = true
+                waiterPresent.store(false, ordering: .relaxed)
                 defer { state.waiter = nil }
                 return state.waiter
             }

@@ -17,8 +17,28 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     private var machine: CallStateMachine<Output>
     private var inputs = TakenInputs<Element>()
     /// The batches in flight, by the machine's batch ID.
-    private var batches: [Int: (batch: TaskBatch, dispatchedAt: UInt64)] = [:]
+    private var batches: [Int: BatchInFlight] = [:]
     private var timer: Task<Void, Never>?
+    /// Whether results and counts are taken from running batches (``harvest()``): when a consumer
+    /// waits for results one by one, or a progress display shows counts.
+    private let harvestsRunningBatches: Bool
+    /// Posts ``CompletionInbox/Event/tick`` every ``harvestTick`` while the driver waits, so
+    /// finished tasks inside long batches are seen within a tick.
+    private var ticker: Task<Void, Never>?
+
+    /// How often running batches are looked at while the driver waits: short enough that a
+    /// generator hands a finished task over within a few milliseconds, long enough that the
+    /// wake-ups cost well under 1 % of a core.
+    static var harvestTick: Duration { .milliseconds(2) }
+
+    /// A batch the backend runs, and the slots its in-process runner publishes into.
+    private struct BatchInFlight {
+        var batch: TaskBatch
+        var dispatchedAt: UInt64
+        var results: LiveResults<Output>
+        /// Published outputs already settled through the machine while the batch ran.
+        var harvested = 0
+    }
     /// The call's progress display, when it has one.
     private let progress: ProgressChannel?
     private var started = false
@@ -36,6 +56,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         self.watchdog = plan.timeout.map(TimeoutWatchdog.init(timeout:))
         let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
         self.progress = progress?.isActive == true ? progress : nil
+        self.harvestsRunningBatches = delivery != .list || progress?.isActive == true
         self.machine = CallStateMachine(
             CallStateMachine.Configuration(
                 nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
@@ -48,6 +69,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     deinit {
         // A consumer that drops its generator early: stop the work, free the workers.
         timer?.cancel()
+        ticker?.cancel()
         progress?.finish(now: MonotonicClock.now())
         if started && !closed {
             watchdog?.stop()
@@ -90,6 +112,8 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 return next
             }
             if machine.isOver { return nil }
+            // The consumer waits: what running batches have finished may be all it needs.
+            if harvestsRunningBatches, try await harvest() { continue }
             try await waitAndHandle()
         }
     }
@@ -104,7 +128,43 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let now = MonotonicClock.now()
         progress?.start(total: source.knownCount, backend: plan.backend.displayName, nJobs: plan.nJobs, now: now)
         machine.start(now: now)
+        if harvestsRunningBatches { startTicker() }
         try await perform()
+    }
+
+    private func startTicker() {
+        let inbox = self.inbox
+        let tick = Self.harvestTick
+        ticker = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: tick)
+                if inbox.isWaiting { inbox.post(.tick) }
+            }
+        }
+    }
+
+    /// Settles what running batches have finished so far: outputs their in-process runners
+    /// published, and counts that process backends report (for progress only). Returns whether
+    /// anything new settled.
+    /// - Complexity: O(batches in flight) plus the outputs copied.
+    private func harvest(isolation: isolated (any Actor)? = #isolation) async throws -> Bool {
+        if progress != nil { call.refreshProgress() }
+        var settled = false
+        let now = MonotonicClock.now()
+        for (batchID, entry) in batches {
+            let fresh = entry.results.copyPublished(from: entry.harvested)
+            if !fresh.isEmpty {
+                batches[batchID]?.harvested += fresh.count
+                machine.batchPrefixCompleted(batchID, values: fresh, now: now)
+                settled = true
+            }
+            if progress != nil {
+                let reported = entry.batch.progress.completedTasks
+                if reported > 0 { machine.batchTasksCompleted(batchID, upTo: entry.batch.firstIndex + reported) }
+            }
+        }
+        try await perform()
+        return settled
     }
 
     private func waitAndHandle(isolation: isolated (any Actor)? = #isolation) async throws {
@@ -131,6 +191,9 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 guard let entry = batches.removeValue(forKey: batchID) else { continue }
                 watchdog?.forget(batchID: batchID)
                 machine.batchCompleted(batchID, report(outcome, of: entry, at: time), now: time)
+            case .tick:
+                _ = try await harvest()
+                continue
             case .timedOut(let taskIndex, let time):
                 machine.taskTimedOut(taskIndex, now: time)
             case .timer(let time):
@@ -140,31 +203,34 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         }
     }
 
-    /// Turns a backend's outcome into the machine's report, checking the output type once per
-    /// batch (a backend that returns the wrong type is an error, never a crash).
+    /// Turns a backend's outcome into the machine's report: outputs published in place are moved
+    /// out of the batch's slots, a prefix already settled while the batch ran is left out, and the
+    /// output type is checked once per batch (a backend that returns the wrong type is an error,
+    /// never a crash).
     private func report(
-        _ outcome: BatchOutcome, of entry: (batch: TaskBatch, dispatchedAt: UInt64), at time: UInt64
+        _ outcome: BatchOutcome, of entry: BatchInFlight, at time: UInt64
     ) -> CallStateMachine<Output>.BatchReport {
         let begin = entry.batch.progress.startedAt ?? entry.dispatchedAt
         let end = entry.batch.progress.endedAt ?? time
         let duration = Double(end &- begin) / 1e9
+        let skipped = entry.harvested
+        let completed = max(outcome.completedCount - skipped, 0)
         var values: [Output]?
-        var failure = outcome.failure
-        if let erased = outcome.values {
-            if let typed = erased as? [Output] {
-                values = typed
-            } else {
-                values = nil
-                failure = ParallelError(
+        if outcome.resultsArePublished {
+            let published = min(outcome.completedCount, entry.results.publishedCount)
+            values = entry.results.moveOut(min(skipped, published)..<published)
+        } else if let erased = outcome.values {
+            guard let typed = erased as? [Output] else {
+                let failure = ParallelError(
                     .invalidArgument, taskIndex: entry.batch.firstIndex,
                     "the backend returned results of type \(type(of: erased)) for tasks whose output is \(Output.self): "
                         + "the backend is broken. Report it to its author.")
-                return CallStateMachine.BatchReport(
-                    values: [], completedCount: 0, failure: failure, duration: duration)
+                return CallStateMachine.BatchReport(values: [], completedCount: 0, failure: failure, duration: duration)
             }
+            values = skipped == 0 ? typed : Array(typed.dropFirst(skipped))
         }
         return CallStateMachine.BatchReport(
-            values: values, completedCount: outcome.completedCount, failure: failure,
+            values: values, completedCount: completed, failure: outcome.failure,
             isFailureAttributed: outcome.isFailureAttributed, duration: duration)
     }
 
@@ -212,6 +278,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 guard !closed else { continue }
                 closed = true
                 timer?.cancel()
+                ticker?.cancel()
                 watchdog?.stop()
                 for entry in batches.values { entry.batch.progress.requestAbort() }
                 batches.removeAll()
@@ -224,6 +291,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 guard !closed else { continue }
                 closed = true
                 timer?.cancel()
+                ticker?.cancel()
                 watchdog?.stop()
                 await call.finish()
                 if let progress {
@@ -246,11 +314,12 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let chunk = inputs.slice(range)
         let progress = BatchProgress()
         let run = kernel.run
+        let results = LiveResults<Output>(capacity: range.count)
         let batch = TaskBatch(
             firstIndex: range.lowerBound, count: range.count, progress: progress,
             portable: kernel.portable?(chunk), tracksEachTask: plan.timeout != nil,
-            scope: plan.taskScope, runner: { progress, track in await run(chunk, progress, track) })
-        batches[batchID] = (batch, MonotonicClock.now())
+            scope: plan.taskScope, runner: { progress, track in await run(chunk, progress, track, results) })
+        batches[batchID] = BatchInFlight(batch: batch, dispatchedAt: MonotonicClock.now(), results: results)
         watchdog?.watch(batchID: batchID, firstIndex: range.lowerBound, progress: progress)
         let inbox = self.inbox
         call.submit(batch) { outcome in

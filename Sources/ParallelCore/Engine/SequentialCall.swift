@@ -72,9 +72,9 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
                 let slice = source.take(chunk)
                 if slice.isEmpty { break }
                 counters.dispatchedTasks += slice.count
-                let outcome = await runSlice(slice)
-                if let values = outcome.values { results.append(contentsOf: values as! [Output]) }
-                if let error = outcome.failure { throw error }
+                let (values, failure) = await runSlice(slice)
+                results.append(contentsOf: values)
+                if let failure { throw failure }
                 if slice.count < chunk { break }
             }
             return results
@@ -231,22 +231,26 @@ package final class SequentialCall<Element: Sendable, Output: Sendable>: ResultP
             attempts: 0)
     }
 
+    /// Runs `slice` as one batch here; returns the outputs of the tasks that completed and the
+    /// error that stopped it, if any.
     private func runSlice(
         _ slice: ArraySlice<Element>, isolation: isolated (any Actor)? = #isolation
-    ) async -> BatchOutcome {
+    ) async -> (values: [Output], failure: (any Error)?) {
         let run = kernel.run
         let progress = BatchProgress()
+        let results = LiveResults<Output>(capacity: slice.count)
         let batch = TaskBatch(
             firstIndex: counters.dispatchedTasks - slice.count, count: slice.count, progress: progress,
             portable: nil, tracksEachTask: false, scope: plan.taskScope,
-            runner: { progress, track in await run(slice, progress, track) })
+            runner: { progress, track in await run(slice, progress, track, results) })
         // The kernel checks one atomic flag between tasks; cancelling the calling task raises it,
         // so a cancelled call stops before its next task without a runtime call per task.
-        return await withTaskCancellationHandler {
+        let outcome = await withTaskCancellationHandler {
             await batch.run()
         } onCancel: {
             progress.requestAbort()
         }
+        return (results.moveOut(0..<results.publishedCount), outcome.failure)
     }
 
     private func finish() {

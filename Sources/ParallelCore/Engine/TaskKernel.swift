@@ -11,9 +11,11 @@
 /// engine does per *batch* stays unspecialised in the library.
 @usableFromInline
 package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
-    /// Runs a slice of tasks in order; see ``runEach(_:progress:tracksEachTask:_:)``.
+    /// Runs a slice of tasks in order, publishing each output into the batch's slots; see
+    /// ``runEach(_:progress:tracksEachTask:into:_:)``.
     @usableFromInline package let run:
-        nonisolated(nonsending) @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome
+        nonisolated(nonsending) @Sendable (ArraySlice<Element>, BatchProgress, Bool, LiveResults<Output>) async ->
+            BatchOutcome
     /// Packs a slice for a worker process; `nil` when the tasks cannot leave this process.
     @usableFromInline package let portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?
     /// The job type, for tasks that are ``ParallelJob``s.
@@ -24,7 +26,9 @@ package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
     @inlinable
     package init(
         run:
-            nonisolated(nonsending) @escaping @Sendable (ArraySlice<Element>, BatchProgress, Bool) async -> BatchOutcome,
+            nonisolated(nonsending) @escaping @Sendable (
+                ArraySlice<Element>, BatchProgress, Bool, LiveResults<Output>
+            ) async -> BatchOutcome,
         runOne: nonisolated(nonsending) @escaping @Sendable (Element) async throws -> Output,
         portable: (@Sendable (ArraySlice<Element>) -> PortableBatch)?,
         jobType: (any ParallelJob.Type)? = nil
@@ -40,8 +44,8 @@ package struct TaskKernel<Element: Sendable, Output: Sendable>: Sendable {
 @inlinable
 package func makeDelayedKernel<Output: Sendable>(_: Output.Type) -> TaskKernel<Delayed<Output>, Output> {
     TaskKernel(
-        run: { slice, progress, track in
-            await runDelayed(slice, progress: progress, tracksEachTask: track)
+        run: { slice, progress, track, results in
+            await runDelayed(slice, progress: progress, tracksEachTask: track, into: results)
         },
         runOne: { try await $0.run() },
         portable: nil)
@@ -51,69 +55,72 @@ package func makeDelayedKernel<Output: Sendable>(_: Output.Type) -> TaskKernel<D
 @inlinable
 package func makeJobKernel<Job: ParallelJob>(_: Job.Type) -> TaskKernel<Job, Job.Output> {
     TaskKernel(
-        run: { slice, progress, track in
-            await runEach(slice, progress: progress, tracksEachTask: track) { try await $0.run() }
+        run: { slice, progress, track, results in
+            await runEach(slice, progress: progress, tracksEachTask: track, into: results) { try await $0.run() }
         },
         runOne: { try await $0.run() },
         portable: { slice in PortableBatch(jobs: Array(slice)) },
         jobType: Job.self)
 }
 
-/// Runs ``Delayed`` tasks in order until one throws or the engine asks the batch to stop.
+/// Runs ``Delayed`` tasks in order until one throws or the engine asks the batch to stop, writing
+/// each output into `results` as it completes.
 ///
-/// Written out rather than shared with ``runEach(_:progress:tracksEachTask:_:)`` so that a
-/// synchronous task is a plain call: going through an `async` closure parameter costs about
-/// 40 ns per task here, several times the work of a trivial task.
+/// Written out rather than shared with ``runEach(_:progress:tracksEachTask:into:_:)`` so that a
+/// synchronous task is a plain call: going through an `async` closure parameter costs several
+/// times the work of a trivial task. The tasks are read through the slice's buffer, in place:
+/// iterating the slice would copy each `Delayed` (a retain and a release of its closure context).
 @inlinable
 package nonisolated(nonsending) func runDelayed<Output: Sendable>(
-    _ slice: ArraySlice<Delayed<Output>>, progress: BatchProgress, tracksEachTask: Bool
+    _ slice: ArraySlice<Delayed<Output>>, progress: BatchProgress, tracksEachTask: Bool,
+    into results: LiveResults<Output>
 ) async -> BatchOutcome {
-    var results = [Output]()
-    results.reserveCapacity(slice.count)
     if !tracksEachTask { progress.markBatchStarted() }
+    let count = slice.count
     var offset = 0
-    for task in slice {
+    while offset < count {
         if progress.isAbortRequested {
-            return BatchOutcome(values: results, failure: CancellationError())
+            return BatchOutcome(publishedCount: offset, failure: CancellationError())
         }
         if tracksEachTask { progress.markTaskStarted(offset: offset) }
         do {
-            switch task.work {
-            case .synchronous(let body): results.append(try body())
-            case .asynchronous(let body): results.append(try await body())
+            let index = slice.startIndex &+ offset
+            switch slice[index].work {
+            case .synchronous(let body): results.publish(try body(), at: offset)
+            case .asynchronous(let body): results.publish(try await body(), at: offset)
             }
         } catch {
-            return BatchOutcome(values: results, failure: error)
+            return BatchOutcome(publishedCount: offset, failure: error)
         }
         offset &+= 1
     }
-    return BatchOutcome(values: results, failure: nil)
+    return BatchOutcome(publishedCount: offset, failure: nil)
 }
 
-/// Runs tasks in order until one throws or the engine asks the batch to stop.
+/// Runs tasks in order until one throws or the engine asks the batch to stop, writing each output
+/// into `results` as it completes.
 ///
-/// - Complexity: per task, one relaxed atomic load, the task itself and one array append; with
-///   `tracksEachTask` (the call has a timeout) also one clock read and three atomic stores.
+/// - Complexity: per task, one relaxed atomic load, the task itself, one store and one releasing
+///   atomic store; with `tracksEachTask` (the call has a timeout) also one clock read and three
+///   atomic stores.
 @inlinable
 package nonisolated(nonsending) func runEach<Element, Output: Sendable>(
-    _ slice: ArraySlice<Element>, progress: BatchProgress, tracksEachTask: Bool,
+    _ slice: ArraySlice<Element>, progress: BatchProgress, tracksEachTask: Bool, into results: LiveResults<Output>,
     _ body: nonisolated(nonsending) (Element) async throws -> Output
 ) async -> BatchOutcome {
-    var results = [Output]()
-    results.reserveCapacity(slice.count)
     if !tracksEachTask { progress.markBatchStarted() }
     var offset = 0
     for element in slice {
         if progress.isAbortRequested {
-            return BatchOutcome(values: results, failure: CancellationError())
+            return BatchOutcome(publishedCount: offset, failure: CancellationError())
         }
         if tracksEachTask { progress.markTaskStarted(offset: offset) }
         do {
-            results.append(try await body(element))
+            results.publish(try await body(element), at: offset)
         } catch {
-            return BatchOutcome(values: results, failure: error)
+            return BatchOutcome(publishedCount: offset, failure: error)
         }
         offset &+= 1
     }
-    return BatchOutcome(values: results, failure: nil)
+    return BatchOutcome(publishedCount: offset, failure: nil)
 }

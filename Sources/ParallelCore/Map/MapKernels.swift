@@ -9,8 +9,8 @@ package func makeMapKernel<Element: Sendable, Output: Sendable>(
     _ transform: @escaping @Sendable (Element) throws -> Output
 ) -> TaskKernel<Element, Output> {
     TaskKernel(
-        run: { slice, progress, track in
-            runEachSynchronously(slice, progress: progress, tracksEachTask: track, transform)
+        run: { slice, progress, track, results in
+            runEachSynchronously(slice, progress: progress, tracksEachTask: track, into: results, transform)
         },
         runOne: { try transform($0) },
         portable: nil)
@@ -22,35 +22,33 @@ package func makeAsyncMapKernel<Element: Sendable, Output: Sendable>(
     _ transform: @escaping @Sendable (Element) async throws -> Output
 ) -> TaskKernel<Element, Output> {
     TaskKernel(
-        run: { slice, progress, track in
-            await runEach(slice, progress: progress, tracksEachTask: track) { try await transform($0) }
+        run: { slice, progress, track, results in
+            await runEach(slice, progress: progress, tracksEachTask: track, into: results) { try await transform($0) }
         },
         runOne: { try await transform($0) },
         portable: nil)
 }
 
-/// ``runEach(_:progress:tracksEachTask:_:)`` for a synchronous body: a plain call per input rather
+/// ``runEach(_:progress:tracksEachTask:into:_:)`` for a synchronous body: a plain call per input rather
 /// than an `async` closure call, which costs several times a trivial item.
 @inlinable
 package func runEachSynchronously<Element, Output: Sendable>(
-    _ slice: ArraySlice<Element>, progress: BatchProgress, tracksEachTask: Bool,
+    _ slice: ArraySlice<Element>, progress: BatchProgress, tracksEachTask: Bool, into results: LiveResults<Output>,
     _ body: (Element) throws -> Output
 ) -> BatchOutcome {
-    var results = [Output]()
-    results.reserveCapacity(slice.count)
     if !tracksEachTask { progress.markBatchStarted() }
     var offset = 0
     for element in slice {
         if progress.isAbortRequested {
-            return BatchOutcome(values: results, failure: CancellationError())
+            return BatchOutcome(publishedCount: offset, failure: CancellationError())
         }
         if tracksEachTask { progress.markTaskStarted(offset: offset) }
         do {
-            results.append(try body(element))
+            results.publish(try body(element), at: offset)
         } catch {
-            return BatchOutcome(values: results, failure: error)
+            return BatchOutcome(publishedCount: offset, failure: error)
         }
         offset &+= 1
     }
-    return BatchOutcome(values: results, failure: nil)
+    return BatchOutcome(publishedCount: offset, failure: nil)
 }

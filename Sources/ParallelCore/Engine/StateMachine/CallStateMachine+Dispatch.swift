@@ -150,7 +150,7 @@ extension CallStateMachine {
             counters.dispatchedTasks += range.count
             counters.dispatchedBatches += 1
         }
-        inFlight[batchID] = Flight(range: range, isFresh: isFresh)
+        inFlight[batchID] = Flight(range: range, isFresh: isFresh, size: range.count)
         emit(.submit(batchID: batchID, range: range))
     }
 

@@ -10,7 +10,7 @@ extension CallStateMachine {
         guard let flight = inFlight.removeValue(forKey: batchID) else { return }
         let range = flight.range
         if flight.isFresh, sizer != nil, report.failure == nil {
-            sizer!.batchCompleted(size: range.count, duration: report.duration)
+            sizer!.batchCompleted(size: flight.size, duration: report.duration)
         }
         // A batch's slot passes to the re-runs that replace it; a batch that is not replaced pays
         // back one dispatch, so the number of batches in flight stays what the window made it.
@@ -59,6 +59,39 @@ extension CallStateMachine {
         }
         if !replaced && reruns.count == rerunsBefore { owedDispatches += 1 }
         afterEvent()
+    }
+
+    /// The first `values.count` tasks still awaited in batch `batchID` completed while the batch
+    /// runs (an in-process runner published them): they settle now, so a generator's consumer
+    /// and the progress display see them per task rather than when the batch ends. The batch stays
+    /// in flight for the rest; its completion reports only the tasks after these.
+    /// - Complexity: O(1) apart from handing the values on.
+    package mutating func batchPrefixCompleted(_ batchID: Int, values: [Output], now: UInt64) {
+        lastNow = now
+        guard phase == .running || phase == .stopping, !values.isEmpty, var flight = inFlight[batchID],
+            values.count <= flight.range.count
+        else { return }
+        let first = flight.range.lowerBound
+        flight.range = (first + values.count)..<flight.range.upperBound
+        inFlight[batchID] = flight
+        settle(first, .succeeded(values))
+        emit(.releaseInputs(below: lowestNeededInput))
+    }
+
+    /// A backend reported that the tasks of batch `batchID` below submission index `index`
+    /// completed, while the batch runs and without their results (a worker process's status
+    /// page): they count for progress now; they settle when the batch's outcome brings them.
+    package mutating func batchTasksCompleted(_ batchID: Int, upTo index: Int) {
+        guard configuration.reportsProgress, phase == .running || phase == .stopping,
+            var flight = inFlight[batchID]
+        else { return }
+        let start = max(flight.range.lowerBound, flight.countedUpTo)
+        let end = min(index, flight.range.upperBound)
+        guard end > start else { return }
+        flight.countedUpTo = end
+        inFlight[batchID] = flight
+        countedAhead.append(start..<end)
+        emit(.progress(.completed(count: end - start)))
     }
 
     /// A task ran longer than the call's timeout.
@@ -240,7 +273,10 @@ extension CallStateMachine {
         let count = run.count
         guard count > 0 else { return }
         counters.completedTasks += count
-        if configuration.reportsProgress, case .succeeded = run { emit(.progress(.completed(count: count))) }
+        if configuration.reportsProgress {
+            let counted = takeCountedAhead(firstIndex..<(firstIndex + count))
+            if case .succeeded = run, count > counted { emit(.progress(.completed(count: count - counted))) }
+        }
         switch configuration.delivery {
         case .list where !configuration.keepsGoing:
             ordered.insert(firstIndex: firstIndex, run)
@@ -260,6 +296,26 @@ extension CallStateMachine {
             deliverable.append((firstIndex, run))
             heldResults += count
         }
+    }
+
+    /// How many of `range`'s tasks were already counted for progress while their batch ran; they
+    /// are no longer "ahead" afterwards.
+    mutating func takeCountedAhead(_ range: Range<Int>) -> Int {
+        guard !countedAhead.isEmpty else { return 0 }
+        var overlap = 0
+        var kept: [Range<Int>] = []
+        for counted in countedAhead {
+            let shared = counted.clamped(to: range)
+            overlap += shared.count
+            if shared.isEmpty {
+                kept.append(counted)
+                continue
+            }
+            if counted.lowerBound < shared.lowerBound { kept.append(counted.lowerBound..<shared.lowerBound) }
+            if shared.upperBound < counted.upperBound { kept.append(shared.upperBound..<counted.upperBound) }
+        }
+        countedAhead = kept
+        return overlap
     }
 
     // MARK: - After each event

@@ -129,10 +129,16 @@ package struct CallStateMachine<Output: Sendable> {
 
     /// What is known about a batch in flight.
     struct Flight {
+        /// The tasks still awaited: the batch's tasks minus a prefix already settled while it
+        /// runs (``CallStateMachine/batchPrefixCompleted(_:values:now:)``).
         var range: Range<Int>
         /// Whether the batch came from the input in dispatch order (it counts for auto batching
         /// and pays back one dispatch when it completes); re-runs and retries do not.
         var isFresh: Bool
+        /// How many tasks the batch was submitted with, for auto batching.
+        var size: Int
+        /// Tasks below this index were counted for progress while the batch ran.
+        var countedUpTo = 0
     }
 
     /// A task waiting for its retry.
@@ -179,6 +185,11 @@ package struct CallStateMachine<Output: Sendable> {
     var wakeUpAt: UInt64?
     /// The time of the latest event, for progress lines.
     var lastNow: UInt64 = 0
+
+    /// Tasks a backend reported completed inside running batches
+    /// (``CallStateMachine/batchTasksCompleted(_:upTo:)``), counted for progress before they
+    /// settle; settling them does not count them again.
+    var countedAhead: [Range<Int>] = []
 
     var ordered = OrderedRuns<Output>()
     /// The results of a throwing list call, in order.
