@@ -54,14 +54,22 @@ extension Array: ArrayFastPath where Element: Codable {
             {
                 return earlier
             }
-            let array = try state.withPackedBytes(header) { raw in
+            if let reference = header.reference {
+                let array = try readShared(reference, count: header.count, state: state) { raw in
+                    guard plainType.isValidRepresentation(raw) else {
+                        throw WireError(
+                            message: "invalid \(Element.self) values in the shared array at byte \(offset)")
+                    }
+                }
+                state.segments?.remember(array, decodedFrom: reference)
+                return array
+            }
+            return try state.withPackedBytes(header) { raw in
                 guard plainType.isValidRepresentation(raw) else {
                     throw WireError(message: "invalid \(Element.self) values in the packed array at byte \(offset)")
                 }
                 return copyElements(from: raw, count: header.count)
             }
-            if let reference = header.reference { state.segments?.remember(array, decodedFrom: reference) }
-            return array
         case .plainStructs:
             let header = try state.plainStructsHeader(at: offset, limit: limit)
             guard header.stride == MemoryLayout<Element>.stride, _isPOD(Element.self) else {
@@ -78,6 +86,25 @@ extension Array: ArrayFastPath where Element: Codable {
             return copyElements(from: raw, count: header.count)
         default:
             return nil
+        }
+    }
+
+    /// A new array of `count` plain elements read from shared memory straight into its storage
+    /// (one copy), which `validate` checks before any element is counted as initialized: the
+    /// check reads this process's private copy, which no other process can change afterwards.
+    private static func readShared(
+        _ reference: SegmentReference, count: Int, state: DecoderState,
+        validate: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> [Element] {
+        guard let segments = state.segments else {
+            throw WireError(message: "an array arrived in shared memory but this decoder cannot map shared memory")
+        }
+        return try [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            LargeBuffer.preferHugePages(raw)
+            try segments.copyBytes(of: reference, into: raw)
+            try validate(UnsafeRawBufferPointer(raw))
+            initialized = count
         }
     }
 

@@ -31,6 +31,10 @@ protocol SegmentResolver: AnyObject {
     /// Calls `body` with the referenced bytes, mapped read-only for the duration of the call.
     func withBytes<R>(of reference: SegmentReference, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
 
+    /// Copies the referenced bytes into `destination`, which has exactly `reference.byteCount`
+    /// bytes: how a whole array is decoded, so a resolver can read them without mapping them.
+    func copyBytes(of reference: SegmentReference, into destination: UnsafeMutableRawBufferPointer) throws
+
     /// An array this process already decoded from `reference` while the segment still holds the
     /// same bytes, so jobs of one call that carry the same array copy it once per worker, not once
     /// per job. `nil` when there is none.
@@ -41,6 +45,16 @@ protocol SegmentResolver: AnyObject {
 }
 
 extension SegmentResolver {
+    /// Defaults to a copy out of ``withBytes(of:_:)``.
+    func copyBytes(of reference: SegmentReference, into destination: UnsafeMutableRawBufferPointer) throws {
+        try withBytes(of: reference) { raw in
+            guard raw.count == destination.count else {
+                throw WireError(message: "a shared array has \(raw.count) bytes, \(destination.count) were expected")
+            }
+            if let source = raw.baseAddress { destination.baseAddress!.copyMemory(from: source, byteCount: raw.count) }
+        }
+    }
+
     /// Defaults to never reusing a decoded array.
     func decodedArray(for reference: SegmentReference) -> Any? { nil }
 

@@ -46,10 +46,7 @@ final class LargeArrayStore: LargeArraySink, Sendable {
         return entries.withLock { entries in
             if let entry = entries[key] { return entry.segment.reference }
             // Out of memory or space: copying through the pipe still works, only slower.
-            guard let segment = try? SharedSegment.create(byteCount: bytes.count, in: folder),
-                let target = segment.base
-            else { return nil }
-            target.copyMemory(from: base, byteCount: bytes.count)
+            guard let segment = try? SharedSegment.create(copying: bytes, in: folder) else { return nil }
             entries[key] = Entry(segment: segment, owner: retained)
             return segment.reference
         }

@@ -1,5 +1,6 @@
-// The worker-side resolver for arrays that arrived as shared memory references: map, let the
-// decoder copy them into a Swift array, unmap.
+// The worker-side resolver for arrays that arrived as shared memory references: a whole array is
+// read into the Swift array's storage straight from the file; a single element is read through a
+// mapping.
 
 /// Maps segment references while a batch is decoded, and reuses arrays that earlier jobs of the
 /// same call already copied out of the same segment (``DecodedArrayCache``).
@@ -15,6 +16,14 @@ final class SegmentMapper: SegmentResolver {
     func decodedArray(for reference: SegmentReference) -> Any? { cache.array(for: reference) }
 
     func remember(_ array: Any, decodedFrom reference: SegmentReference) { cache.remember(array, for: reference) }
+
+    func copyBytes(of reference: SegmentReference, into destination: UnsafeMutableRawBufferPointer) throws {
+        do {
+            try SharedSegment.read(reference, into: destination)
+        } catch {
+            throw WireError(message: "cannot read a shared array from process \(reference.ownerPID): \(error)")
+        }
+    }
 
     func withBytes<R>(of reference: SegmentReference, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let segment: SharedSegment
