@@ -116,6 +116,18 @@ struct BadInputTests {
         #expect(input.pulls.value == 0)
     }
 
+    @Test("a huge unknown backend name is quoted shortened, with its length, not echoed whole")
+    func hugeBackendNameIsShortened() async throws {
+        let name = String(repeating: "x", count: 100_000)
+        let error = await #expect(throws: ParallelError.self) {
+            try await Parallel(nJobs: 2, backend: .named(name))([1, 2].map { i in delayed { i }() })
+        }
+        let message = error?.description ?? ""
+        #expect(error?.code == .unknownBackend)
+        #expect(message.count < 1_000, "\(message.prefix(300))… (\(message.count) characters)")
+        #expect(message.contains(String(repeating: "x", count: 80) + "… (100000 characters)"), "\(message.prefix(300))")
+    }
+
     @Test("a scope's require .sharedMemory with an explicit process backend is refused before anything runs")
     func scopeRequireWithExplicitProcess() async throws {
         let input = CountingSequence(count: 10) { i in delayed { i }() }

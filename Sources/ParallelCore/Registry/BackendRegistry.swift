@@ -92,10 +92,12 @@ package final class BackendRegistry: Sendable {
     }
 
     /// The error for a name nobody registered.
+    /// A long name is quoted shortened (`EchoedText`), so the message stays readable.
     package static func unknown(_ name: String, known: [String]) -> ParallelError {
-        ParallelError(
+        let quoted = EchoedText.shortened(name)
+        return ParallelError(
             .unknownBackend,
-            "unknown backend '\(name)': the registered backends are \(known.joined(separator: ", ")). "
-                + "Register it first with registerParallelBackend(\"\(name)\") { … }, or use one of those.")
+            "unknown backend '\(quoted)': the registered backends are \(known.map(EchoedText.shortened).joined(separator: ", ")). "
+                + "Register it first with registerParallelBackend(\"\(quoted)\") { … }, or use one of those.")
     }
 }

@@ -168,14 +168,14 @@ public final class SSHBackend: ParallelBackend {
                 return .failure(
                     ParallelError(
                         .invalidArgument,
-                        "invalid hosts entry \"\(entry)\": expected \"host\" or \"host:N\" with N a positive number of workers (set an ssh port in ~/.ssh/config)."
+                        "invalid hosts entry \"\(EchoedText.shortened(entry))\": expected \"host\" or \"host:N\" with N a positive number of workers (set an ssh port in ~/.ssh/config)."
                     ))
             }
             guard !name.isEmpty, !name.hasPrefix("-"), !name.contains(where: \.isWhitespace) else {
                 return .failure(
                     ParallelError(
                         .invalidArgument,
-                        "invalid hosts entry \"\(entry)\": a host name must not be empty, start with '-' or contain spaces."
+                        "invalid hosts entry \"\(EchoedText.shortened(entry))\": a host name must not be empty, start with '-' or contain spaces."
                     ))
             }
             parsed.append(SSHLauncher.Host(name: name, slots: slots))
