@@ -18,6 +18,14 @@ protocol EventHandler: AnyObject {
     func handleEvents(_ events: Int16, on fd: Int32)
 }
 
+/// Told by the event loop when the process cannot get a thread (see `EventLoop.checkThreadStarvation`).
+protocol ThreadStarvationWatcher: AnyObject {
+    /// Threads are refused: free what is idle (retire idle workers). Spawning is paused meanwhile.
+    func threadsStarved()
+    /// Spawning may go on: start workers for waiting work again.
+    func threadsAvailable()
+}
+
 /// The process-wide I/O thread of the process backends.
 ///
 /// - Concurrency: `execute(_:)` may be called from any thread. Every other method must be called
@@ -56,6 +64,16 @@ package final class EventLoop: @unchecked Sendable {
         let action: () -> Void
     }
 
+    /// How long a hand-back may run before the loop checks whether threads are refused.
+    static let stuckHandBack: UInt64 = 100_000_000
+    /// How often, while threads may be short, the loop tries to start one.
+    static let starvationProbeInterval: UInt64 = 100_000_000
+    /// How long a worker start refused by a limit keeps the loop checking.
+    static let refusalWindow: UInt64 = 1_000_000_000
+    /// How long spawning stays paused after a refused thread: longer than libdispatch's one-second
+    /// retry, so the thread it waits for is not taken by a new worker first.
+    static let spawnPause: UInt64 = 1_500_000_000
+
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let inbox = Mutex<[@Sendable () -> Void]>([])
@@ -67,6 +85,17 @@ package final class EventLoop: @unchecked Sendable {
     private var nextToken = 1
     private var timers: [Timer] = []
     private var nextTimerID = 1
+    /// Continuation resumes and batch completions run there (nil: its thread could not start).
+    private let relay: CompletionRelay?
+    private struct WeakWatcher {
+        weak var watcher: (any ThreadStarvationWatcher)?
+    }
+    private var starvationWatchers: [WeakWatcher] = []
+    /// Set while threads are refused: pools start no worker (loop thread only).
+    private(set) var spawningPaused = false
+    private var pausedUntil: UInt64 = 0
+    private var nextStarvationProbe: UInt64 = 0
+    private var lastLimitRefusal: UInt64 = 0
 
     private init() throws {
         var fds: [Int32] = [-1, -1]
@@ -75,6 +104,7 @@ package final class EventLoop: @unchecked Sendable {
         wakeWrite = fds[1]
         FileDescriptorIO.setNonBlocking(wakeRead)
         FileDescriptorIO.setNonBlocking(wakeWrite)
+        relay = CompletionRelay.start()
         let result = CheckedThread.start(name: "pk-process-io") { [unowned self] in self.run() }
         guard result == 0 else {
             close(wakeRead)
@@ -99,8 +129,20 @@ package final class EventLoop: @unchecked Sendable {
     /// Runs `work` on the loop thread and returns its result to an async caller.
     package func submit<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
         await withCheckedContinuation { continuation in
-            execute { continuation.resume(returning: work()) }
+            execute { [self] in
+                let result = work()
+                deliver { continuation.resume(returning: result) }
+            }
         }
+    }
+
+    /// Runs `work` (a continuation resume, a batch completion) off the loop thread, after the
+    /// work delivered before it: resuming a Swift task can block while the system refuses the
+    /// cooperative pool a thread, and the loop must keep reaping workers meanwhile
+    /// (`CompletionRelay`). Runs `work` here only when the relay's thread could not start.
+    /// - Complexity: O(1).
+    package func deliver(_ work: @escaping @Sendable () -> Void) {
+        if let relay { relay.post(work) } else { work() }
     }
 
     // MARK: Loop-thread API
@@ -138,6 +180,54 @@ package final class EventLoop: @unchecked Sendable {
     func cancel(timer id: Int) {
         assert(isLoopThread)
         timers.removeAll { $0.id == id }
+    }
+
+    /// Asks to be told when threads are refused (kept weakly; registering twice is harmless).
+    func watchThreadStarvation(_ watcher: any ThreadStarvationWatcher) {
+        assert(isLoopThread)
+        starvationWatchers.removeAll { $0.watcher == nil }
+        guard !starvationWatchers.contains(where: { $0.watcher === watcher }) else { return }
+        starvationWatchers.append(WeakWatcher(watcher: watcher))
+    }
+
+    /// A worker could not be started, perhaps for a limit: check for a while whether threads are
+    /// refused too.
+    func noteLimitRefusal() {
+        assert(isLoopThread)
+        lastLimitRefusal = max(MonotonicClock.now(), 1)
+    }
+
+    // MARK: Thread starvation
+
+    /// Whether the loop must wake up regularly to look for thread starvation.
+    private func watchingForStarvation(now: UInt64) -> Bool {
+        spawningPaused || relay?.hasWork == true
+            || (lastLimitRefusal != 0 && now &- lastLimitRefusal < Self.refusalWindow)
+    }
+
+    /// Under a pids or process limit full of workers, the program itself can be refused the
+    /// thread it needs to take in results (a stuck hand-back, or the cooperative pool), and then
+    /// no call ends and no worker is ever retired: a livelock (red-team F4). When a hand-back is
+    /// stuck or a worker start was refused lately, the loop tries to start a thread (one that ends
+    /// at once), at most every 100 ms. Refused: spawning pauses for longer than libdispatch's
+    /// retry interval and every pool retires its idle workers, which frees the pids. Once a
+    /// thread starts again after the pause, pools go on spawning for waiting work.
+    private func checkThreadStarvation() {
+        let now = MonotonicClock.now()
+        guard watchingForStarvation(now: now), now >= nextStarvationProbe else { return }
+        let stuck = (relay?.busyTime(now: now) ?? 0) >= Self.stuckHandBack
+        let refusedLately = lastLimitRefusal != 0 && now &- lastLimitRefusal < Self.refusalWindow
+        guard stuck || refusedLately || spawningPaused else { return }
+        nextStarvationProbe = now &+ Self.starvationProbeInterval
+        let watchers = starvationWatchers.compactMap(\.watcher)
+        if CheckedThread.start(name: "pk-probe", stackSize: 64 << 10, {}) != 0 {
+            spawningPaused = true
+            pausedUntil = now &+ Self.spawnPause
+            for watcher in watchers { watcher.threadsStarved() }
+        } else if spawningPaused && now >= pausedUntil {
+            spawningPaused = false
+            for watcher in watchers { watcher.threadsAvailable() }
+        }
     }
 
     // MARK: The loop
@@ -178,15 +268,18 @@ package final class EventLoop: @unchecked Sendable {
             }
             runPendingWork()
             runDueTimers()
+            checkThreadStarvation()
         }
     }
 
     private func pollTimeout() -> Int32 {
-        guard let next = timers.map(\.deadline).min() else { return -1 }
         let now = MonotonicClock.now()
+        let probe: Int32 = watchingForStarvation(now: now) ? Int32(Self.starvationProbeInterval / 1_000_000) : -1
+        guard let next = timers.map(\.deadline).min() else { return probe }
         if next <= now { return 0 }
         // Round up, so a timer never fires early and the loop never spins on a 0 ms timeout.
-        return Int32(clamping: (next - now + 999_999) / 1_000_000)
+        let timer = Int32(clamping: (next - now + 999_999) / 1_000_000)
+        return probe < 0 ? timer : min(timer, probe)
     }
 
     private func drainWakeups() {

@@ -16,7 +16,7 @@ import ParallelCore
 ///
 /// - Concurrency: `@unchecked Sendable` so that other threads can hold a reference and hand it
 ///   work with `EventLoop.execute`; every method must run on the loop thread.
-package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
+package final class WorkerPool: WorkerConnectionDelegate, ThreadStarvationWatcher, @unchecked Sendable {
     /// What workers of this pool are started with.
     package struct Configuration: Sendable {
         var executable: String
@@ -80,15 +80,16 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         spawningBlocked = false
         consecutiveStartFailures = 0
         resize(to: calls.values.map(\.nJobs).max() ?? nJobs)
+        loop.watchThreadStarvation(self)
         guard configuration.launcher != nil else {
-            ready.resume()
+            loop.deliver { ready.resume() }
             return
         }
         spawnIfNeeded(minimum: nJobs)
         if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
-            ready.resume()
+            loop.deliver { ready.resume() }
         } else if let gaveUp {
-            ready.resume(throwing: gaveUp)
+            loop.deliver { ready.resume(throwing: gaveUp) }
         } else {
             readyWaiters.append(ready)
         }
@@ -98,7 +99,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     func enqueue(_ batch: QueuedBatch) {
         guard calls[batch.callID] != nil else { return }
         if let gaveUp {
-            batch.complete(.couldNotStart(gaveUp))
+            complete(batch, .couldNotStart(gaveUp))
             return
         }
         queue.append(batch)
@@ -145,7 +146,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         releaseReadyWaiters()
         for worker in workers { worker.retire() }
         if let done {
-            if workers.isEmpty { done.resume() } else { drainWaiters.append(done) }
+            if workers.isEmpty { loop.deliver { done.resume() } } else { drainWaiters.append(done) }
         }
     }
 
@@ -174,7 +175,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
     /// A call still waiting in `open` must not wait for a pool that is ending.
     private func releaseReadyWaiters() {
         let error = ParallelError(.workerCrashed, "the worker pool was shut down before a worker was ready")
-        for waiter in readyWaiters { waiter.resume(throwing: error) }
+        for waiter in readyWaiters { loop.deliver { waiter.resume(throwing: error) } }
         readyWaiters.removeAll()
     }
 
@@ -216,7 +217,8 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     /// Spawns workers while there is unserved work (or fewer than `minimum`) below the target.
     private func spawnIfNeeded(minimum: Int) {
-        guard !shuttingDown, !spawningBlocked else { return }
+        // While the program itself is refused threads, a new worker would take the pid it needs.
+        guard !shuttingDown, !spawningBlocked, !loop.spawningPaused else { return }
         let active = workers.filter(\.isActive)
         let idleOrStarting = active.filter { $0.phase != .busy }.count
         let waiting = queue.filter { batch in calls[batch.callID].map { $0.running < $0.nJobs } ?? false }.count
@@ -250,6 +252,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
         } catch let error as SystemError where Self.isLimit(error.code) {
             // A limit (pids, processes, descriptors, memory): it may pass as other work ends,
             // so it counts towards the consecutive failures rather than blocking at once.
+            loop.noteLimitRefusal()
             let refusal = SystemLimits.refused(.process, for: "this call", code: error.code)
             startFailed(StartFailure(message: "\(error.operation): \(refusal.description)", isPermanent: false))
             return false
@@ -302,12 +305,27 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
             .workerCrashed,
             "worker processes could not be started (no task was run): \(lastStartFailure ?? "unknown reason")")
         gaveUp = error
-        for waiter in readyWaiters { waiter.resume(throwing: error) }
+        for waiter in readyWaiters { loop.deliver { waiter.resume(throwing: error) } }
         readyWaiters.removeAll()
         let failed = queue
         queue.removeAll()
-        for batch in failed { batch.complete(.couldNotStart(error)) }
+        for batch in failed { complete(batch, .couldNotStart(error)) }
     }
+
+    /// Reports a batch's end to its call, off the loop thread (`EventLoop.deliver`).
+    private func complete(_ batch: QueuedBatch, _ reply: BatchReply) {
+        loop.deliver { batch.complete(reply) }
+    }
+
+    // MARK: ThreadStarvationWatcher
+
+    func threadsStarved() {
+        // Idle workers hold pids (three threads each) that the program needs to take in the
+        // results which would end calls; they are started again when work waits.
+        for worker in workers where worker.phase == .ready { worker.retire() }
+    }
+
+    func threadsAvailable() { pump() }
 
     // MARK: Idle timeout
 
@@ -330,7 +348,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     func workerReady(_ worker: WorkerConnection) {
         consecutiveStartFailures = 0
-        for waiter in readyWaiters { waiter.resume() }
+        for waiter in readyWaiters { loop.deliver { waiter.resume() } }
         readyWaiters.removeAll()
         if shuttingDown || workers.filter(\.isActive).count > targetSize {
             worker.retire()
@@ -342,7 +360,7 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
 
     func worker(_ worker: WorkerConnection, finished batch: QueuedBatch, with reply: BatchReply) {
         calls[batch.callID]?.running -= 1
-        batch.complete(reply)
+        complete(batch, reply)
         if worker.phase == .ready && (shuttingDown || workers.filter(\.isActive).count > targetSize) {
             worker.retire()
         }
@@ -365,13 +383,17 @@ package final class WorkerPool: WorkerConnectionDelegate, @unchecked Sendable {
                 queue.insert(again, at: 0)
             } else {
                 let completed = max(0, (error.taskIndex ?? batch.firstIndex) - batch.firstIndex)
-                batch.complete(.crashed(error, completedCount: completed))
+                complete(batch, .crashed(error, completedCount: completed))
             }
         }
-        if let startFailure { startFailed(startFailure) }
+        if let startFailure {
+            // A worker that exits before it is ready was often refused a thread of its own.
+            if !startFailure.isPermanent { loop.noteLimitRefusal() }
+            startFailed(startFailure)
+        }
         failIfStarved()
         if workers.isEmpty {
-            for waiter in drainWaiters { waiter.resume() }
+            for waiter in drainWaiters { loop.deliver { waiter.resume() } }
             drainWaiters.removeAll()
         }
         pump()

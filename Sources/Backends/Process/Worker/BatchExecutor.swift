@@ -9,7 +9,7 @@ enum BatchExecutor {
     typealias TaskStartSink = @Sendable (TaskStartedNotice) -> Void
 
     /// Runs the batch in a `.runBatch` body and returns the reply frame.
-    /// - Concurrency: runs on the cooperative pool; a job may hop to the main actor, which the
+    /// - Concurrency: runs on the worker's `BatchThreadExecutor`; a job may hop to the main actor, which the
     ///   worker's parked main thread serves.
     static func run(body: ByteStorage, board: StatusBoard, notify: TaskStartSink) async -> [UInt8] {
         let header: BatchRequestHeader

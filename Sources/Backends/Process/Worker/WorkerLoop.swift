@@ -6,8 +6,9 @@ import Synchronization
 // The worker's request loop: read a frame from the request pipe, run it, write the reply to the
 // reply pipe (both moved to high close-on-exec descriptors by the constructor), until the
 // parent closes the pipe or asks to shut down. It runs on its own thread with blocking I/O; the
-// batch itself runs as a Swift task on the cooperative pool, so jobs can use async code and hop
-// to the main actor, whose queue the parked main thread serves.
+// batch itself runs as a Swift task served by this same thread (`BatchThreadExecutor`, never
+// waiting for a thread the system may refuse), so jobs can use async code and hop to the main
+// actor, whose queue the parked main thread serves.
 
 /// One worker's conversation with its parent.
 package final class WorkerLoop: Sendable {
@@ -20,6 +21,8 @@ package final class WorkerLoop: Sendable {
 
     /// The reply pipe's device and inode when the worker started.
     private let replyIdentity: FileIdentity?
+    /// Runs batches on the request-loop thread, so a batch needs no thread the worker lacks.
+    private let executor = BatchThreadExecutor()
 
     package init(requestFD: Int32, replyFD: Int32, board: StatusBoard) {
         self.requestFD = requestFD
@@ -75,18 +78,13 @@ package final class WorkerLoop: Sendable {
         }
     }
 
-    /// Runs one batch as a task and waits for its reply frame.
+    /// Runs one batch as a task served by this thread (`BatchThreadExecutor`) and returns its
+    /// reply frame.
     private func runBlocking(_ body: ByteStorage) -> [UInt8] {
-        let done = DispatchSemaphore(value: 0)
-        let reply = Mutex<[UInt8]>([])
         let board = self.board
-        Task {
-            let frame = await BatchExecutor.run(body: body, board: board) { [self] notice in send(notice.frame()) }
-            reply.withLock { $0 = frame }
-            done.signal()
+        return executor.runBlocking { [self] in
+            await BatchExecutor.run(body: body, board: board) { [self] notice in send(notice.frame()) }
         }
-        done.wait()
-        return reply.withLock { $0 }
     }
 
     /// Blocks until a whole frame is read; nil at end of file.

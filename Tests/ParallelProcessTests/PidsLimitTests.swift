@@ -1,0 +1,216 @@
+import Foundation
+import ParallelKit
+import Testing
+
+@testable import ParallelProcess
+
+/// A pids cgroup made for one test (root only): cgroup v2 when `/sys/fs/cgroup` offers the pids
+/// controller, else cgroup v1's pids hierarchy. A process written to `procsPath` and everything it
+/// starts afterwards count against `pids.max`.
+struct PidsCgroup {
+    let path: String
+    var procsPath: String { path + "/cgroup.procs" }
+
+    /// A new cgroup with `pids.max` = `maximum`, or why there cannot be one here.
+    static func make(maximum: Int) -> Result<PidsCgroup, SkipReason> {
+        guard getuid() == 0 else { return .failure(SkipReason("a pids cgroup needs root")) }
+        let name = "parallelkit-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let v2 = "/sys/fs/cgroup"
+        let parent: String
+        if let controllers = try? String(contentsOfFile: v2 + "/cgroup.controllers", encoding: .utf8),
+            controllers.split(separator: " ").contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "pids" })
+        {
+            // Children of the root get the pids controller only once it is enabled for them.
+            _ = write("+pids", to: v2 + "/cgroup.subtree_control")
+            parent = v2
+        } else if FileManager.default.fileExists(atPath: v2 + "/pids/cgroup.procs") {
+            parent = v2 + "/pids"
+        } else {
+            return .failure(SkipReason("no pids cgroup controller under /sys/fs/cgroup (v2 or v1)"))
+        }
+        let path = parent + "/" + name
+        guard mkdir(path, 0o755) == 0 else {
+            return .failure(SkipReason("cannot make a cgroup in \(parent): \(String(cString: strerror(errno)))"))
+        }
+        guard write(String(maximum), to: path + "/pids.max") else {
+            rmdir(path)
+            return .failure(SkipReason("cannot set pids.max in \(path)"))
+        }
+        return .success(PidsCgroup(path: path))
+    }
+
+    struct SkipReason: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Writes `text` to a control file in one write(2); false when refused.
+    static func write(_ text: String, to file: String) -> Bool {
+        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        return Glibc.write(fd, bytes, bytes.count) == bytes.count
+    }
+
+    /// The processes in the cgroup.
+    var members: [pid_t] {
+        let text = (try? String(contentsOfFile: procsPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// Kills whatever is left in the cgroup and removes it; true when it was empty already.
+    @discardableResult
+    func remove() async -> Bool {
+        let wasEmpty = members.isEmpty
+        _ = await eventually(within: .seconds(20)) {
+            for pid in members { kill(pid, SIGKILL) }
+            return members.isEmpty
+        }
+        rmdir(path)
+        return wasEmpty
+    }
+}
+
+/// In a worker that moves itself into a pids cgroup: many concurrent `"multiprocessing"` calls,
+/// more workers than the limit allows, then one more call after them (red-team F4, reproducer C:
+/// 400 calls of nJobs 2 want 800 workers of 3 threads each under pids.max 1000). Before the
+/// event loop handed its continuation resumes to a thread of its own, the loop blocked inside
+/// libdispatch (retrying, once a second, a cooperative-pool thread the limit refused) and no
+/// call ever ended.
+struct PidsLimitStormJob: ParallelJob {
+    var cgroupProcs: String
+    var calls: Int
+
+    struct Report: Codable, Sendable {
+        var succeeded = 0
+        /// Calls that failed with a ParallelError naming the limit and blaming no task.
+        var refused = 0
+        /// Anything else: wrong results, other errors, a task blamed.
+        var unexpected: [String] = []
+        var laterCall: String = ""
+        var childrenLeft = -1
+        var seconds = 0.0
+    }
+
+    func run() async throws -> Report {
+        guard PidsCgroup.write(String(getpid()), to: cgroupProcs) else {
+            throw ParallelError(.invalidArgument, "could not join the cgroup \(cgroupProcs)")
+        }
+        let started = ContinuousClock.now
+        let jobs = (0..<4).map { SquareJob(x: $0) }
+        var report = Report()
+        let outcomes = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<calls {
+                group.addTask {
+                    do {
+                        let results = try await Parallel(nJobs: 2, backend: "multiprocessing")(jobs)
+                        return results == [0, 1, 4, 9] ? nil : "wrong results \(results)"
+                    } catch let error as ParallelError
+                        where error.taskIndex == nil && error.description.contains("pids cgroup")
+                    {
+                        return "refused"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        for outcome in outcomes {
+            switch outcome {
+            case nil: report.succeeded += 1
+            case "refused": report.refused += 1
+            case let other?: report.unexpected.append(String(other.prefix(600)))
+            }
+        }
+        do {
+            report.laterCall = "\(try await Parallel(nJobs: 2, backend: "multiprocessing")(jobs))"
+        } catch {
+            report.laterCall = "\(error)"
+        }
+        report.seconds = Double((ContinuousClock.now - started).components.seconds)
+        _ = await eventually(within: .seconds(20)) { ProcResources.current().children.isEmpty }
+        report.childrenLeft = ProcResources.current().children.count
+        return report
+    }
+}
+
+@Suite("Pids limit", .serialized)
+struct PidsLimitTests {
+    @Test("F4: 400 concurrent multiprocessing calls under pids.max 1000 all end (needs root and a pids cgroup)")
+    func concurrentCallsUnderAPidsLimitEnd() async throws {
+        let cgroup: PidsCgroup
+        switch PidsCgroup.make(maximum: 1000) {
+        case .success(let made): cgroup = made
+        case .failure(let reason):
+            print("skipped: \(reason)")
+            return
+        }
+        // The storm runs in a worker of its own (in the cgroup); a livelock is this timeout firing.
+        let outcome: Result<PidsLimitStormJob.Report, any Error>
+        do {
+            let reports = try await Parallel(
+                nJobs: 2, backend: .instance(MultiprocessingBackend()), timeout: .seconds(240))(
+                    [PidsLimitStormJob(cgroupProcs: cgroup.procsPath, calls: 400)])
+            outcome = .success(try #require(reports.first))
+        } catch {
+            outcome = .failure(error)
+        }
+        // Nothing is left in the cgroup once the call is over (its worker is reaped by finish()).
+        let emptied = await eventually(within: .seconds(20)) { cgroup.members.isEmpty }
+        let leftovers = cgroup.members
+        await cgroup.remove()
+        #expect(emptied, "processes left in the cgroup: \(leftovers)")
+        let report = try outcome.get()
+        #expect(report.unexpected.isEmpty, "\(report.unexpected.prefix(5))")
+        #expect(report.succeeded + report.refused == 400, "\(report)")
+        #expect(report.succeeded > 0, "some calls make progress: \(report)")
+        #expect(report.laterCall == "[0, 1, 4, 9]", "a later call works: \(report.laterCall)")
+        #expect(report.childrenLeft == 0)
+        print("pids storm: \(report.succeeded) calls returned, \(report.refused) refused, in \(report.seconds) s")
+    }
+}
+
+/// In a worker: where a batch runs, and whether a job's child tasks still run in parallel.
+struct BatchThreadJob: ParallelJob {
+    struct Report: Codable, Sendable, Equatable {
+        var threadName: String
+        var childrenMetEachOther: Bool
+    }
+
+    func run() async throws -> Report {
+        let name = Self.currentThreadName()
+        // Each child waits (10 s at most) for the other to have started: both return true only if
+        // they ran at the same time, on two threads.
+        let first = DispatchSemaphore(value: 0)
+        let second = DispatchSemaphore(value: 0)
+        async let a: Bool = {
+            first.signal()
+            return second.wait(timeout: .now() + 10) == .success
+        }()
+        async let b: Bool = {
+            second.signal()
+            return first.wait(timeout: .now() + 10) == .success
+        }()
+        let met = await (a, b)
+        return Report(threadName: name, childrenMetEachOther: met.0 && met.1)
+    }
+
+    static func currentThreadName() -> String {
+        let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite("Batches on the worker's own thread")
+struct BatchThreadTests {
+    @Test("F4: a batch runs on the worker's request-loop thread, and a job's child tasks still run in parallel")
+    func batchesRunOnTheWorkersThread() async throws {
+        let reports = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([BatchThreadJob()])
+        #expect(reports.first?.threadName == "pk-worker", "\(reports)")
+        if ProcessInfo.processInfo.activeProcessorCount >= 2 {
+            #expect(reports.first?.childrenMetEachOther == true, "two child tasks ran at the same time")
+        }
+    }
+}
