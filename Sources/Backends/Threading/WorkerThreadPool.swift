@@ -1,6 +1,7 @@
 import CParallelSupport
 import Foundation
 import ParallelCore
+import Synchronization
 
 /// Dedicated threads that run the threading backend's batches: an SE-0417 `TaskExecutor`.
 ///
@@ -16,6 +17,11 @@ import ParallelCore
 /// a checked `pthread_create`: a refused thread is an error for the call that needed it.
 /// Threads are reused across calls, so back-to-back calls start no threads.
 ///
+/// A thread that runs out of executor jobs polls for the next one for ``spinNanoseconds`` before
+/// it parks (at most ``maximumSpinners`` threads at once, yielding the CPU between polls): the
+/// next batch of a call, or the next call's first batch, then starts without a futex wake-up,
+/// which costs 5–40 µs on this project's 2-vCPU machines (Benchmarks/RESULTS.md, row 5d).
+///
 /// - Concurrency: `enqueue` from any thread. The queue and counters are guarded by `lock`, which
 ///   is what makes the `@unchecked Sendable` sound.
 final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
@@ -30,18 +36,43 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     private let name: String
     /// Tests: thread starts beyond this many live threads fail with EAGAIN, as at a system limit.
     private let threadLimitForTesting: Int?
+    /// How long an idle thread of the shared pool polls for work before it parks: longer than
+    /// the usual gap between a call's batches and between back-to-back calls (a continuation
+    /// resume and the next submission), short enough to cost nothing noticeable when no work comes.
+    static let spinNanoseconds: UInt64 = 50_000
+    /// This pool's polling window (``spinNanoseconds`` unless a test sets another).
+    let pollNanoseconds: UInt64
+    /// At most this many threads poll at once: one per CPU (a call's batches start at once on all
+    /// of them). Polling yields the CPU each round, so pollers never keep the caller whose next
+    /// submission they wait for off a CPU.
+    let maximumSpinners: Int
+
     private let lock = ConditionLock()
+    /// Mirrors `executorJobs.count`, for polling threads that do not hold the lock.
+    private let queuedJobs = Atomic<Int>(0)
+    /// Set by ``stopPolling()``: idle threads park at once from then on.
+    private let pollingStopped = Atomic<Bool>(false)
     // Guarded by `lock`.
     private var executorJobs = FIFOQueue<UnownedJob>()
     private var waiting = 0
+    /// Threads polling for work outside the lock (each re-checks the queue under the lock before
+    /// it parks, so a job enqueued for a poller is never missed).
+    private var spinning = 0
+    /// Executor jobs that needed a parked thread signalled or a thread started (for tests).
+    private var wakeUpCount = 0
     /// Threads that really started (pthread_create succeeded) and have not ended.
     private var threadCount = 0
     private var reserved = 0
 
-    init(name: String, idleSeconds: Int = 5, threadLimitForTesting: Int? = nil) {
+    init(
+        name: String, idleSeconds: Int = 5, threadLimitForTesting: Int? = nil,
+        pollNanoseconds: UInt64 = WorkerThreadPool.spinNanoseconds
+    ) {
         self.name = name
+        self.pollNanoseconds = pollNanoseconds
         self.idleSeconds = idleSeconds
         self.threadLimitForTesting = threadLimitForTesting
+        self.maximumSpinners = max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// The number of live threads (for tests and diagnostics).
@@ -49,6 +80,27 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return threadCount
+    }
+
+    /// The number of threads polling for work now (for tests and diagnostics).
+    var pollingThreads: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return spinning
+    }
+
+    /// How many executor jobs so far needed a parked thread signalled or a new thread (for tests
+    /// and diagnostics); a job a polling thread takes counts nothing.
+    var wakeUps: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return wakeUpCount
+    }
+
+    /// Makes idle threads park at once from now on, ending any polling window in progress (tests
+    /// whose pools poll for long windows call it when they are done).
+    func stopPolling() {
+        pollingStopped.store(true, ordering: .relaxed)
     }
 
     /// The number of workers holding a reservation (for tests and diagnostics).
@@ -93,13 +145,19 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         lock.lock()
         executorJobs.append(job)
         let queued = executorJobs.count
+        queuedJobs.store(queued, ordering: .releasing)
         var spawn = false
-        if waiting >= queued {
+        if spinning >= queued {
+            // A polling thread takes it: no wake-up.
+        } else if waiting + spinning >= queued {
+            wakeUpCount += 1
             lock.signal()
         } else if threadCount < max(reserved, 1) {
             threadCount += 1
+            wakeUpCount += 1
             spawn = true
         } else if waiting > 0 {
+            wakeUpCount += 1
             lock.signal()
         }
         lock.unlock()
@@ -112,6 +170,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         var stranded: [UnownedJob] = []
         if threadCount == 0 {
             while let queued = executorJobs.popFirst() { stranded.append(queued) }
+            queuedJobs.store(0, ordering: .relaxed)
         }
         lock.unlock()
         guard !stranded.isEmpty else { return }
@@ -139,10 +198,19 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         lock.lock()
         while true {
             if let job = executorJobs.popFirst() {
+                queuedJobs.store(executorJobs.count, ordering: .relaxed)
                 lock.unlock()
                 job.runSynchronously(on: executor)
                 lock.lock()
                 continue
+            }
+            if spinning < maximumSpinners && !pollingStopped.load(ordering: .relaxed) {
+                spinning += 1
+                lock.unlock()
+                pollForJob()
+                lock.lock()
+                spinning -= 1
+                if !executorJobs.isEmpty { continue }
             }
             waiting += 1
             let signalled = lock.wait(seconds: idleSeconds)
@@ -154,6 +222,16 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
                 lock.unlock()
                 return
             }
+        }
+    }
+
+    /// Returns when an executor job is queued or ``pollNanoseconds`` have passed. Yields the CPU
+    /// between polls, so on a busy machine the threads that will submit the work get to run.
+    private func pollForJob() {
+        let deadline = MonotonicClock.now() &+ pollNanoseconds
+        while queuedJobs.load(ordering: .acquiring) == 0 {
+            if MonotonicClock.now() >= deadline || pollingStopped.load(ordering: .relaxed) { return }
+            sched_yield()
         }
     }
 }
