@@ -118,6 +118,11 @@ package enum CallResolution {
         let retry = arguments.retry ?? scope.retry ?? .never
         try retry.validate()
         let maxNbytes = try (arguments.maxNbytes ?? scope.maxNbytes ?? .standard).resolve()
+        // A temp folder the call names is checked for every backend, also those that never use it
+        // (threads, one job): a bad one is an error, never silently ignored (issue 7).
+        if let folder = arguments.tempFolder ?? scope.tempFolder, !folder.isEmpty {
+            try TempFolderCheck.check(folder)
+        }
 
         var instances: [BackendChoice: any ParallelBackend] = [:]
         func instance(_ choice: BackendChoice) throws -> any ParallelBackend {

@@ -133,62 +133,10 @@ final class TempFolder: Sendable {
 
     // MARK: Opening and checking the temp folder
 
-    /// Opens `folder` as a directory (creating it, as joblib does, when it is missing) and checks
-    /// that nobody else can rename entries in it.
+    /// Opens `folder` as a directory (created when missing) that nobody else can rename entries in
+    /// (`TempFolderCheck`, shared with the backends that do not use the folder).
     static func openSafeParent(_ folder: String) throws -> Int32 {
-        var fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 && errno == ENOENT {
-            try createFolder(folder)
-            fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        }
-        guard fd >= 0 else {
-            let code = errno
-            if code == ENOTDIR { throw unusable(folder, "it is not a folder") }
-            throw unusable(folder, "opening it failed: \(text(code))")
-        }
-        do {
-            try checkSafe(fd, folder)
-            return fd
-        } catch {
-            Glibc.close(fd)
-            throw error
-        }
-    }
-
-    /// Refuses a folder whose entries another user could rename (and so swap for symlinks).
-    static func checkSafe(_ fd: Int32, _ folder: String) throws {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw unusable(folder, "fstat failed: \(text(errno))") }
-        let owner = info.st_uid
-        guard owner == geteuid() || owner == 0 else {
-            throw unusable(
-                folder,
-                "it belongs to another user (uid \(owner)), who could rename or replace the files ParallelKit puts there"
-            )
-        }
-        let othersMayWrite = info.st_mode & (S_IWGRP | S_IWOTH) != 0
-        let sticky = info.st_mode & S_ISVTX != 0
-        if othersMayWrite && !sticky {
-            throw unusable(
-                folder,
-                "it is writable by other users and has no sticky bit (mode \(String(info.st_mode & 0o7777, radix: 8))), "
-                    + "so they could swap ParallelKit's files for links to yours. Use a folder only you can write, or set "
-                    + "the sticky bit (chmod +t) as /tmp has")
-        }
-        guard faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) == 0 else {
-            throw unusable(folder, "this process may not create files in it (\(text(errno)))")
-        }
-    }
-
-    /// `mkdir -p`, new components private to the user.
-    private static func createFolder(_ folder: String) throws {
-        var prefix = folder.hasPrefix("/") ? "" : "."
-        for component in folder.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw unusable(folder, "it does not exist and creating \(prefix) failed: \(text(errno))")
-            }
-        }
+        try TempFolderCheck.openSafe(folder)
     }
 
     private static func makePrivateFolder(in parentFD: Int32, path folder: String) throws -> PrivateFolder {
@@ -312,10 +260,8 @@ final class TempFolder: Sendable {
     // MARK: Errors
 
     static func unusable(_ folder: String, _ reason: String) -> ParallelError {
-        ParallelError.invalid(
-            "temp folder", "'\(folder)' cannot hold shared arrays: \(reason)",
-            fix: "Pass another tempFolder (or JOBLIB_TEMP_FOLDER), or none to use anonymous shared memory.")
+        TempFolderCheck.unusable(folder, reason)
     }
 
-    private static func text(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
+    private static func text(_ code: Int32) -> String { TempFolderCheck.text(code) }
 }
