@@ -93,6 +93,18 @@ final class WorkerConnection: EventHandler {
     private var holdingStderr = false
     /// The part of the current stderr line already seen (for finding where a crash report starts).
     private var stderrLine: [UInt8] = []
+    /// Stderr not yet forwarded nor held: blank lines and the start of the current line. The
+    /// backtracer writes its first line in pieces after a blank line (`\n*** `, `Signal 11`,
+    /// `: Backtracing from 0x…`); forwarded as they came, those pieces reached the caller's stderr
+    /// before the line could be recognised as a crash report. They wait here until a non-blank
+    /// line ends, the worker sends a frame, or `undecidedStderrDelay` passes.
+    private var undecidedStderr: [UInt8] = []
+    private var undecidedStderrTimer: Int?
+    /// How long bytes may stay undecided: the backtracer's pieces come microseconds apart; a
+    /// progress line without a newline is shown this late at most.
+    static let undecidedStderrDelay: UInt64 = 250_000_000
+    /// Undecided bytes beyond this are forwarded (a very long line without a newline).
+    static let undecidedStderrLimit = 64 * 1024
     private var stopCheckTimer: Int?
     private var reportedStop = false
 
@@ -369,24 +381,60 @@ final class WorkerConnection: EventHandler {
     }
 
     private func forwardLine(_ bytes: UnsafeRawBufferPointer, complete: Bool) {
-        if !holdingStderr {
-            // The start of the line may have been forwarded already (a line written in pieces);
-            // only the decision for the rest of it depends on what the whole line says.
-            if stderrLine.count < 4096 { stderrLine.append(contentsOf: bytes.prefix(4096 - stderrLine.count)) }
-            if StderrTail.startsCrashReport(String(decoding: stderrLine, as: UTF8.self)) { holdingStderr = true }
-        }
+        defer { if complete { stderrLine.removeAll(keepingCapacity: true) } }
         if holdingStderr {
-            if heldStderr.count < Self.heldStderrLimit {
-                heldStderr.append(contentsOf: bytes.prefix(Self.heldStderrLimit - heldStderr.count))
-            }
-        } else {
-            StandardErrorRelay.shared.forward(bytes)
+            hold(bytes)
+            return
         }
-        if complete { stderrLine.removeAll(keepingCapacity: true) }
+        if stderrLine.count < 4096 { stderrLine.append(contentsOf: bytes.prefix(4096 - stderrLine.count)) }
+        if StderrTail.startsCrashReport(String(decoding: stderrLine, as: UTF8.self)) {
+            // The blank lines before the report and the start of its first line belong to it. (A
+            // start forwarded already, after `undecidedStderrDelay`, stays forwarded.)
+            holdingStderr = true
+            undecidedStderr.withUnsafeBytes { hold($0) }
+            dropUndecidedStderr()
+            hold(bytes)
+            return
+        }
+        undecidedStderr.append(contentsOf: bytes)
+        let decided = complete && stderrLine.contains { !Self.isBlank($0) }
+        if decided || undecidedStderr.count > Self.undecidedStderrLimit {
+            forwardUndecidedStderr()
+        } else if undecidedStderrTimer == nil {
+            undecidedStderrTimer = loop.schedule(at: MonotonicClock.now() &+ Self.undecidedStderrDelay) {
+                [weak self] in
+                self?.undecidedStderrTimer = nil
+                self?.forwardUndecidedStderr()
+            }
+        }
     }
 
-    /// Copies held-back stderr to ours and stops holding.
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\n")
+    }
+
+    private func hold(_ bytes: UnsafeRawBufferPointer) {
+        if heldStderr.count < Self.heldStderrLimit {
+            heldStderr.append(contentsOf: bytes.prefix(Self.heldStderrLimit - heldStderr.count))
+        }
+    }
+
+    /// Sends the undecided bytes on to our stderr.
+    private func forwardUndecidedStderr() {
+        if !undecidedStderr.isEmpty { undecidedStderr.withUnsafeBytes { StandardErrorRelay.shared.forward($0) } }
+        dropUndecidedStderr()
+    }
+
+    private func dropUndecidedStderr() {
+        undecidedStderr.removeAll(keepingCapacity: true)
+        if let undecidedStderrTimer { loop.cancel(timer: undecidedStderrTimer) }
+        undecidedStderrTimer = nil
+    }
+
+    /// Copies held-back and undecided stderr to ours and stops holding.
     private func releaseHeldStderr() {
+        forwardUndecidedStderr()
         guard holdingStderr else { return }
         holdingStderr = false
         heldStderr.withUnsafeBytes { StandardErrorRelay.shared.forward($0) }
@@ -537,6 +585,9 @@ final class WorkerConnection: EventHandler {
         // batch there is no error to carry it, so it is copied.
         if batch == nil || (batch?.verbose ?? 0) > 0 {
             releaseHeldStderr()
+        } else {
+            // Blank lines and a partial line at a crash are part of its report (kept in the tail).
+            dropUndecidedStderr()
         }
 
         var startFailure: StartFailure?
