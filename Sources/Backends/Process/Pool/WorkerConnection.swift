@@ -271,7 +271,9 @@ final class WorkerConnection: EventHandler {
             guard hello.protocolVersion == FrameLimits.protocolVersion else {
                 throw FrameError.malformed("worker speaks protocol \(hello.protocolVersion)")
             }
-            guard phase == .launching || phase == .deferred else { return }
+            // A worker the pool has killed (its start took too long) may still have said hello
+            // just before: it must not take a batch, whose loss would then be blamed on a task.
+            guard phase == .launching || phase == .deferred, !killedByPool else { return }
             cancelPhaseTimer()
             phase = .ready
             idleSince = MonotonicClock.now()
