@@ -24,6 +24,17 @@ struct SLURMBackendTests {
         #expect(reports.allSatisfy { $0.ompNumThreads == "1" }, "\(reports.map(\.ompNumThreads))")
     }
 
+    @Test("F4: a call starts no more SLURM workers than it has tasks to run at once")
+    func workersStartOnlyForTasks() async throws {
+        guard await ClusterEnvironment.expectSLURM() else { return }
+        let backend = SLURMBackend(startTimeout: .seconds(60))
+        let reports = try await Parallel(nJobs: 6, backend: .instance(backend), batchSize: 1)(
+            (0..<2).map { WhereJob(index: $0) })
+        #expect(reports.map(\.index) == [0, 1])
+        let launchers = await backend.liveLauncherPIDs()
+        #expect(!launchers.isEmpty && launchers.count <= 2, "srun workers started for 2 tasks with nJobs 6: \(launchers.count)")
+    }
+
     @Test func errorsComeBackAsThemselvesAndACrashNamesItsTask() async throws {
         guard await ClusterEnvironment.expectSLURM() else { return }
         let backend = SLURMBackend(startTimeout: .seconds(60))

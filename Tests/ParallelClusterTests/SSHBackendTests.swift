@@ -21,6 +21,17 @@ struct SSHBackendTests {
         #expect(again == (0..<50).map { $0 * $0 })
     }
 
+    @Test("F4: a call starts no more remote workers than it has tasks to run at once")
+    func workersStartOnlyForTasks() async throws {
+        guard await ClusterEnvironment.expectSSH() else { return }
+        let backend = SSHBackend(hosts: ["localhost:8"])
+        let reports = try await Parallel(nJobs: 8, backend: .instance(backend), batchSize: 1)(
+            (0..<2).map { WhereJob(index: $0) })
+        #expect(reports.map(\.index) == [0, 1])
+        let launchers = await backend.liveLauncherPIDs()
+        #expect(!launchers.isEmpty && launchers.count <= 2, "ssh workers started for 2 tasks with nJobs 8: \(launchers.count)")
+    }
+
     @Test func innerMaxNumThreadsReachesTheWorkersAndIsFixedForTheirLife() async throws {
         guard await ClusterEnvironment.expectSSH() else { return }
         let backend = SSHBackend(hosts: ["localhost:2"])

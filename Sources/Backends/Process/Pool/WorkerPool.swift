@@ -69,10 +69,11 @@ package final class WorkerPool: WorkerConnectionDelegate, ThreadStarvationWatche
     /// Registers a call that runs at most `nJobs` batches at once and lets the pool grow to
     /// `nJobs` workers.
     ///
-    /// Local workers start as the call's batches arrive and `ready` resumes at once: a worker
-    /// that cannot be started fails the call's batches with the reason (see `failIfStarved`).
-    /// Remote workers (a `launcher`: SSH, SLURM) take seconds to start and their start-up errors
-    /// belong to the call, so for them `nJobs` start now and `ready` waits for the first.
+    /// Workers start as the call's batches arrive, never more than batches wait (red-team F4).
+    /// Local ones: `ready` resumes at once, and a worker that cannot be started fails the call's
+    /// batches with the reason (see `failIfStarved`). Remote ones (a `launcher`: SSH, SLURM) take
+    /// seconds to start and their start-up errors belong to the call, so when the pool has none,
+    /// one starts now and `ready` waits for it; the others start as batches wait.
     func open(callID: Int, nJobs: Int, ready: CheckedContinuation<Void, any Error>) {
         calls[callID] = CallQuota(nJobs: nJobs)
         shuttingDown = false
@@ -85,7 +86,7 @@ package final class WorkerPool: WorkerConnectionDelegate, ThreadStarvationWatche
             loop.deliver { ready.resume() }
             return
         }
-        spawnIfNeeded(minimum: nJobs)
+        spawnIfNeeded(minimum: 1)
         if workers.contains(where: { $0.phase == .ready || $0.phase == .busy }) {
             loop.deliver { ready.resume() }
         } else if let gaveUp {
