@@ -21,7 +21,8 @@ final class ThreadingCall: BackendCall {
         var queue = FIFOQueue<Pending>()
         /// The running workers by id: each is a task that runs batches until the queue is empty.
         var workers: [Int: Task<Void, Never>] = [:]
-        /// Which worker runs which batch (by the batch's progress object), for `abandon`.
+        /// Which worker runs which batch (by the batch's progress object), for `abandon`; only
+        /// batches of calls with a timeout (the only ones the engine abandons).
         var running: [ObjectIdentifier: Int] = [:]
         var nextWorkerID = 0
         /// Workers whose thread is being started (counted against `nJobs`).
@@ -52,6 +53,25 @@ final class ThreadingCall: BackendCall {
         if needsWorker { startWorker(first: pending) }
     }
 
+    /// Queues every batch with one lock round trip and starts the workers they need.
+    func submit(_ submissions: [BatchSubmission]) {
+        let firsts = state.withLock { state -> [Pending] in
+            guard !state.aborted else { return [] }
+            var firsts: [Pending] = []
+            for submission in submissions {
+                let pending = Pending(batch: submission.batch, completion: submission.completion)
+                if state.workers.count + state.startingWorkers < nJobs {
+                    state.startingWorkers += 1
+                    firsts.append(pending)
+                } else {
+                    state.queue.append(pending)
+                }
+            }
+            return firsts
+        }
+        for first in firsts { startWorker(first: first) }
+    }
+
     /// Starts a worker for `first` (counted in `startingWorkers` by the caller). Its thread is
     /// reserved outside the lock, because a refusal completes the batch with the error, and the
     /// completion may call back into the engine, which may submit again.
@@ -71,7 +91,7 @@ final class ThreadingCall: BackendCall {
             }
             let workerID = state.nextWorkerID
             state.nextWorkerID += 1
-            state.running[ObjectIdentifier(first.batch.progress)] = workerID
+            if first.batch.tracksEachTask { state.running[ObjectIdentifier(first.batch.progress)] = workerID }
             // Created under the lock, so the worker cannot retire before it is recorded.
             state.workers[workerID] = Task(executorPreference: pool) { [self] in
                 await runWorker(workerID, first: first)
@@ -85,11 +105,13 @@ final class ThreadingCall: BackendCall {
         while let pending = current {
             pending.completion(await pending.batch.run())
             current = state.withLock { state -> Pending? in
-                state.running[ObjectIdentifier(pending.batch.progress)] = nil
+                // Only a call with a timeout abandons batches, and only its batches are recorded
+                // by worker: the lock is held as briefly as possible on this per-batch path.
+                if pending.batch.tracksEachTask { state.running[ObjectIdentifier(pending.batch.progress)] = nil }
                 // An abandoned worker was already replaced: it only retires.
                 guard state.workers[workerID] != nil else { return nil }
                 if !state.aborted, let next = state.queue.popFirst() {
-                    state.running[ObjectIdentifier(next.batch.progress)] = workerID
+                    if next.batch.tracksEachTask { state.running[ObjectIdentifier(next.batch.progress)] = workerID }
                     return next
                 }
                 state.workers[workerID] = nil

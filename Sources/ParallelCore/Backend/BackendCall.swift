@@ -15,6 +15,15 @@ public protocol BackendCall: Sendable {
     /// - Complexity: must not block; O(1) apart from queueing.
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void)
 
+    /// Starts (or queues) several batches at once, in order: what the engine does when it refills
+    /// the backend's queue in bulk.
+    ///
+    /// The default submits them one by one. A backend whose queue is behind a lock overrides it
+    /// to take the lock once for all of them, so the refill does not contend with its workers
+    /// once per batch.
+    /// - Complexity: must not block; O(batches).
+    func submit(_ submissions: [BatchSubmission])
+
     /// Stops the call's work now: an error, a timeout, cancellation or an abandoned generator.
     ///
     /// Synchronous so it can run from a `deinit`. In-process backends cancel their running tasks
@@ -47,7 +56,26 @@ public protocol BackendCall: Sendable {
     func finish() async
 }
 
+/// A batch and what to call when it ends, for the bulk `submit(_:)` of a ``BackendCall``.
+public struct BatchSubmission: Sendable {
+    /// The batch.
+    public var batch: TaskBatch
+    /// Called exactly once when the batch ends, as for `submit(_:completion:)`.
+    public var completion: @Sendable (BatchOutcome) -> Void
+
+    /// Pairs a batch with its completion.
+    public init(batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
+        self.batch = batch
+        self.completion = completion
+    }
+}
+
 extension BackendCall {
+    /// Defaults to submitting the batches one by one.
+    public func submit(_ submissions: [BatchSubmission]) {
+        for submission in submissions { submit(submission.batch, completion: submission.completion) }
+    }
+
     /// Defaults to doing nothing.
     public func finish() async {}
 

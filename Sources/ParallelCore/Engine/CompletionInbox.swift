@@ -22,6 +22,8 @@ package final class CompletionInbox: Sendable {
     private struct State {
         var events: [Event] = []
         var waiter: CheckedContinuation<[Event], any Error>?
+        /// Successful completions the waiter lets pile up before it is woken.
+        var wakeThreshold = 1
         var cancelled = false
     }
 
@@ -33,19 +35,22 @@ package final class CompletionInbox: Sendable {
 
     package init() {}
 
-    /// Queues an event and wakes the engine if it waits.
+    /// Queues an event and wakes the engine if it waits — at once for anything but a successful
+    /// completion, and for those once as many are queued as the engine asked to batch up.
     package func post(_ event: Event) {
-        let waiter: CheckedContinuation<[Event], any Error>? = state.withLock { state in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                waiterPresent.store(false, ordering: .relaxed)
-                return waiter
-            }
+        let wake: (CheckedContinuation<[Event], any Error>, [Event])? = state.withLock { state in
             state.events.append(event)
-            hasEvents.store(true, ordering: .releasing)
-            return nil
+            guard let waiter = state.waiter, event.isUrgent || state.events.count >= state.wakeThreshold else {
+                hasEvents.store(true, ordering: .releasing)
+                return nil
+            }
+            state.waiter = nil
+            waiterPresent.store(false, ordering: .relaxed)
+            hasEvents.store(false, ordering: .relaxed)
+            defer { state.events.removeAll(keepingCapacity: true) }
+            return (waiter, state.events)
         }
-        waiter?.resume(returning: [event])
+        if let (waiter, events) = wake { waiter.resume(returning: events) }
     }
 
     /// Whether the engine is waiting for an event now; one relaxed atomic load.
@@ -66,9 +71,14 @@ package final class CompletionInbox: Sendable {
         }
     }
 
-    /// Waits until at least one event is queued and returns them all.
+    /// Waits until events are queued and returns them all: until one is, or, with
+    /// `completions` above 1, until that many successful completions are (any other event wakes
+    /// the engine at once). The driver batches completions up while the backend's queue holds
+    /// enough work, so it refills that queue in bulk rather than waking once per batch.
     /// - Throws: `CancellationError` when the waiting task is cancelled.
-    package func next(isolation: isolated (any Actor)? = #isolation) async throws -> [Event] {
+    package func next(
+        batchingUpTo completions: Int = 1, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> [Event] {
         let ready = takeAvailable()
         if !ready.isEmpty { return ready }
         return try await withTaskCancellationHandler {
@@ -84,6 +94,7 @@ package final class CompletionInbox: Sendable {
                         return .success(state.events)
                     }
                     state.waiter = continuation
+                    state.wakeThreshold = max(completions, 1)
                     waiterPresent.store(true, ordering: .relaxed)
                     return nil
                 }
@@ -98,5 +109,13 @@ package final class CompletionInbox: Sendable {
             }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+}
+
+extension CompletionInbox.Event {
+    /// Whether the engine must hear of this at once: anything but a batch that succeeded.
+    var isUrgent: Bool {
+        if case .completed(_, let outcome, _) = self { return outcome.failure != nil }
+        return true
     }
 }

@@ -57,13 +57,14 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
         self.progress = progress?.isActive == true ? progress : nil
         self.harvestsRunningBatches = delivery != .list || progress?.isActive == true
-        self.machine = CallStateMachine(
-            CallStateMachine.Configuration(
-                nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
-                autoBatching: plan.backend.autoBatching, delivery: delivery, keepsGoing: keepsGoing,
-                maxFailures: maxFailures, retry: plan.retry, timeout: plan.timeout, verbose: plan.verbose,
-                nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
-                knownCount: source.knownCount, reportsProgress: progress?.isActive == true))
+        var configuration = CallStateMachine<Output>.Configuration(
+            nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
+            autoBatching: plan.backend.autoBatching, delivery: delivery, keepsGoing: keepsGoing,
+            maxFailures: maxFailures, retry: plan.retry, timeout: plan.timeout, verbose: plan.verbose,
+            nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
+            knownCount: source.knownCount, reportsProgress: progress?.isActive == true)
+        configuration.handOffBatches = Self.handOffBatches(plan: plan, source: source, maxFailures: maxFailures)
+        self.machine = CallStateMachine(configuration)
     }
 
     deinit {
@@ -76,6 +77,26 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
             for entry in batches.values { entry.batch.progress.requestAbort() }
             call.abort()
         }
+    }
+
+    /// The hand-off reserve: how many batches are dispatched beyond joblib's window, so that
+    /// workers take their next batch from the backend's queue and the driver refills it in bulk,
+    /// or 0.
+    ///
+    /// Only for an input already in memory (an `Array`: taking it has no effect anyone can
+    /// observe, so what is queued is still "what the caller has taken"), batches of a fixed size
+    /// (auto batching makes batches long enough by itself), a backend in this process (a worker
+    /// process's round trip dwarfs a wake-up), no verbose output (joblib's progress lines count
+    /// dispatches) and no `maxFailures` (which must see each failure before more tasks start).
+    /// Then 64 batches per worker, at most 65,536 tasks: enough that the workers do not run dry
+    /// while the driver sleeps through half of them.
+    static func handOffBatches(plan: CallPlan, source: TaskSource<Element>, maxFailures: Int?) -> Int {
+        guard source.isInert, case .fixed(let size) = plan.batchSize, plan.preDispatch != nil, plan.verbose == 0,
+            maxFailures == nil, !plan.backend.capabilities.runsOutOfProcess
+        else { return 0 }
+        let perWorker = 64
+        let (batches, overflow) = plan.nJobs.multipliedReportingOverflow(by: perWorker)
+        return min(overflow ? Int.max : batches, max(65_536 / max(size, 1), 1))
     }
 
     // MARK: - Consuming
@@ -132,13 +153,17 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         try await perform()
     }
 
+    /// Starts the ticker: while the driver waits, every ``harvestTick`` it is woken to harvest
+    /// running batches (when it does), or to handle completions that piled up (when it lets
+    /// them).
     private func startTicker() {
         let inbox = self.inbox
         let tick = Self.harvestTick
+        let harvests = harvestsRunningBatches
         ticker = Task.detached {
             while !Task.isCancelled {
                 try? await Task.sleep(for: tick)
-                if inbox.isWaiting { inbox.post(.tick) }
+                if inbox.isWaiting && (harvests || inbox.hasPendingEvents) { inbox.post(.tick) }
             }
         }
     }
@@ -173,9 +198,14 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
             try await perform()
             throw CancellationError()
         }
+        // With many batches queued at the backend, let completions pile up to half of them
+        // before waking: the workers take the queued batches meanwhile, and the refill is one
+        // wake-up for many batches. The ticker bounds how long a pile-up can wait.
+        let completions = machine.configuration.delivery == .list && batches.count >= 8 ? batches.count / 2 : 1
+        if completions > 1 && ticker == nil { startTicker() }
         let events: [CompletionInbox.Event]
         do {
-            events = try await inbox.next()
+            events = try await inbox.next(batchingUpTo: completions)
         } catch {
             machine.abort()
             try await perform()
@@ -184,6 +214,8 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         try await handle(events)
     }
 
+    /// Reports every event to the machine, then carries out what it decided: a burst of
+    /// completions becomes one refill of the backend's queue.
     private func handle(_ events: [CompletionInbox.Event], isolation: isolated (any Actor)? = #isolation) async throws {
         for event in events {
             switch event {
@@ -192,15 +224,14 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 watchdog?.forget(batchID: batchID)
                 machine.batchCompleted(batchID, report(outcome, of: entry, at: time), now: time)
             case .tick:
-                _ = try await harvest()
-                continue
+                if harvestsRunningBatches { _ = try await harvest() }
             case .timedOut(let taskIndex, let time):
                 machine.taskTimedOut(taskIndex, now: time)
             case .timer(let time):
                 machine.timerFired(now: time)
             }
-            try await perform()
         }
+        try await perform()
     }
 
     /// Turns a backend's outcome into the machine's report: outputs published in place are moved
@@ -238,7 +269,9 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
 
     /// Carries out every action the machine has queued, in order.
     private func perform(isolation: isolated (any Actor)? = #isolation) async throws {
+        defer { submitGathered() }
         while let action = machine.nextAction() {
+            if case .submit = action {} else { submitGathered() }
             switch action {
             case .take(let count):
                 let taken: ArraySlice<Element>
@@ -259,7 +292,10 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
                 }
                 machine.inputsTaken(count)
             case .submit(let batchID, let range):
-                submit(batchID, range)
+                // Gathered and handed over at once, at the next action of another kind or when
+                // the machine has nothing more to say: one lock round trip for a whole refill.
+                submissions.append(prepare(batchID, range))
+                continue
             case .stopBatchesBeforeNextTask:
                 for entry in batches.values { entry.batch.progress.requestAbort() }
             case .abandon(let batchID):
@@ -310,7 +346,22 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         }
     }
 
-    private func submit(_ batchID: Int, _ range: Range<Int>) {
+    /// Batches prepared by ``perform()`` and not yet handed to the backend.
+    private var submissions: [BatchSubmission] = []
+
+    private func submitGathered() {
+        guard !submissions.isEmpty else { return }
+        let gathered = submissions
+        submissions.removeAll(keepingCapacity: true)
+        if gathered.count == 1 {
+            call.submit(gathered[0].batch, completion: gathered[0].completion)
+        } else {
+            call.submit(gathered)
+        }
+    }
+
+    /// Builds batch `batchID` for the tasks `range` and records it as in flight.
+    private func prepare(_ batchID: Int, _ range: Range<Int>) -> BatchSubmission {
         let chunk = inputs.slice(range)
         let progress = BatchProgress()
         let run = kernel.run
@@ -322,7 +373,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         batches[batchID] = BatchInFlight(batch: batch, dispatchedAt: MonotonicClock.now(), results: results)
         watchdog?.watch(batchID: batchID, firstIndex: range.lowerBound, progress: progress)
         let inbox = self.inbox
-        call.submit(batch) { outcome in
+        return BatchSubmission(batch: batch) { outcome in
             inbox.post(.completed(batchID: batchID, outcome: outcome, at: MonotonicClock.now()))
         }
     }

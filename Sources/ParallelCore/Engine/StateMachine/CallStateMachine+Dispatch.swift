@@ -126,6 +126,7 @@ extension CallStateMachine {
         if window {
             fillingWindow = false
             planner.closeWindow()
+            owedDispatches += configuration.handOffBatches
             if configuration.preDispatch == nil { counters.iterating = false }
         } else {
             counters.iterating = false

@@ -60,6 +60,12 @@ package struct CallStateMachine<Output: Sendable> {
         package var knownCount: Int?
         /// Whether the call has a progress display to tell (``EngineAction/progress(_:)``).
         package var reportsProgress: Bool
+        /// Batches dispatched beyond joblib's window once it is filled, as if that many batches
+        /// had completed: the hand-off reserve of an input already in memory, so workers take their
+        /// next batch from the backend's queue while the driver refills it in bulk (see
+        /// ``ParallelCall``). The batches are cut exactly as joblib's later dispatches would cut
+        /// them; they are only dispatched earlier.
+        package var handOffBatches = 0
 
         package init(
             nJobs: Int, preDispatch: Int?, batchSize: BatchSize, autoBatching: AutoBatchingPolicy = .inProcess,
