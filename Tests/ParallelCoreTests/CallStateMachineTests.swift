@@ -440,4 +440,31 @@ extension CallStateMachineTests {
         #expect(counted == 8)
         #expect(h.log.contains(.progress(.completed(count: 3))))
     }
+
+    @Test(
+        "maxFailures reached while a take is pending: that take's inputs and the rest of the input all settle as .notRun"
+    )
+    func stopWhileATakeIsPending() {
+        var h = Harness(
+            Self.configuration(preDispatch: 2, delivery: .list, keepsGoing: true, maxFailures: 2), inputs: 50)
+        h.start()
+        let first = h.submitted[0].batchID
+        let second = h.submitted[1].batchID
+        // Two failures reported in one burst: the first pays back a dispatch (a take), the second
+        // stops the call before the driver answers that take.
+        h.machine.batchCompleted(
+            first, .init(values: [], completedCount: 0, failure: Boom(index: 0), duration: 0.1), now: 2)
+        h.machine.batchCompleted(
+            second, .init(values: [], completedCount: 0, failure: Boom(index: 1), duration: 0.1), now: 2)
+        h.drain()
+        h.succeedAll()
+        let fates = h.delivered()
+        #expect(fates.count == 50, "every input has a fate (\(fates.count))")
+        #expect(h.machine.isFinished)
+        let notRun = fates.values.filter {
+            if case .failure(let failure) = $0 { return (failure.error as? ParallelError)?.code == .notRun }
+            return false
+        }
+        #expect(notRun.count == 48)
+    }
 }

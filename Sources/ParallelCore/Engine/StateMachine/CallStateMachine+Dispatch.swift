@@ -35,9 +35,14 @@ extension CallStateMachine {
                 }
             }
             if phase != .running {
-                // The call stopped while the inputs were being taken: they never start.
+                // The call stopped while the inputs were being taken: they never start, nor does
+                // the rest of the input.
                 counters.dispatchedTasks += count
                 settleNotRun(first..<(first + count))
+                if phase == .stopping && !sourceDrained {
+                    pendingTake = .rest
+                    emit(.takeRest)
+                }
             } else if count == 0 {
                 dispatchFoundNothing(fillingWindow: window)
             } else {

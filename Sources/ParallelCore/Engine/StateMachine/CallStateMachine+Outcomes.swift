@@ -222,7 +222,9 @@ extension CallStateMachine {
         for wait in retryWaits { settle(wait.index, .failed(wait.lastFailure)) }
         retryWaits.removeAll()
         if !inFlight.isEmpty { emit(.stopBatchesBeforeNextTask) }
-        if !sourceDrained {
+        // The rest of the input settles as `.notRun`. A take already asked for is answered first
+        // (its inputs never start either); ``inputsTaken(_:)`` then asks for the rest.
+        if !sourceDrained && pendingTake == nil {
             pendingTake = .rest
             emit(.takeRest)
         }
