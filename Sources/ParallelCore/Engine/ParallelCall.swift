@@ -7,6 +7,17 @@ import Foundation
 ///
 /// It runs entirely on the caller's isolation: completions from backend threads arrive through a
 /// ``CompletionInbox`` and are handled here, so no state below needs a lock.
+///
+/// Two things keep the caller off the per-batch path:
+/// - **The hand-off.** For an input already in memory with a fixed batch size, the machine keeps a
+///   reserve of batches queued at the backend beyond joblib's window (``handOffBatches(plan:source:maxFailures:)``),
+///   so workers take their next batch from the backend's queue. The driver lets successful
+///   completions pile up to half the batches in flight before it wakes, reports the burst to the
+///   machine, and refills the queue with one bulk submit.
+/// - **Per-task results.** Each batch's runner publishes every output into the batch's
+///   ``LiveResults`` as its task ends. While a generator's consumer or a progress display waits,
+///   the driver settles the finished prefixes of running batches, when the consumer asks and on a
+///   2 ms tick (``harvestTick``), so results and counts move per task, not per batch.
 package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRunSource {
     private let plan: CallPlan
     private let call: any BackendCall
