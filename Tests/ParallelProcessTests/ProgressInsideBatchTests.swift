@@ -96,6 +96,26 @@ struct ProgressInsideBatchTests {
         try await Self.checkCountsInsideTheBatch(on: backend, refresh: true)
     }
 
+    @Test(
+        "end to end: a progress handler sees 10 completions inside a running batch of 20 on worker processes",
+        arguments: ["process", "multiprocessing"])
+    func progressHandlerSeesCountsInsideABatch(backend name: String) async throws {
+        let folder = try GateFolder()
+        // Two batches of 20 on two workers; job 10 (inside the first) and job 20 (the second's
+        // first) wait for the gate, which only a handler that saw 10 completions opens: the
+        // counts must come from inside the first batch while it still runs.
+        let jobs = (0..<40).map { GatedIndexJob(index: $0, gatePath: $0 == 10 || $0 == 20 ? folder.gate : nil) }
+        let gate = folder.gate
+        let progress = ParallelProgress.handler { event in
+            if case .progressed(let snapshot) = event, snapshot.completed >= 10 {
+                _ = FileManager.default.createFile(atPath: gate, contents: Data())
+            }
+        }
+        let parallel = Parallel(
+            nJobs: 2, backend: .named(name), preDispatch: "all", batchSize: 20, progress: progress)
+        #expect(try await parallel(jobs) == Array(0..<40))
+    }
+
     @Test("task-start notices mark the tasks before them completed (remote workers' path)")
     func countsFromTaskStartNotices() async throws {
         try await Self.checkCountsInsideTheBatch(on: sharedProcessBackend, refresh: false)
