@@ -1,7 +1,6 @@
 // A third-party-style backend for ParallelKit. It imports `ParallelCore` alone — the module a
 // backend author needs — and registers itself only when asked to.
 import ParallelCore
-import Synchronization
 
 /// Runs a call's batches on the iterations of `DispatchQueue.concurrentPerform`.
 ///
@@ -41,7 +40,7 @@ public final class ConcurrentPerformBackend: ParallelBackend {
         public var sessions = 0
     }
 
-    private let counters = Mutex(Statistics())
+    private let counters = Locked(Statistics())
 
     /// Creates a backend. Calls on one instance are independent; each gets its own workers.
     public init() {}

@@ -1,11 +1,10 @@
 import ParallelCore
-import Synchronization
 
 /// One `Parallel` call on ``ConcurrentPerformBackend``: at most `nJobs` batches run at once, each
 /// as a task on the call's ``ConcurrentPerformExecutor``; the rest wait in a queue.
 ///
 /// - Concurrency: `submit` and `abort` come from the engine's isolation, batch ends from worker
-///   threads; the queue, the running count and the task handles are guarded by a `Mutex`.
+///   threads; the queue, the running count and the task handles are guarded by a `Locked` value.
 final class ConcurrentPerformCall: BackendCall {
     private struct Pending: Sendable {
         var batch: TaskBatch
@@ -22,7 +21,7 @@ final class ConcurrentPerformCall: BackendCall {
     private let nJobs: Int
     private let executor: ConcurrentPerformExecutor
     private let backend: ConcurrentPerformBackend
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(nJobs: Int, backend: ConcurrentPerformBackend) {
         self.nJobs = nJobs

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import ParallelCore
-import Synchronization
 
 /// A `TaskExecutor` whose worker threads are the iterations of `DispatchQueue.concurrentPerform`.
 ///
@@ -12,7 +11,7 @@ import Synchronization
 /// that starts meanwhile gets a worker at once. When the call's last batch ends every iteration
 /// returns, `concurrentPerform` returns, and the session ends; a later job starts a new one.
 ///
-/// - Concurrency: all state is behind one `Mutex`; parked iterations wait on their own
+/// - Concurrency: all state is behind one `Locked` value; parked iterations wait on their own
 ///   `DispatchSemaphore`, and every semaphore taken out of `parked` is signalled exactly once, so
 ///   no wake-up is lost or left over.
 final class ConcurrentPerformExecutor: TaskExecutor {
@@ -34,7 +33,7 @@ final class ConcurrentPerformExecutor: TaskExecutor {
 
     private let nJobs: Int
     private let onSessionStart: @Sendable () -> Void
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// - Parameters:
     ///   - nJobs: the number of `concurrentPerform` iterations, that is, of workers.

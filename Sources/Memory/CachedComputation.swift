@@ -1,6 +1,6 @@
 import Glibc
+import ParallelCore
 import ParallelProcess
-import Synchronization
 
 // The path every cached call takes: look up; on a miss take the key's lock, look again (another
 // thread or process may have stored it meanwhile), compute, store, release.
@@ -40,7 +40,7 @@ extension CacheFolder {
 
 /// Warnings about the cache that must not fail a call, each printed once per process.
 enum MemoryWarnings {
-    private static let printed = Mutex<Set<String>>([])
+    private static let printed = LockedValue<Set<String>>([])
 
     static func once(_ message: String) {
         let kind = String(message.prefix(24))

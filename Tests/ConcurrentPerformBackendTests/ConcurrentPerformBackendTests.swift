@@ -1,5 +1,6 @@
 import ConcurrentPerformBackend
 import Foundation
+import ParallelCore
 import ParallelKit
 import Synchronization
 import Testing
@@ -46,7 +47,7 @@ struct ConcurrentPerformBackendTests {
     func orderHoldsWhenBatchesFinishOutOfOrder() async throws {
         _ = register()
         let finished = (0..<12).map { _ in Latch() }
-        let completionOrder = Mutex<[Int]>([])
+        let completionOrder = LockedValue<[Int]>([])
         let results = try await Parallel(nJobs: 2, backend: "concurrent-perform", batchSize: 1)(
             (0..<12).map { index in
                 delayed { (i: Int) async -> Int in
@@ -196,7 +197,7 @@ struct ConcurrentPerformBackendTests {
 
 /// A one-shot event: `wait()` returns once `open()` has been called (at once if it already was).
 final class Latch: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = LockedValue<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func open() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in

@@ -1,6 +1,5 @@
 import Foundation
 import ParallelCore
-import Synchronization
 import Testing
 
 @testable import ParallelCluster
@@ -127,7 +126,7 @@ struct TransportTests {
 
     @Test func theListenerAdmitsOnlyAWorkerThatProvesTheSecretAndRunsTheSameBuild() async throws {
         let secret = try SecureRandom.bytes(32)
-        let admitted = Mutex<[(UInt64, String)]>([])
+        let admitted = LockedValue<[(UInt64, String)]>([])
         let listener = try PoolListener(host: "127.0.0.1", secret: secret, build: "build-A") { token, socket, about in
             close(socket)
             admitted.withLock { $0.append((token, about)) }

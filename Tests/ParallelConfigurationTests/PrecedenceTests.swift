@@ -1,7 +1,6 @@
 import ParallelConfiguration
 import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// The precedence of backend / require / prefer (README, "joblib → Swift"), highest first: an explicit
@@ -340,7 +339,7 @@ struct PrecedenceTests {
 
     @Test("end to end: a scope's process backend refuses Delayed tasks before taking any input")
     func endToEndScopeProcessWithDelayed() async {
-        let pulled = Mutex(0)
+        let pulled = LockedValue(0)
         let input = (0..<10).lazy.map { i -> Delayed<Int> in
             pulled.withLock { $0 += 1 }
             return delayed { i }()

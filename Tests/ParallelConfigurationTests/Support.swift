@@ -4,7 +4,6 @@ import Foundation
 import ParallelConfiguration
 import ParallelCore
 import ParallelKit
-import Synchronization
 
 /// A backend that only describes itself: resolution tests read its name and capabilities; it
 /// refuses to start, so no test can run tasks on it by accident.
@@ -62,7 +61,7 @@ func stubRegistry(defaultName: String? = nil) -> BackendRegistry {
 
 /// Records the contexts of the calls it starts and runs each batch in a `Task`.
 final class ContextRecorder: ParallelBackend {
-    private let recorded = Mutex<[BackendCallContext]>([])
+    private let recorded = LockedValue<[BackendCallContext]>([])
 
     init() {}
 

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 
 @testable import ParallelCore
@@ -187,7 +186,7 @@ struct ProgressTerminalTests {
         let after = pty.readAvailable()
         #expect(after.hasPrefix("\r\u{1B}[J[Parallel(n_jobs=2)]: Done   3 tasks\r\nthreading, 2 jobs  3/10 30% ["))
         // Through a writer of the caller's (standard output, say): cleared before, drawn after.
-        let written = Mutex<[String]>([])
+        let written = LockedValue<[String]>([])
         channel.printAbove("to stdout") { line in
             written.withLock { $0.append(line) }
             _ = pty.readAvailable().hasSuffix("\r\u{1B}[J") ? written.withLock { $0.append("cleared first") } : ()

@@ -24,7 +24,7 @@ final class FakeClock: Sendable {
 
 /// Every event a handler got, with a check that it was never called concurrently.
 final class EventRecorder: Sendable {
-    private let events = Mutex<[ProgressEvent]>([])
+    private let events = LockedValue<[ProgressEvent]>([])
     private let inside = Atomic<Int>(0)
     private let overlapped = Atomic<Bool>(false)
     /// Called with each event after it is recorded (still inside the handler).
@@ -98,7 +98,7 @@ final class Signal: Sendable {
         var expired = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     func fire() { release { $0.fired = true } }
 

@@ -1,5 +1,5 @@
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// Every entry point takes an `AsyncSequence` of tasks: consumed lazily on the caller's isolation,
@@ -17,7 +17,7 @@ struct AsyncInputTests {
         var failAfter: Int?
 
         final class Counter: Sendable {
-            let value = Mutex(0)
+            let value = LockedValue(0)
         }
 
         struct AsyncIterator: AsyncIteratorProtocol {
@@ -145,7 +145,7 @@ extension AsyncInputTests {
         #expect(try await parallel.map(Numbers(count: 100)) { $0 * 3 } == (0..<100).map { $0 * 3 })
         #expect(
             try await parallel.map(Numbers(count: 100)) { (x: Int) async -> Int in x + 1 } == (0..<100).map { $0 + 1 })
-        let seen = Mutex(0)
+        let seen = LockedValue(0)
         try await parallel.forEach(Numbers(count: 64)) { x in seen.withLock { $0 += x } }
         #expect(seen.withLock { $0 } == (0..<64).reduce(0, +))
     }

@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// A task's error is rethrown as itself; the remaining tasks are not started; the call
@@ -120,7 +120,7 @@ struct ErrorPropagationTests {
 
     @Test("a failing task stops the rest of its own batch", arguments: [1, 2])
     func errorStopsItsBatch(nJobs: Int) async throws {
-        let ran = Mutex<Set<Int>>([])
+        let ran = LockedValue<Set<Int>>([])
         let tasks = (0..<10).map { i in
             Delayed { () throws -> Int in
                 ran.withLock { _ = $0.insert(i) }

@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// The results modes, retries and `maxFailures` on the in-process backends (sequential, threading,
@@ -101,7 +101,7 @@ struct KeepGoingTests {
 
     @Test("retry: a flaky task succeeds on a later attempt, in every mode", arguments: [1, 2])
     func retrySucceeds(nJobs: Int) async throws {
-        let tries = Mutex([Int: Int]())
+        let tries = LockedValue([Int: Int]())
         let tasks = (0..<20).map { i in
             Delayed { () throws -> Int in
                 let attempt = tries.withLock {
@@ -144,7 +144,7 @@ struct KeepGoingTests {
 
     @Test("a retry scope applies to calls inside it; the call's own retry wins")
     func retryScope() async throws {
-        let tries = Mutex(0)
+        let tries = LockedValue(0)
         let flaky = [
             Delayed { () throws -> Int in
                 let attempt = tries.withLock {
@@ -169,7 +169,7 @@ struct KeepGoingTests {
     func blockedThreadIsAbandoned() async throws {
         let release = DispatchSemaphore(value: 0)
         defer { release.signal() }
-        let started = Mutex(0)
+        let started = LockedValue(0)
         let tasks = (0..<12).map { i in
             Delayed { () -> Int in
                 if i == 5 {
@@ -196,7 +196,7 @@ struct KeepGoingTests {
             (0, RetryPolicy.never), (-3, .never), (nil, .attempts(0)), (nil, .attempts(2, backoff: .seconds(-1))),
         ] as [(Int?, RetryPolicy)])
     func badArguments(maxFailures: Int?, retry: RetryPolicy) async throws {
-        let meter = Mutex(0)
+        let meter = LockedValue(0)
         let tasks = (0..<5).lazy.map { i -> Delayed<Int> in
             meter.withLock { $0 += 1 }
             return Delayed { i }

@@ -1,4 +1,5 @@
 import Foundation
+import ParallelCore
 import ParallelKit
 import Synchronization
 import Testing
@@ -232,9 +233,9 @@ final class Tracked: Sendable {
 
 /// Per-input hit counters.
 final class HitBox: Sendable {
-    private let hits: Mutex<[Int]>
+    private let hits: LockedValue<[Int]>
 
-    init(count: Int) { hits = Mutex(Array(repeating: 0, count: count)) }
+    init(count: Int) { hits = LockedValue(Array(repeating: 0, count: count)) }
 
     func hit(_ index: Int) { hits.withLock { $0[index] += 1 } }
 

@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// `Parallel(nJobs:…)(tasks)` returns results in submission order, for `Delayed` tasks and
@@ -189,7 +189,7 @@ struct GatedJob: ParallelJob {
     var last: Int
     var key: String
 
-    private static let gates = Mutex<[String: Gate]>([:])
+    private static let gates = LockedValue<[String: Gate]>([:])
 
     static func gate(_ key: String) -> Gate {
         gates.withLock { gates in

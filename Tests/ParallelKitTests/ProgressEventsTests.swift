@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// `progress:` end to end: the same event sequence shape on every in-process path (nJobs 1,
@@ -9,7 +9,7 @@ import Testing
 struct ProgressEventsTests {
     /// Collects events; checks the handler is never entered twice at once.
     final class Recorder: Sendable {
-        private let state = Mutex<(events: [ProgressEvent], inside: Bool, overlapped: Bool)>(([], false, false))
+        private let state = LockedValue<(events: [ProgressEvent], inside: Bool, overlapped: Bool)>(([], false, false))
 
         var progress: ParallelProgress {
             .handler { event in

@@ -165,7 +165,7 @@ final class DispatchQueueExecutor: TaskExecutor {
 
 final class DispatchQueueCall: BackendCall {
     private let lanes: [DispatchQueueExecutor]
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let tasks = LockedValue<[Task<Void, Never>]>([])
 
     init(width: Int) {
         lanes = (0..<width).map { DispatchQueueExecutor(label: "test.dispatch-backend.\($0)") }

@@ -1,11 +1,11 @@
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// Records which batches ran and how many completions arrived.
 final class RunLog: Sendable {
-    let ran = Mutex<[Int]>([])
-    let completions = Mutex(0)
+    let ran = LockedValue<[Int]>([])
+    let completions = LockedValue(0)
 }
 
 @Suite("The sequential backend's own call (for backends that wrap it)")

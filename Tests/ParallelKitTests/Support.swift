@@ -2,8 +2,8 @@
 // count how far they were consumed, a backend that records what the engine hands it, and an
 // output capture for the verbose tests.
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 // MARK: - Events
@@ -20,8 +20,8 @@ final class Gate: Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
-    private let sleeper = Mutex<Task<Void, Never>?>(nil)
+    private let state = LockedValue(State())
+    private let sleeper = LockedValue<Task<Void, Never>?>(nil)
 
     init(safety: Duration = .seconds(30)) {
         let task = Task { [weak self] in
@@ -76,7 +76,7 @@ final class EventCounter: Sendable {
         var waiters: [UUID: (target: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init() {}
 
@@ -123,7 +123,7 @@ final class EventCounter: Sendable {
 
 /// An append-only log shared by the input, the tasks and the test.
 final class EventLog: Sendable {
-    private let entries = Mutex<[String]>([])
+    private let entries = LockedValue<[String]>([])
 
     init() {}
 
@@ -205,7 +205,7 @@ final class RecordingBackend: ParallelBackend {
         var aborts = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     let name: String
 
     init(name: String = "RecordingBackend") { self.name = name }

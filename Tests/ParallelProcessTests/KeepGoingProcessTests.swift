@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 @testable import ParallelProcess
@@ -141,7 +141,7 @@ struct ProgressOnProcessesTests {
         "started first, finished last, every job counted, crashes as taskFailed",
         arguments: ["process", "multiprocessing"])
     func events(backend: String) async throws {
-        let events = Mutex<[ProgressEvent]>([])
+        let events = LockedValue<[ProgressEvent]>([])
         let progress = ParallelProgress.handler { event in events.withLock { $0.append(event) } }
         let jobs = (0..<40).map { PoisonJob(index: $0, poison: [9], kind: .sigkill) }
         _ = try await Parallel(nJobs: 2, backend: .named(backend), batchSize: 4, progress: progress).results(jobs)

@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 @testable import ParallelProcess
@@ -157,7 +157,7 @@ struct TempFolderSecurityTests {
 
 /// A thread-safe counter for tests.
 final class Counter: Sendable {
-    private let storage = Mutex(0)
+    private let storage = LockedValue(0)
     func increment() { storage.withLock { $0 += 1 } }
     var value: Int { storage.withLock { $0 } }
 }

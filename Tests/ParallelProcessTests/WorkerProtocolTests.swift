@@ -1,6 +1,5 @@
 import Foundation
 import ParallelCore
-import Synchronization
 import Testing
 
 @testable import ParallelProcess
@@ -48,7 +47,7 @@ final class BlockingWorkerClient {
         // Spawned from the event loop's thread, as the pools do: the worker's parent-death signal
         // fires when the spawning *thread* exits, and a test's thread may be a pool thread that
         // ends when the machine is busy (this test failed that way under load).
-        let spawned = Mutex<Result<SpawnedProcess, any Error>?>(nil)
+        let spawned = LockedValue<Result<SpawnedProcess, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         EventLoop.shared.execute {
             let result = Result {

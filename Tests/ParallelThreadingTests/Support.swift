@@ -1,7 +1,7 @@
 // Test support for ParallelThreadingTests: a blocking barrier (the threading backend's tasks may
 // block their thread) and thread identity.
 import Foundation
-import Synchronization
+import ParallelCore
 
 /// A barrier for `parties` threads that *blocks* its callers. Tasks on dedicated threads may block;
 /// if fewer threads than parties were available, the barrier would time out instead of passing.
@@ -43,7 +43,7 @@ func currentThreadID() -> Int {
 
 /// Tracks how many tasks run at once.
 final class ConcurrencyMeter: Sendable {
-    private let state = Mutex((running: 0, peak: 0))
+    private let state = LockedValue((running: 0, peak: 0))
 
     init() {}
 

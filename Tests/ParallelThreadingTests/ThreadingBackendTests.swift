@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// The threading backend: a pool of dedicated threads of this process, at most nJobs batches at
@@ -164,7 +164,7 @@ struct ThreadingBackendTests {
 
 /// A bounded queue shared with tasks by reference (Python's `Queue(maxsize=5)`).
 final class SharedQueue: Sendable {
-    private let items = Mutex<[Int]>([])
+    private let items = LockedValue<[Int]>([])
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
@@ -177,7 +177,7 @@ final class SharedQueue: Sendable {
 /// The threading backend, observed: records the size of every batch the engine submits to it.
 final class BatchRecordingThreads: ParallelBackend {
     private let threading = ThreadingBackend()
-    private let recorded = Mutex<[Int]>([])
+    private let recorded = LockedValue<[Int]>([])
 
     var sizes: [Int] { recorded.withLock { $0 } }
     var displayName: String { threading.displayName }

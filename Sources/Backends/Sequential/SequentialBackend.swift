@@ -1,5 +1,4 @@
 import ParallelCore
-import Synchronization
 
 /// Runs every task in the calling task, one after the other: joblib's `sequential` backend, and
 /// what every backend does when `nJobs` resolves to 1.
@@ -40,7 +39,7 @@ final class SequentialBackendCall: BackendCall {
         var aborted = false
     }
 
-    private let lockedState = Mutex(State())
+    private let lockedState = LockedValue(State())
 
     func submit(_ batch: TaskBatch, completion: @escaping @Sendable (BatchOutcome) -> Void) {
         let key = batch.firstIndex

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Watches the running tasks of one call and posts `.timedOut` for each task that runs longer
 /// than the timeout.
 ///
@@ -17,8 +15,8 @@ package final class TimeoutWatchdog: Sendable {
     }
 
     private let timeout: Duration
-    private let watched = Mutex<[Int: Watched]>([:])
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let watched = LockedValue<[Int: Watched]>([:])
+    private let task = LockedValue<Task<Void, Never>?>(nil)
 
     package init(timeout: Duration) {
         self.timeout = timeout

@@ -19,8 +19,8 @@ package final class ChunkedLoop: Sendable {
     private let inside = Atomic<Int>(0)
     private let completion = LoopCompletion()
     private let recordsCompletedRanges: Bool
-    private let firstFailure = Mutex<(any Error)?>(nil)
-    private let completed = Mutex<[Range<Int>]>([])
+    private let firstFailure = LockedValue<(any Error)?>(nil)
+    private let completed = LockedValue<[Range<Int>]>([])
 
     /// - Parameters:
     ///   - count: the loop's indices are `0..<count`.

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// The engine's side of progress reporting: it is told counts and times, and turns them into
 /// ``ProgressEvent``s for a handler or a bar.
@@ -120,7 +119,7 @@ package final class ProgressChannel: Sendable {
 
 /// The state and the delivery thread behind an active ``ProgressChannel``.
 ///
-/// `Sendable`: all mutable state is in one `Mutex`; the handler runs outside it, on the delivery
+/// `Sendable`: all mutable state is in one `LockedValue`; the handler runs outside it, on the delivery
 /// thread, which sleeps on `wakeUp` when there is nothing to deliver.
 private final class ProgressDelivery: Sendable {
     private struct State {
@@ -147,7 +146,7 @@ private final class ProgressDelivery: Sendable {
         var progressedEmitted = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let wakeUp = DispatchSemaphore(value: 0)
     private let deliver: @Sendable (ProgressEvent) -> Void
     let clock: @Sendable () -> UInt64

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +23,7 @@ import Glibc
 /// corrupting the block. Output that bypasses it (a task printing to the same terminal) is not
 /// coordinated: it shows, and the next redraw may overwrite part of it.
 ///
-/// `Sendable`: all mutable state is in one `Mutex`, held while a frame is written, so frames of
+/// `Sendable`: all mutable state is in one `LockedValue`, held while a frame is written, so frames of
 /// different calls never interleave.
 package final class ProgressTerminal: Sendable {
     private struct Bar {
@@ -57,7 +56,7 @@ package final class ProgressTerminal: Sendable {
     private let redrawInterval: UInt64
     private let plainInterval: Duration
     private let plainStep: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let timerQueue = DispatchQueue(label: "ParallelKit.progress.terminal")
 
     /// A terminal writing to `fileDescriptor` (which it does not own or close).

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Makes a fresh backend for a call, or returns a shared one.
 public typealias ParallelBackendFactory = @Sendable () -> any ParallelBackend
 
@@ -41,7 +39,7 @@ package final class BackendRegistry: Sendable {
         var builtinsInstalled = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     package init() {}
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The number of CPUs this process may use: the affinity mask, reduced by a cgroup CPU quota
 /// (v2 `cpu.max`, v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us`), like loky's `cpu_count`.
@@ -29,7 +28,7 @@ package enum CGroupCPUQuota {
         var readAt: UInt64 = 0
     }
 
-    private static let cache = Mutex(Cache())
+    private static let cache = LockedValue(Cache())
 
     /// ``current()``, read again only when the last read is more than a second old.
     package static func cached(now: UInt64 = MonotonicClock.now()) -> Double? {

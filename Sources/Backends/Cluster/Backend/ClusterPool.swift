@@ -1,7 +1,6 @@
 import Foundation
 import ParallelCore
 import ParallelProcess
-import Synchronization
 
 // What the "ssh" and "slurm" backends share: a pool of the process backends' machinery whose
 // workers are started by a launcher and connect back to a listener of this pool, and the start
@@ -31,7 +30,7 @@ final class ClusterPool: Sendable {
         threadLimit: Int?,
         makeLauncher: (_ listener: PoolListener) -> any RemoteWorkerLauncher
     ) throws {
-        let attach = Mutex<WorkerPool?>(nil)
+        let attach = LockedValue<WorkerPool?>(nil)
         let listener = try PoolListener(host: listenHost, secret: secret, build: build) { token, socket, about in
             guard let pool = attach.withLock({ $0 }) else {
                 close(socket)

@@ -25,7 +25,7 @@ import Synchronization
 /// - Concurrency: thread-safe; calls may overlap and share the workers.
 public final class SLURMBackend: ParallelBackend {
     private let settings: Result<SLURMSettings, ParallelError>
-    private let cluster = Mutex<ClusterPool?>(nil)
+    private let cluster = LockedValue<ClusterPool?>(nil)
     private let jobPrefix: String
     private let poolNumber: Int
     private static let nextPool = Atomic<Int>(1)

@@ -1,7 +1,6 @@
 import Foundation
 import ParallelCore
 import ParallelProcess
-import Synchronization
 
 /// Runs ParallelJobs on other machines reached with `ssh`: workers are this executable (the same
 /// path on each host, or `workerExecutable`), started over ssh and connecting back.
@@ -31,7 +30,7 @@ public final class SSHBackend: ParallelBackend {
     package let idleTimeout: Duration
 
     private let parsedHosts: Result<[SSHLauncher.Host], ParallelError>
-    private let cluster = Mutex<ClusterPool?>(nil)
+    private let cluster = LockedValue<ClusterPool?>(nil)
 
     /// Creates a backend; nothing starts before its first call.
     /// - Parameters:

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import ParallelCore
 
 // The few questions asked of SLURM's controller: why a worker has not started (once, at its
 // start-up timeout), cancel a worker's job (when the pool killed its srun), and, at program exit,
@@ -26,7 +26,7 @@ enum SLURMQueue {
         }
     }
 
-    private static let recentQueue = Mutex<(taken: ContinuousClock.Instant, status: Int32, lines: [String])?>(nil)
+    private static let recentQueue = LockedValue<(taken: ContinuousClock.Instant, status: Int32, lines: [String])?>(nil)
 
     static func describeStartTimeout(jobName: String, address: String, timeout: Duration) -> String {
         let queue = snapshot()
@@ -64,7 +64,7 @@ enum SLURMQueue {
     }
 
     /// Job name prefixes of live pools, cancelled at exit.
-    static let livePrefixes = Mutex<Set<String>>([])
+    static let livePrefixes = LockedValue<Set<String>>([])
     private static let exitHandler: Void = { atexit { SLURMQueue.cancelLeftovers() } }()
 
     static func register(prefix: String) {

@@ -1,6 +1,6 @@
 import Foundation
+import ParallelCore
 import ParallelProcess
-import Synchronization
 
 // `ssh host exec env PARALLELKIT_CONNECT=… exe`: the secret goes on ssh's standard input (one
 // line, then end of file), never on the command line that `ps` on either machine shows.
@@ -24,7 +24,7 @@ final class SSHLauncher: RemoteWorkerLauncher {
 
     /// Which host each live launch went to (shared with the launches' end callbacks).
     final class Placement: Sendable {
-        private let hostByToken = Mutex<[UInt64: Int]>([:])
+        private let hostByToken = LockedValue<[UInt64: Int]>([:])
         func withLock<R: Sendable>(_ body: (inout sending [UInt64: Int]) throws -> sending R) rethrows -> R {
             try hostByToken.withLock(body)
         }

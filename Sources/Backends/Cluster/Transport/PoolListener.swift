@@ -10,7 +10,7 @@ import Synchronization
 /// A listening socket that admits only workers of one pool.
 ///
 /// - Concurrency: thread-safe. The accept thread and the handshake threads share only the
-///   immutable configuration and `refusals`, which is behind a `Mutex`.
+///   immutable configuration and `refusals`, which is behind a `LockedValue`.
 package final class PoolListener: Sendable {
     /// The address and port workers are told to connect to.
     package let host: String
@@ -20,7 +20,7 @@ package final class PoolListener: Sendable {
     private let build: String
     private let handshakeTimeout: Duration
     private let accepted: @Sendable (_ token: UInt64, _ socket: Int32, _ about: String) -> Void
-    private let refusalLog = Mutex<[String]>([])
+    private let refusalLog = LockedValue<[String]>([])
     private let stopped = Atomic<Bool>(false)
     /// Handshakes in progress. Each holds a thread for at most `handshakeTimeout`; beyond
     /// `maxHandshakes` at once a connection is closed at once, so a flood of connections cannot

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import ParallelCore
 
 // SLURM's workers read the pool's secret from a file on a file system every node shares — the
 // trust model of HyperQueue's server folder and dask-jobqueue's shared_temp_directory: whoever
@@ -65,7 +65,7 @@ extension SecretFile {
 
 /// Secret files still on disk, removed at exit if their pool was not shut down.
 enum SecretFileRegistry {
-    private static let paths = Mutex<Set<String>>([])
+    private static let paths = LockedValue<Set<String>>([])
     private static let handler: Void = { atexit { SecretFileRegistry.removeAll() } }()
 
     static func remember(_ path: String) {

@@ -1,6 +1,5 @@
 import Foundation
 import ParallelCore
-import Synchronization
 
 /// The `"process"` backend (alias `"loky"`): a reusable pool of worker processes that re-run this
 /// executable, as joblib's loky backend does.
@@ -27,7 +26,7 @@ public final class ProcessBackend: ParallelBackend {
     /// them, as loky makes a new executor when the environment changes. Only the pools of the
     /// latest environment are kept: a call with another one drops the others from here, and each
     /// dropped pool ends its workers when its last running call ends.
-    private let pools = Mutex<[String: WorkerPool]>([:])
+    private let pools = LockedValue<[String: WorkerPool]>([:])
 
     /// Creates a backend; no process starts before its first call.
     /// - Parameters:

@@ -1,4 +1,4 @@
-import Synchronization
+import ParallelCore
 
 // Jobs and results made only of numbers — `struct Point { var x, y: Double }`,
 // `struct Square: ParallelJob { var n: Int }` — are the common case of numeric work, and for them
@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// - Concurrency: thread-safe; verdicts are cached per type behind a mutex.
 enum PlainLayout {
-    private static let verdicts = Mutex<[ObjectIdentifier: Bool]>([:])
+    private static let verdicts = LockedValue<[ObjectIdentifier: Bool]>([:])
 
     /// Whether `T` qualifies, judged (once per type) on `sample`.
     static func isPlain<T>(_ sample: T) -> Bool {

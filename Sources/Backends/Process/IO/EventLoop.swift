@@ -76,7 +76,7 @@ package final class EventLoop: @unchecked Sendable {
 
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let inbox = Mutex<[@Sendable () -> Void]>([])
+    private let inbox = LockedValue<[@Sendable () -> Void]>([])
     private let wakePending = Atomic<Bool>(false)
     private let loopThreadID = Atomic<Int32>(0)
 

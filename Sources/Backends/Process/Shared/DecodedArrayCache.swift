@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 import ParallelCore
@@ -36,7 +34,7 @@ final class DecodedArrayCache: Sendable {
         var nextStamp: UInt64 = 0
     }
 
-    private let table = Mutex(Table())
+    private let table = LockedValue(Table())
 
     /// The array decoded from `reference`, if the segment still holds the same bytes.
     func array(for reference: SegmentReference) -> Any? {

@@ -1,3 +1,4 @@
+import ParallelCore
 import Synchronization
 
 // joblib's automatic memmapping, for one call: arrays of plain values in jobs that are larger than
@@ -29,7 +30,7 @@ final class LargeArrayStore: LargeArraySink, Sendable {
     let threshold: Int
     /// Where segments go; nil for anonymous memory.
     let folder: String?
-    private let entries = Mutex<[Key: Entry]>([:])
+    private let entries = LockedValue<[Key: Entry]>([:])
     private let released = Atomic<Bool>(false)
 
     init(threshold: Int, folder: String?) {

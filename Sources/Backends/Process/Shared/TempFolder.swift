@@ -1,6 +1,5 @@
 import Foundation
 import ParallelCore
-import Synchronization
 
 // Files for shared arrays when a temp folder is asked for (`tempFolder:` or JOBLIB_TEMP_FOLDER).
 // Each process makes one private folder (0700) per temp folder, named parallelkit-<pid>-<random>,
@@ -44,7 +43,7 @@ final class TempFolder: Sendable {
         let lockFD: Int32
     }
 
-    private let folders = Mutex<[String: PrivateFolder]>([:])
+    private let folders = LockedValue<[String: PrivateFolder]>([:])
 
     private init() {
         atexit { TempFolder.shared.removeAll() }

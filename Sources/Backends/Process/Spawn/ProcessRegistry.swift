@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import ParallelCore
 
 // Every live worker of this process, so that they can be killed when the process exits normally.
 // (A parent that is killed is covered by the workers' PR_SET_PDEATHSIG and end of file on fd 3.)
@@ -10,7 +10,7 @@ import Synchronization
 final class ProcessRegistry: Sendable {
     static let shared = ProcessRegistry()
 
-    private let pids = Mutex<Set<pid_t>>([])
+    private let pids = LockedValue<Set<pid_t>>([])
 
     private init() {
         atexit { ProcessRegistry.shared.killAll() }

@@ -1,5 +1,4 @@
 import ParallelCore
-import Synchronization
 
 // Jobs and errors cross processes as type names: `_mangledTypeName` in the parent, `_typeByName`
 // in the worker, which works because both are the same executable. Names of private, fileprivate
@@ -11,8 +10,8 @@ import Synchronization
 ///
 /// - Concurrency: thread-safe; results are cached behind a mutex.
 package enum JobTypeResolver {
-    private static let byName = Mutex<[String: any Any.Type]>([:])
-    private static let verdicts = Mutex<[ObjectIdentifier: String?]>([:])
+    private static let byName = LockedValue<[String: any Any.Type]>([:])
+    private static let verdicts = LockedValue<[ObjectIdentifier: String?]>([:])
 
     /// The name a worker resolves with `type(named:)`, or nil for a type without one.
     static func name(of type: any Any.Type) -> String? {

@@ -1,7 +1,6 @@
 import CParallelSupport
 import Foundation
 import ParallelCore
-import Synchronization
 
 // The worker's request loop: read a frame from the request pipe, run it, write the reply to the
 // reply pipe (both moved to high close-on-exec descriptors by the constructor), until the
@@ -17,7 +16,7 @@ package final class WorkerLoop: Sendable {
     let board: StatusBoard
     /// Serialises writes to the reply pipe: task-start notices come from the batch's task while
     /// the loop thread is blocked, but a lock makes that independent of timing.
-    private let writeLock = Mutex<Void>(())
+    private let writeLock = LockedValue<Void>(())
 
     /// The reply pipe's device and inode when the worker started.
     private let replyIdentity: FileIdentity?
