@@ -9,7 +9,11 @@
 # Each target runs in its own test process: together, on two cores, the sanitizer's slowdown stalls
 # the whole process long enough for timing bounds (10–20 s "well within" checks) to fail.
 #
-# Left out, because the sanitizer changes what they check rather than finding races:
+# ParallelProcessTests is not in the default list: under the sanitizer its run stops part-way, in
+# the tests whose workers crash on purpose (in 3 of 5 runs here the test process stopped writing in
+# the middle of a line, during "retry after a crash…" or "maxFailures on worker processes", and
+# never finished; not diagnosed). The runs that finished (24–98 s) reported no race. To try it:
+# `Scripts/tsan.sh ParallelProcessTests`, which skips the tests the sanitizer cannot judge:
 #   ChaosTests, FaultTests/segfaultIsReported, WorkerHardeningTests/corruptStatusPageIsRangeChecked:
 #     they assert how a worker process dies (which signal, within the timeout); a worker is this
 #     same sanitized binary, whose SIGSEGV handler reports and exits with status 66 instead;
@@ -25,8 +29,7 @@ root=$PWD
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     targets=(ParallelCoreTests ParallelConfigurationTests ParallelThreadingTests ParallelKitTests
-        ParallelRandomTests ParallelMemoryTests ConcurrentPerformBackendTests ParallelProcessTests
-        ParallelClusterTests)
+        ParallelRandomTests ParallelMemoryTests ConcurrentPerformBackendTests ParallelClusterTests)
 fi
 skip='ParallelProcessTests\.(ChaosTests/|FaultTests/segfaultIsReported|WorkerHardeningTests/corruptStatusPageIsRangeChecked|FrameTests/randomStreamsNeverCrashTheReader|CodecFuzzTests/)'
 flags=(--sanitize=thread -Xswiftc -DPARALLELKIT_TSAN --scratch-path "$root/.build-tsan")

@@ -1,5 +1,5 @@
 import Glibc
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelProcess
 
 // The path every cached call takes: look up; on a miss take the key's lock, look again (another

@@ -1,6 +1,6 @@
 import ConcurrentPerformBackend
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Synchronization
 import Testing

@@ -1,5 +1,5 @@
 import ParallelConfiguration
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Testing
 

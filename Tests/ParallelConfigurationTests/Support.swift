@@ -2,7 +2,7 @@
 // registry of them, and a recording backend for end-to-end checks.
 import Foundation
 import ParallelConfiguration
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 
 /// A backend that only describes itself: resolution tests read its name and capabilities; it

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ParallelCore
+@_spi(Locking) @testable import ParallelCore
 
 /// The `.bar` display: a live block on a real pseudo-terminal, plain lines through a pipe or with
 /// NO_COLOR / TERM=dumb, two bars at once, and text printed above a live bar.

@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 import Testing
 
-@testable import ParallelCore
+@_spi(Locking) @testable import ParallelCore
 
 #if canImport(Glibc)
 import Glibc

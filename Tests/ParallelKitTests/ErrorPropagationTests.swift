@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Testing
 

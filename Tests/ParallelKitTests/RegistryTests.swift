@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Synchronization
 import Testing

@@ -1,4 +1,4 @@
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Testing
 

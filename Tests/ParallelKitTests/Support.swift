@@ -2,7 +2,7 @@
 // count how far they were consumed, a backend that records what the engine hands it, and an
 // output capture for the verbose tests.
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelKit
 import Testing
 

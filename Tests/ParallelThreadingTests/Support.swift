@@ -1,7 +1,7 @@
 // Test support for ParallelThreadingTests: a blocking barrier (the threading backend's tasks may
 // block their thread) and thread identity.
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 /// A barrier for `parties` threads that *blocks* its callers. Tasks on dedicated threads may block;
 /// if fewer threads than parties were available, the barrier would time out instead of passing.

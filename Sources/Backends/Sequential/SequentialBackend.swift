@@ -1,4 +1,4 @@
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 /// Runs every task in the calling task, one after the other: joblib's `sequential` backend, and
 /// what every backend does when `nJobs` resolves to 1.

@@ -14,11 +14,15 @@ import Glibc
 /// `pthread_mutex_t`, which the sanitizer intercepts; what is guarded by what stays the same, so
 /// a report from such a build is a real race.
 ///
+/// Public only as SPI (`@_spi(Locking) import ParallelCore`) and not part of the API: `package`
+/// declarations are not inlined into other modules, and this must be, as `Mutex` is.
+///
 /// - Concurrency: ``withLock(_:)`` runs its body with the lock held, so bodies on one value run
 ///   one at a time, each seeing the writes of those before it. Not reentrant: calling
 ///   ``withLock(_:)`` on the same value from inside its body is a programming error (a deadlock
 ///   or a trap).
-package struct LockedValue<Value>: ~Copyable, Sendable {
+@_spi(Locking)
+public struct LockedValue<Value>: ~Copyable, Sendable {
     #if PARALLELKIT_TSAN
     @usableFromInline let storage: PthreadLockedStorage<Value>
     #else
@@ -27,7 +31,7 @@ package struct LockedValue<Value>: ~Copyable, Sendable {
 
     /// A lock guarding `initialValue`.
     @inlinable
-    package init(_ initialValue: consuming sending Value) {
+    public init(_ initialValue: consuming sending Value) {
         #if PARALLELKIT_TSAN
         storage = PthreadLockedStorage(initialValue)
         #else
@@ -38,7 +42,7 @@ package struct LockedValue<Value>: ~Copyable, Sendable {
     /// Runs `body` on the value with the lock held and returns what it returns.
     /// - Complexity: one uncontended lock and unlock when no other thread holds the lock.
     @inlinable
-    package borrowing func withLock<Result: ~Copyable, E: Error>(
+    public borrowing func withLock<Result: ~Copyable, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
         #if PARALLELKIT_TSAN

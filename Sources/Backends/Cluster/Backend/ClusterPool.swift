@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelProcess
 
 // What the "ssh" and "slurm" backends share: a pool of the process backends' machinery whose

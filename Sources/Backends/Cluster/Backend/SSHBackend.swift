@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelProcess
 
 /// Runs ParallelJobs on other machines reached with `ssh`: workers are this executable (the same

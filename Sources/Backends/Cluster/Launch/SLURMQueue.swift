@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // The few questions asked of SLURM's controller: why a worker has not started (once, at its
 // start-up timeout), cancel a worker's job (when the pool killed its srun), and, at program exit,

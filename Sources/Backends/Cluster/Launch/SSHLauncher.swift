@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import ParallelProcess
 
 // `ssh host exec env PARALLELKIT_CONNECT=… exe`: the secret goes on ssh's standard input (one

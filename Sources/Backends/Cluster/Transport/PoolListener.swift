@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import Synchronization
 
 // The parent's end of the TCP transport: one listening socket per pool. A thread accepts; each

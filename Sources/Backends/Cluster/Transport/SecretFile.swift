@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // SLURM's workers read the pool's secret from a file on a file system every node shares — the
 // trust model of HyperQueue's server folder and dask-jobqueue's shared_temp_directory: whoever

@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 /// The `"process"` backend (alias `"loky"`): a reusable pool of worker processes that re-run this
 /// executable, as joblib's loky backend does.

@@ -1,4 +1,4 @@
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // Jobs and results made only of numbers — `struct Point { var x, y: Double }`,
 // `struct Square: ParallelJob { var n: Int }` — are the common case of numeric work, and for them

@@ -1,6 +1,6 @@
 import CParallelSupport
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import Synchronization
 
 // One thread for all worker I/O of the process: it waits in poll(2) on every worker's reply pipe,

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
 import Glibc
-import ParallelCore
+@_spi(Locking) import ParallelCore
 #endif
 
 /// Arrays a worker has already copied out of the parent's shared memory, by segment, so that the

@@ -1,4 +1,4 @@
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import Synchronization
 
 // joblib's automatic memmapping, for one call: arrays of plain values in jobs that are larger than

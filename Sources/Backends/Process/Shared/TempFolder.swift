@@ -1,5 +1,5 @@
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // Files for shared arrays when a temp folder is asked for (`tempFolder:` or JOBLIB_TEMP_FOLDER).
 // Each process makes one private folder (0700) per temp folder, named parallelkit-<pid>-<random>,

@@ -1,5 +1,5 @@
 import Glibc
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // Every live worker of this process, so that they can be killed when the process exits normally.
 // (A parent that is killed is covered by the workers' PR_SET_PDEATHSIG and end of file on fd 3.)

@@ -1,4 +1,4 @@
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // Jobs and errors cross processes as type names: `_mangledTypeName` in the parent, `_typeByName`
 // in the worker, which works because both are the same executable. Names of private, fileprivate

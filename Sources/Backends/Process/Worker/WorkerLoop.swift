@@ -1,6 +1,6 @@
 import CParallelSupport
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 
 // The worker's request loop: read a frame from the request pipe, run it, write the reply to the
 // reply pipe (both moved to high close-on-exec descriptors by the constructor), until the
