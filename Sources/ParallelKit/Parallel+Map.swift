@@ -6,13 +6,13 @@ import ParallelThreading
 ///
 /// `parallel.map(inputs) { f($0) }` returns what `parallel(inputs.map { delayed(f)($0) })`
 /// returns, with the same options, scopes, errors, verbose output, timeouts, cancellation and
-/// nesting rules, but the function is taken once and the inputs are split into index ranges.
+/// nesting rules, but the function is taken once and the inputs are split into batches of consecutive indices.
 ///
 /// How a call runs:
 /// - On the built-in `"threading"` backend, with no `timeout` and no `verbose` output, and a
 ///   synchronous function over a `RandomAccessCollection`: the workers (and the calling thread,
-///   when the caller is not isolated to an actor) claim index ranges from one atomic counter —
-///   large ranges first, smaller ones towards the end, or exactly `batchSize` when it is fixed —
+///   when the caller is not isolated to an actor) claim batches from one atomic counter —
+///   large batches first, smaller ones towards the end, or exactly `batchSize` when it is fixed —
 ///   and write each result once, in place, into the returned array.
 /// - When `nJobs` resolves to 1 (any backend, as joblib does): in the calling task, in order,
 ///   written once into the returned array.
@@ -29,7 +29,7 @@ extension Parallel {
     ///   (`.notSerializable`) and timeouts; `CancellationError` when the calling task is cancelled.
     ///   Results already computed are destroyed, never leaked.
     /// - Complexity: O(n) calls of `transform` divided among the workers, plus about
-    ///   4·nJobs·ln(n) atomic range claims and one allocation for the result.
+    ///   4·nJobs·ln(n) atomic batch claims and one allocation for the result.
     /// - Concurrency: `transform` runs on the backend's worker threads (and on the calling thread
     ///   when the caller is not isolated to an actor), concurrently; it must be safe to call so.
     @inlinable
@@ -149,7 +149,7 @@ extension Parallel {
         case engine
         /// Here, in the calling task (nJobs resolved to 1), under the call's scope.
         case callingTask(LoopScope)
-        /// On the threading backend's workers, by index ranges.
+        /// On the threading backend's workers, by batches of consecutive indices.
         case workers(LoopWorkers)
     }
 
@@ -168,10 +168,10 @@ extension Parallel {
         if plan.isSequential { return .callingTask(LoopScope(plan.taskScope)) }
         guard allowWorkers, plan.backend is ThreadingBackend else { return .engine }
         let call = try await plan.backend.startCall(plan.context)
-        let fixedChunk: Int? = if case .fixed(let size) = plan.batchSize { size } else { nil }
+        let fixedBatchSize: Int? = if case .fixed(let size) = plan.batchSize { size } else { nil }
         let scope = plan.taskScope
         return .workers(
-            LoopWorkers(participants: plan.nJobs, fixedChunk: fixedChunk, scope: scope) { work in
+            LoopWorkers(participants: plan.nJobs, fixedBatchSize: fixedBatchSize, scope: scope) { work in
                 let batch = TaskBatch(
                     firstIndex: 0, count: 0, progress: BatchProgress(), portable: nil, tracksEachTask: false,
                     scope: scope,

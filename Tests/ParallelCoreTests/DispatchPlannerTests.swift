@@ -8,7 +8,7 @@ struct DispatchPlannerTests {
     /// Replays joblib's dispatch loop (`_start`, then one `dispatch_one_batch` per completed batch)
     /// over the planner and returns the size of every batch in submission order.
     ///
-    /// It mirrors what the engine does with the planner: a take is split into equal chunks that are
+    /// It mirrors what the engine does with the planner: a take is split into equal batches that are
     /// queued and handed out one per dispatch before the next take.
     static func batchSizes(tasks: Int, nJobs: Int, batchSize: Int, preDispatch: Int?) -> [Int] {
         var planner = DispatchPlanner(nJobs: nJobs, preDispatch: preDispatch)

@@ -52,7 +52,7 @@ final class LoopCompletion: @unchecked Sendable {
     }
 
     /// Blocks this thread until the loop has finished: a short spin first, since the last
-    /// participants are usually within one small range of the end, then a condition variable.
+    /// participants are usually within one small batch of the end, then a condition variable.
     func waitBlocking() {
         for _ in 0..<4_000 {
             if isFinished { return }

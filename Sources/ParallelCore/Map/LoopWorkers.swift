@@ -1,5 +1,5 @@
 /// The workers a parallel loop runs on, as a call resolved them: how many participants, how the
-/// index ranges are sized, the scope the items run under, and how to start one worker.
+/// batches are sized, the scope the items run under, and how to start one worker.
 ///
 /// Built by the front end for an in-process backend whose workers are threads of this process;
 /// the loop itself knows nothing of backends.
@@ -7,43 +7,43 @@
 package struct LoopWorkers: Sendable {
     /// How many take part at once: the call's `nJobs`.
     @usableFromInline package let participants: Int
-    private let fixedChunk: Int?
+    private let fixedBatchSize: Int?
     private let scope: ScopeValues
     private let startWorker: @Sendable (_ work: @escaping @Sendable () -> Void) -> Void
 
     /// - Parameters:
     ///   - participants: the call's worker count (2 or more).
-    ///   - fixedChunk: the call's fixed `batchSize`, or `nil` for `.auto` (guided ranges).
+    ///   - fixedBatchSize: the call's fixed `batchSize`, or `nil` for `.auto` (guided batch sizes).
     ///   - scope: the configuration scope the items run under (joblib's nesting rule applied).
     ///   - startWorker: runs `work` once on a worker of the backend, under `scope`, soon; must not
     ///     block.
     package init(
-        participants: Int, fixedChunk: Int?, scope: ScopeValues,
+        participants: Int, fixedBatchSize: Int?, scope: ScopeValues,
         startWorker: @escaping @Sendable (_ work: @escaping @Sendable () -> Void) -> Void
     ) {
         self.participants = participants
-        self.fixedChunk = fixedChunk
+        self.fixedBatchSize = fixedBatchSize
         self.scope = scope
         self.startWorker = startWorker
     }
 
     /// A loop over `0..<count` sized for these workers.
     @usableFromInline
-    package func makeLoop(count: Int, recordsCompletedRanges: Bool) -> ChunkedLoop {
-        ChunkedLoop(
-            count: count, participants: participants, fixedChunk: fixedChunk,
-            recordsCompletedRanges: recordsCompletedRanges)
+    package func makeLoop(count: Int, recordsCompletedBatches: Bool) -> BatchedLoop {
+        BatchedLoop(
+            count: count, participants: participants, fixedBatchSize: fixedBatchSize,
+            recordsCompletedBatches: recordsCompletedBatches)
     }
 
     /// Runs the loop with the calling thread as one participant, and blocks until it is finished.
     ///
-    /// Starts `participants - 1` workers (fewer when there are fewer items), then works on ranges
-    /// here until none is left, then waits for the workers still inside a range — at most about
-    /// one range's duration, since ranges shrink towards the end. Safe on a thread of Swift's
+    /// Starts `participants - 1` workers (fewer when there are fewer items), then works on batches
+    /// here until none is left, then waits for the workers still inside a batch — at most about
+    /// one batch's duration, since batches shrink towards the end. Safe on a thread of Swift's
     /// cooperative pool: the workers are dedicated threads, never that pool, so the wait cannot
     /// starve the threads it waits for.
     @usableFromInline
-    package func runJoined(_ loop: ChunkedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> ChunkEnd) {
+    package func runJoined(_ loop: BatchedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> BatchEnd) {
         for _ in 0..<(min(participants, count) - 1) {
             startWorker { loop.participate(body) }
         }
@@ -55,7 +55,7 @@ package struct LoopWorkers: Sendable {
     /// until it is finished: for a caller isolated to an actor, which must not be blocked.
     @usableFromInline
     package func runAwaiting(
-        _ loop: ChunkedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> ChunkEnd
+        _ loop: BatchedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> BatchEnd
     ) async {
         for _ in 0..<min(participants, count) {
             startWorker { loop.participate(body) }

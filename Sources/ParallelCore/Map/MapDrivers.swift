@@ -1,7 +1,7 @@
 /// The generic halves of `Parallel.map` and `Parallel.forEach`: built `@inlinable`, so each is
-/// specialised in the caller's module for its input and result types. A range's inner loop is
+/// specialised in the caller's module for its input and result types. A batch's inner loop is
 /// then a direct call of the transform and a plain store into the result slot; the claiming,
-/// waiting and scope binding around it stay unspecialised in ``ChunkedLoop`` and ``LoopWorkers``.
+/// waiting and scope binding around it stay unspecialised in ``BatchedLoop`` and ``LoopWorkers``.
 
 // MARK: - On worker threads
 
@@ -19,12 +19,12 @@ package func mapOnWorkers<C: RandomAccessCollection & Sendable, R: Sendable>(
 ) async throws -> [R] where C.Element: Sendable {
     let count = inputs.count
     guard count > 0 else { return [] }
-    let loop = workers.makeLoop(count: count, recordsCompletedRanges: true)
+    let loop = workers.makeLoop(count: count, recordsCompletedBatches: true)
     return try await withTaskCancellationHandler {
         if callerJoins {
             return try Array(unsafeUninitializedCapacity: count) { buffer, initialized in
                 let slots = ResultSlots(buffer.baseAddress!)
-                workers.runJoined(loop, count: count, mapChunk(inputs, into: slots, loop, transform))
+                workers.runJoined(loop, count: count, mapBatch(inputs, into: slots, loop, transform))
                 try finishMap(loop, slots)
                 initialized = count
             }
@@ -32,7 +32,7 @@ package func mapOnWorkers<C: RandomAccessCollection & Sendable, R: Sendable>(
         let storage = UnsafeMutablePointer<R>.allocate(capacity: count)
         defer { storage.deallocate() }
         let slots = ResultSlots(storage)
-        await workers.runAwaiting(loop, count: count, mapChunk(inputs, into: slots, loop, transform))
+        await workers.runAwaiting(loop, count: count, mapBatch(inputs, into: slots, loop, transform))
         try finishMap(loop, slots)
         return Array(unsafeUninitializedCapacity: count) { buffer, initialized in
             buffer.baseAddress!.moveInitialize(from: storage, count: count)
@@ -51,13 +51,13 @@ package func forEachOnWorkers<C: RandomAccessCollection & Sendable>(
 ) async throws where C.Element: Sendable {
     let count = inputs.count
     guard count > 0 else { return }
-    let loop = workers.makeLoop(count: count, recordsCompletedRanges: false)
+    let loop = workers.makeLoop(count: count, recordsCompletedBatches: false)
     try await withTaskCancellationHandler {
-        let chunk = forEachChunk(inputs, loop, body)
+        let batchBody = forEachBatch(inputs, loop, body)
         if callerJoins {
-            workers.runJoined(loop, count: count, chunk)
+            workers.runJoined(loop, count: count, batchBody)
         } else {
-            await workers.runAwaiting(loop, count: count, chunk)
+            await workers.runAwaiting(loop, count: count, batchBody)
         }
         if let failure = loop.failure { throw failure }
     } onCancel: {
@@ -65,13 +65,13 @@ package func forEachOnWorkers<C: RandomAccessCollection & Sendable>(
     }
 }
 
-/// One range of a map: each result written into its slot; on an error or a stop, the range's
-/// results written so far are destroyed again, so a range is all or nothing.
+/// One batch of a map: each result written into its slot; on an error or a stop, the batch's
+/// results written so far are destroyed again, so a batch is all or nothing.
 @inlinable
-package func mapChunk<C: RandomAccessCollection & Sendable, R>(
-    _ inputs: C, into slots: ResultSlots<R>, _ loop: ChunkedLoop,
+package func mapBatch<C: RandomAccessCollection & Sendable, R>(
+    _ inputs: C, into slots: ResultSlots<R>, _ loop: BatchedLoop,
     _ transform: @escaping @Sendable (C.Element) throws -> R
-) -> @Sendable (Range<Int>) -> ChunkEnd where C.Element: Sendable {
+) -> @Sendable (Range<Int>) -> BatchEnd where C.Element: Sendable {
     { range in
         var position = inputs.index(inputs.startIndex, offsetBy: range.lowerBound)
         var index = range.lowerBound
@@ -94,11 +94,11 @@ package func mapChunk<C: RandomAccessCollection & Sendable, R>(
     }
 }
 
-/// One range of a forEach.
+/// One batch of a forEach.
 @inlinable
-package func forEachChunk<C: RandomAccessCollection & Sendable>(
-    _ inputs: C, _ loop: ChunkedLoop, _ body: @escaping @Sendable (C.Element) throws -> Void
-) -> @Sendable (Range<Int>) -> ChunkEnd where C.Element: Sendable {
+package func forEachBatch<C: RandomAccessCollection & Sendable>(
+    _ inputs: C, _ loop: BatchedLoop, _ body: @escaping @Sendable (C.Element) throws -> Void
+) -> @Sendable (Range<Int>) -> BatchEnd where C.Element: Sendable {
     { range in
         var position = inputs.index(inputs.startIndex, offsetBy: range.lowerBound)
         var index = range.lowerBound
@@ -116,11 +116,11 @@ package func forEachChunk<C: RandomAccessCollection & Sendable>(
     }
 }
 
-/// After the loop: on failure, destroys the completed ranges' results and throws the error.
+/// After the loop: on failure, destroys the completed batches' results and throws the error.
 @inlinable
-package func finishMap<R>(_ loop: ChunkedLoop, _ slots: ResultSlots<R>) throws {
+package func finishMap<R>(_ loop: BatchedLoop, _ slots: ResultSlots<R>) throws {
     if let failure = loop.failure {
-        slots.deinitialize(loop.completedRanges)
+        slots.deinitialize(loop.completedBatches)
         throw failure
     }
 }

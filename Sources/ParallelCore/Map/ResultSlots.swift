@@ -1,8 +1,8 @@
 /// The storage a parallel map writes its results into: one slot per input index.
 ///
-/// `@unchecked Sendable`: participants of one loop write disjoint index ranges, each handed out
-/// once by the loop's ``IndexRangeClaimer``; the caller reads or frees the storage only after the
-/// loop has finished (every participant that claimed a range has left it, see ``ChunkedLoop``),
+/// `@unchecked Sendable`: participants of one loop write disjoint batches, each handed out
+/// once by the loop's ``BatchClaimer``; the caller reads or frees the storage only after the
+/// loop has finished (every participant that claimed a batch has left it, see ``BatchedLoop``),
 /// and that finish is published with release/acquire atomics.
 @usableFromInline
 package struct ResultSlots<Element>: @unchecked Sendable {
@@ -28,7 +28,7 @@ package struct ResultSlots<Element>: @unchecked Sendable {
         (base + range.lowerBound).deinitialize(count: range.count)
     }
 
-    /// Destroys the results of every range in `ranges` (disjoint).
+    /// Destroys the results in every range of `ranges` (disjoint).
     @inlinable
     package func deinitialize(_ ranges: [Range<Int>]) {
         for range in ranges { deinitialize(range) }

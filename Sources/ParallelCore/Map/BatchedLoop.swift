@@ -1,38 +1,38 @@
 import Synchronization
 
 /// One parallel loop over `0..<count`: its participants (worker threads, and the caller when it
-/// joins) claim index ranges and run a chunk body on each until none is left, an item throws, or
-/// the calling task is cancelled.
+/// joins) claim batches — runs of consecutive indices — and run a batch body on each until none
+/// is left, an item throws, or the calling task is cancelled.
 ///
 /// The loop is finished when every participant that entered it has left: a participant enters
 /// (``participate(_:)`` counts it) *before* it claims, and leaves only once claims are exhausted
-/// or the loop is stopped, so when the count of those inside drops to zero no range is being
+/// or the loop is stopped, so when the count of those inside drops to zero no batch is being
 /// worked on and none will be. A worker that arrives after that finds nothing to claim and never
 /// touches the results. This is what makes it safe for the caller to free or hand out the result
 /// storage as soon as the loop is finished, even if some workers have not started yet.
 ///
 /// - Concurrency: every member is an atomic or behind a lock; participants run on any thread.
 @usableFromInline
-package final class ChunkedLoop: Sendable {
-    private let claimer: IndexRangeClaimer
+package final class BatchedLoop: Sendable {
+    private let claimer: BatchClaimer
     @usableFromInline let stopFlag = Atomic<Bool>(false)
     private let inside = Atomic<Int>(0)
     private let completion = LoopCompletion()
-    private let recordsCompletedRanges: Bool
+    private let recordsCompletedBatches: Bool
     private let firstFailure = LockedValue<(any Error)?>(nil)
     private let completed = LockedValue<[Range<Int>]>([])
 
     /// - Parameters:
     ///   - count: the loop's indices are `0..<count`.
-    ///   - participants: how many claim at once (sizes the guided ranges).
-    ///   - fixedChunk: a fixed range size, or `nil` for guided sizes.
-    ///   - recordsCompletedRanges: keep the ranges that completed, to undo them after a failure.
-    package init(count: Int, participants: Int, fixedChunk: Int?, recordsCompletedRanges: Bool) {
-        claimer = IndexRangeClaimer(count: count, participants: participants, fixedChunk: fixedChunk)
-        self.recordsCompletedRanges = recordsCompletedRanges
+    ///   - participants: how many claim at once (sizes the guided batches).
+    ///   - fixedBatchSize: a fixed batch size, or `nil` for guided sizes.
+    ///   - recordsCompletedBatches: keep the index ranges of the batches that completed, to undo them after a failure.
+    package init(count: Int, participants: Int, fixedBatchSize: Int?, recordsCompletedBatches: Bool) {
+        claimer = BatchClaimer(count: count, participants: participants, fixedBatchSize: fixedBatchSize)
+        self.recordsCompletedBatches = recordsCompletedBatches
     }
 
-    /// Whether the loop was stopped (an item threw or the caller was cancelled); chunk bodies
+    /// Whether the loop was stopped (an item threw or the caller was cancelled); batch bodies
     /// check it between items.
     /// - Complexity: one relaxed atomic load.
     @inlinable
@@ -42,12 +42,12 @@ package final class ChunkedLoop: Sendable {
     @usableFromInline
     package var failure: (any Error)? { firstFailure.withLock { $0 } }
 
-    /// The ranges whose chunk completed (only if the loop records them); read after the finish.
+    /// The index ranges of the batches that completed (only if the loop records them); read after the finish.
     @usableFromInline
-    package var completedRanges: [Range<Int>] { completed.withLock { $0 } }
+    package var completedBatches: [Range<Int>] { completed.withLock { $0 } }
 
-    /// Stops the loop with `error`, unless an earlier error already did; ranges not yet claimed
-    /// are never handed out, and running chunks stop before their next item.
+    /// Stops the loop with `error`, unless an earlier error already did; batches not yet claimed
+    /// are never handed out, and running batches stop before their next item.
     @usableFromInline
     package func stop(_ error: any Error) {
         firstFailure.withLock { if $0 == nil { $0 = error } }
@@ -55,18 +55,18 @@ package final class ChunkedLoop: Sendable {
         claimer.close()
     }
 
-    /// Claims ranges and runs `body` on each until none is left or the loop stops. Call it from
+    /// Claims batches and runs `body` on each until none is left or the loop stops. Call it from
     /// each participant; the last to leave marks the loop finished.
     @usableFromInline
-    package func participate(_ body: (Range<Int>) -> ChunkEnd) {
+    package func participate(_ body: (Range<Int>) -> BatchEnd) {
         inside.add(1, ordering: .sequentiallyConsistent)
         defer {
             if inside.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { completion.finish() }
         }
-        while !isStopped, let range = claimer.claim() {
-            switch body(range) {
+        while !isStopped, let batch = claimer.claim() {
+            switch body(batch) {
             case .completed:
-                if recordsCompletedRanges { completed.withLock { $0.append(range) } }
+                if recordsCompletedBatches { completed.withLock { $0.append(batch) } }
             case .stopped:
                 return
             case .failed(let error):
