@@ -10,8 +10,8 @@ public struct AutoBatchingPolicy: Hashable, Sendable {
     /// Batches slower than this shrink.
     public var maxIdealBatchDuration: Duration
     /// Batches never hold more tasks than this. It bounds the memory of results in flight (a
-    /// generator with a slow consumer holds a few batches), while the hand-off cost is already
-    /// amortised to a fraction of a nanosecond per task at this size.
+    /// generator with a slow consumer holds a few batches), while at this size a batch's hand-off
+    /// cost, shared by all its tasks, is already negligible per task.
     public var maxBatchSize: Int
 
     /// Creates a policy.
@@ -22,14 +22,15 @@ public struct AutoBatchingPolicy: Hashable, Sendable {
     }
 
     /// For backends that run batches in this process. joblib forces batch size 1 for threads
-    /// because of the GIL; Swift has none, and a batch hand-off costs a few microseconds here
-    /// (a task on a pool thread, a continuation back), so batches of at least 2 ms keep that
-    /// under 1% while the tail rule keeps the load balanced.
+    /// because of the GIL; Swift has none, and a batch's hand-off (a task on a pool thread, a
+    /// continuation back) is orders of magnitude shorter than 2 ms, so batches of at least that
+    /// long make it negligible while the tail rule keeps the load balanced.
     public static let inProcess = AutoBatchingPolicy(
         minIdealBatchDuration: .milliseconds(2), maxIdealBatchDuration: .milliseconds(200))
 
-    /// For backends that send batches to other processes: joblib's 0.2 s and 2 s, since a round
-    /// trip through a pipe costs 4 to 45 µs and encoding costs per byte.
+    /// For backends that send batches to other processes: joblib's 0.2 s and 2 s, since each
+    /// batch pays a round trip to another process and encoding costs per byte (the round trip's
+    /// measured cost is in Benchmarks/RESULTS.md, "Measurements behind design choices").
     public static let outOfProcess = AutoBatchingPolicy(
         minIdealBatchDuration: .milliseconds(200), maxIdealBatchDuration: .seconds(2))
 }

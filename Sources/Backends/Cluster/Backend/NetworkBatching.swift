@@ -1,9 +1,9 @@
 import ParallelCore
 
 extension AutoBatchingPolicy {
-    /// Batch durations for workers on other machines: a round trip over a network costs 0.1–1 ms
-    /// instead of a pipe's tens of microseconds, so batches aim at 50 ms – 1 s (the overhead stays under
-    /// 1–2 % at the low end).
+    /// Batch durations for workers on other machines: a round trip over a network costs many
+    /// times a pipe's, so batches are longer than for local worker processes, long enough that the
+    /// round trip stays a small fraction of even the shortest batch.
     static let remoteWorkers = AutoBatchingPolicy(
         minIdealBatchDuration: .milliseconds(50), maxIdealBatchDuration: .seconds(1))
 }

@@ -10,8 +10,7 @@ import ParallelCore
 package enum BuildIdentity {
     /// Hex digest of `/proc/self/exe`, or a description of why it could not be read (such a
     /// value never matches a real digest, so the worker is refused with that reason).
-    /// - Complexity: one pass over the executable the first time (about 0.1 s per 100 MB
-    ///   optimized), then O(1).
+    /// - Complexity: one pass over the executable the first time, then O(1).
     package static let current: String = {
         do { return try digest(ofFile: Platform.currentExecutablePath) } catch {
             return "unreadable executable: \(error)"

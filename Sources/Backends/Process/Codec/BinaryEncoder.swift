@@ -2,8 +2,8 @@
 
 /// Encodes `Encodable` values in ParallelKit's compact binary format (see WireFormat.swift).
 ///
-/// Typically 3–10× faster than `JSONEncoder` and several times smaller; arrays of plain values
-/// are copied as raw memory.
+/// Faster and smaller than `JSONEncoder`: no keys, no text, numbers in their binary form, and
+/// arrays of plain values copied as raw memory.
 /// - Complexity: O(size of the output).
 /// - Concurrency: a value type; each `encode` call uses its own state, so one encoder may be used
 ///   from several threads at once.

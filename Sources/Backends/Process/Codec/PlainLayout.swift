@@ -2,8 +2,9 @@
 
 // Jobs and results made only of numbers — `struct Point { var x, y: Double }`,
 // `struct Square: ParallelJob { var n: Int }` — are the common case of numeric work, and for them
-// Codable costs hundreds of nanoseconds per value where copying their bytes costs one. This file
-// decides, once per type, whether a type's bytes are its complete value.
+// Codable costs a call through the coding protocols per field where copying their bytes is one
+// memory copy for the whole value. This file decides, once per type, whether a type's bytes are
+// its complete value.
 
 /// Which types may cross a process boundary as raw memory.
 ///
