@@ -1,8 +1,7 @@
 import ParallelCore
 
 /// The configuration in force for the current task: the merged values of every enclosing
-/// ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)``
-/// scope, joblib's `parallel_config`.
+/// `withParallelConfig` scope, joblib's `parallel_config`.
 ///
 /// It holds only what scopes set: outside any scope every property is `nil`; the defaults
 /// (`"1M"`, `.r`, one job) are applied when a call resolves its arguments.

@@ -31,7 +31,7 @@ public func withParallelConfig<T>(
     return try await ScopeStorage.$current.withValue(merged, operation: body, isolation: isolation)
 }
 
-/// The synchronous form of ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)``,
+/// The synchronous form of the `async` `withParallelConfig`: the same options and the same scope,
 /// for code that is not async (a synchronous test, a command-line entry point).
 public func withParallelConfig<T>(
     backend: BackendChoice? = nil, nJobs: Int? = nil, verbose: Int? = nil,

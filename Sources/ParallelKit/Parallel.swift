@@ -24,7 +24,7 @@ public struct Parallel: Sendable {
     /// The call's options, as given; resolved against the scope and the registry at each call.
     var arguments: CallArguments
 
-    /// Workers; `nil` is 1 unless a ``withParallelConfig(backend:nJobs:verbose:tempFolder:maxNbytes:mmapMode:prefer:require:innerMaxNumThreads:retry:progress:isolation:_:)`` scope sets it.
+    /// Workers; `nil` is 1 unless a `withParallelConfig` scope sets it (see ``ParallelConfig``).
     public var nJobs: Int? {
         get { arguments.nJobs }
         set { arguments.nJobs = newValue }
