@@ -1,5 +1,5 @@
+@_spi(Locking) import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// The hand-off: for an input already in memory and a fixed batch size, the engine keeps a
@@ -18,7 +18,7 @@ struct HandOffTests {
             var submissionSizes: [Int] = []
         }
 
-        let state = Mutex(State())
+        let state = LockedValue(State())
         let submitted = EventCounter()
 
         var displayName: String { "HoldingBackend" }

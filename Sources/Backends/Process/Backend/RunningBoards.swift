@@ -1,5 +1,4 @@
-import ParallelCore
-import Synchronization
+@_spi(Locking) import ParallelCore
 
 // Which status boards to read for a call's progress inside running batches. The event loop,
 // which owns the workers, notes each batch as a worker takes it and forgets it when the worker
@@ -9,7 +8,7 @@ import Synchronization
 /// The running batches of one call whose workers keep a status board, for
 /// ``ProcessCall/refreshProgress()``.
 ///
-/// - Concurrency: a `Mutex` guards the table; boards are read with atomic loads, and an entry
+/// - Concurrency: a `LockedValue` guards the table; boards are read with atomic loads, and an entry
 ///   keeps its board mapped while it is read, even if its worker has just died.
 final class RunningBoards: Sendable {
     private struct Entry {
@@ -19,7 +18,7 @@ final class RunningBoards: Sendable {
         let progress: BatchProgress
     }
 
-    private let entries = Mutex<[UInt64: Entry]>([:])
+    private let entries = LockedValue<[UInt64: Entry]>([:])
 
     /// Loop: a worker with `board` took `batch`.
     func started(_ batch: QueuedBatch, on board: StatusBoard) {

@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import ParallelCore
+@_spi(Locking) import ParallelCore
 import Synchronization
 
 // Resuming a Swift continuation enqueues its task on the cooperative pool, and when that pool has
@@ -14,10 +14,10 @@ import Synchronization
 
 /// Runs the event loop's hand-backs to Swift tasks, first in first out, on a thread of its own.
 ///
-/// - Concurrency: `post` may be called from any thread; the queue is behind a `Mutex` and the
+/// - Concurrency: `post` may be called from any thread; the queue is behind a `LockedValue` and the
 ///   thread sleeps on a semaphore counting the queued items. `busySince` is atomic.
 final class CompletionRelay: Sendable {
-    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let queue = LockedValue<[@Sendable () -> Void]>([])
     private let available = DispatchSemaphore(value: 0)
     /// Monotonic time the running item started, 0 while idle.
     private let startedAt = Atomic<UInt64>(0)
