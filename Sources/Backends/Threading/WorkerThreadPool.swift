@@ -42,8 +42,9 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     static let spinNanoseconds: UInt64 = 50_000
     /// This pool's polling window (``spinNanoseconds`` unless a test sets another).
     let pollNanoseconds: UInt64
-    /// At most this many threads poll at once: one per CPU (a call's batches start at once on all
-    /// of them). Polling yields the CPU each round, so pollers never keep the caller whose next
+    /// At most this many threads poll at once: one per CPU this process may use (affinity and
+    /// cgroup quota, read when the pool is made), as a call's batches start at once on all of
+    /// them. Polling yields the CPU each round, so pollers never keep the caller whose next
     /// submission they wait for off a CPU.
     let maximumSpinners: Int
 
@@ -72,7 +73,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
         self.pollNanoseconds = pollNanoseconds
         self.idleSeconds = idleSeconds
         self.threadLimitForTesting = threadLimitForTesting
-        self.maximumSpinners = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        self.maximumSpinners = cpuCount()
     }
 
     /// The number of live threads (for tests and diagnostics).
