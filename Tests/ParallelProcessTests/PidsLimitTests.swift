@@ -77,7 +77,8 @@ struct PidsCgroup {
 /// 400 calls of nJobs 2 want 800 workers of 3 threads each under pids.max 1000). Before the
 /// event loop handed its continuation resumes to a thread of its own, the loop blocked inside
 /// libdispatch (retrying, once a second, a cooperative-pool thread the limit refused) and no
-/// call ever ended.
+/// call ever ended (seen once in three runs of this test before the fix: a stress test, not a
+/// deterministic reproduction; `CompletionRelayTests` checks the mechanism directly).
 struct PidsLimitStormJob: ParallelJob {
     var cgroupProcs: String
     var calls: Int
@@ -211,8 +212,12 @@ struct BatchThreadJob: ParallelJob {
 
 @Suite("Batches on the worker's own thread")
 struct BatchThreadTests {
-    @Test("F4: a batch runs on the worker's request-loop thread, and a job's child tasks still run in parallel")
+    @Test("F4: under a limit a batch runs on the worker's request-loop thread; a job's child tasks still run in parallel")
     func batchesRunOnTheWorkersThread() async throws {
+        // What a refused worker process does: for the next 10 s, batches ask for the worker's own
+        // thread (the cooperative pool might never get a new one).
+        await EventLoop.shared.submit { EventLoop.shared.noteLimitRefusal() }
+        #expect(EventLoop.shared.isUnderALimit)
         let reports = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([BatchThreadJob()])
         #expect(reports.first?.threadName == "pk-worker", "\(reports)")
         if ProcessInfo.processInfo.activeProcessorCount >= 2 {

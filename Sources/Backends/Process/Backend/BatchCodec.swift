@@ -22,7 +22,7 @@ enum BatchCodec {
             let header = BatchRequestHeader(
                 batchID: batchID, firstIndex: batch.firstIndex, count: batch.count, jobType: typeName,
                 scope: batch.scope, reportTaskStarts: reportTaskStarts ?? batch.tracksEachTask,
-                mmapMode: mmapMode.rawValue)
+                mmapMode: mmapMode.rawValue, runsOnWorkerThread: EventLoop.shared.isUnderALimit)
             let jobs = portable.jobs(as: Job.self)
             var frame = FrameBuilder(.runBatch, capacity: 64 + 16 * jobs.count)
             try frame.appendSized(encoding: header)

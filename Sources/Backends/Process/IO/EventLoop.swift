@@ -96,6 +96,10 @@ package final class EventLoop: @unchecked Sendable {
     private var pausedUntil: UInt64 = 0
     private var nextStarvationProbe: UInt64 = 0
     private var lastLimitRefusal: UInt64 = 0
+    /// Until when (monotonic ns) batches are asked to run on their worker's own thread.
+    private let limitedUntil = Atomic<UInt64>(0)
+    /// How long after a refused process or thread batches run on their worker's own thread.
+    static let limitedPeriod: UInt64 = 10_000_000_000
 
     private init() throws {
         var fds: [Int32] = [-1, -1]
@@ -195,6 +199,16 @@ package final class EventLoop: @unchecked Sendable {
     func noteLimitRefusal() {
         assert(isLoopThread)
         lastLimitRefusal = max(MonotonicClock.now(), 1)
+        limitedUntil.store(lastLimitRefusal &+ Self.limitedPeriod, ordering: .relaxed)
+    }
+
+    /// Whether the system refused a worker process or thread lately: batches encoded now ask
+    /// their worker to run them on its own thread, since a worker's new pool thread might be
+    /// refused too (`BatchThreadExecutor`). Any thread.
+    /// - Complexity: one atomic load and a clock read.
+    var isUnderALimit: Bool {
+        let until = limitedUntil.load(ordering: .relaxed)
+        return until != 0 && MonotonicClock.now() < until
     }
 
     // MARK: Thread starvation
@@ -221,6 +235,7 @@ package final class EventLoop: @unchecked Sendable {
         nextStarvationProbe = now &+ Self.starvationProbeInterval
         let watchers = starvationWatchers.compactMap(\.watcher)
         if CheckedThread.start(name: "pk-probe", stackSize: 64 << 10, {}) != 0 {
+            limitedUntil.store(now &+ Self.limitedPeriod, ordering: .relaxed)
             spawningPaused = true
             pausedUntil = now &+ Self.spawnPause
             for watcher in watchers { watcher.threadsStarved() }

@@ -25,6 +25,9 @@ struct BatchRequestHeader: Codable, Sendable {
     var reportTaskStarts: Bool
     /// How the worker maps `SharedArray`s of this batch (`MmapMode.rawValue`).
     var mmapMode: String
+    /// Run the batch on the worker's request-loop thread, not the cooperative pool: the parent
+    /// saw the system refuse a process or thread lately (red-team F4).
+    var runsOnWorkerThread = false
 }
 
 /// The fixed prefix of a `.batchResult` body; the encoded `[Output]` follows it.

@@ -5,9 +5,11 @@ import Foundation
 // The worker's request loop: read a frame from the request pipe, run it, write the reply to the
 // reply pipe (both moved to high close-on-exec descriptors by the constructor), until the
 // parent closes the pipe or asks to shut down. It runs on its own thread with blocking I/O; the
-// batch itself runs as a Swift task served by this same thread (`BatchThreadExecutor`, never
-// waiting for a thread the system may refuse), so jobs can use async code and hop to the main
-// actor, whose queue the parked main thread serves.
+// batch itself runs as a Swift task, so jobs can use async code and hop to the main actor, whose
+// queue the parked main thread serves: on the cooperative pool, or, when the parent has seen the
+// system refuse processes or threads lately, served by this same thread (`BatchThreadExecutor`),
+// which never waits for a thread the system may refuse. Not always: that path measured 1.6-2x
+// slower on 100,000 trivial jobs (Benchmarks row 4a2).
 
 /// One worker's conversation with its parent.
 package final class WorkerLoop: Sendable {
@@ -20,7 +22,8 @@ package final class WorkerLoop: Sendable {
 
     /// The reply pipe's device and inode when the worker started.
     private let replyIdentity: FileIdentity?
-    /// Runs batches on the request-loop thread, so a batch needs no thread the worker lacks.
+    /// Runs batches on the request-loop thread when the parent asks (under a limit), so such a
+    /// batch needs no thread the worker lacks.
     private let executor = BatchThreadExecutor()
 
     package init(requestFD: Int32, replyFD: Int32, board: StatusBoard) {
@@ -77,13 +80,26 @@ package final class WorkerLoop: Sendable {
         }
     }
 
-    /// Runs one batch as a task served by this thread (`BatchThreadExecutor`) and returns its
-    /// reply frame.
+    /// Runs one batch as a task and returns its reply frame: on the cooperative pool normally, on
+    /// this thread (`BatchThreadExecutor`) when the parent asks because the system is refusing
+    /// threads or processes (a new pool thread might never come; red-team F4).
     private func runBlocking(_ body: ByteStorage) -> [UInt8] {
         let board = self.board
-        return executor.runBlocking { [self] in
-            await BatchExecutor.run(body: body, board: board) { [self] notice in send(notice.frame()) }
+        let onThisThread = (try? BatchExecutor.parse(body))?.0.runsOnWorkerThread ?? false
+        if onThisThread {
+            return executor.runBlocking { [self] in
+                await BatchExecutor.run(body: body, board: board) { [self] notice in send(notice.frame()) }
+            }
         }
+        let done = DispatchSemaphore(value: 0)
+        let reply = LockedValue<[UInt8]>([])
+        Task {
+            let frame = await BatchExecutor.run(body: body, board: board) { [self] notice in send(notice.frame()) }
+            reply.withLock { $0 = frame }
+            done.signal()
+        }
+        done.wait()
+        return reply.withLock { $0 }
     }
 
     /// Blocks until a whole frame is read; nil at end of file.
