@@ -93,6 +93,8 @@ struct PidsLimitStormJob: ParallelJob {
         var laterCall: String = ""
         var childrenLeft = -1
         var seconds = 0.0
+        /// The end of what this process's stderr received (the workers' reasons).
+        var stderrTail = ""
     }
 
     func run() async throws -> Report {
@@ -102,6 +104,11 @@ struct PidsLimitStormJob: ParallelJob {
         // Hundreds of processes starting on a small machine: at the lowest priority (inherited by
         // every worker) the storm takes what the other tests of the run leave, not their time.
         setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        // Hundreds of refused workers say why on stderr: kept here (its tail is in the report),
+        // not poured into the test run's output.
+        let stderrPath = WorkerHardeningTests.temporaryPath("pids-storm-stderr")
+        defer { unlink(stderrPath) }
+        dup2(open(stderrPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600), 2)
         let started = ContinuousClock.now
         let jobs = (0..<4).map { SquareJob(x: $0) }
         var report = Report()
@@ -139,6 +146,7 @@ struct PidsLimitStormJob: ParallelJob {
         report.seconds = Double((ContinuousClock.now - started).components.seconds)
         _ = await eventually(within: .seconds(20)) { ProcResources.current().children.isEmpty }
         report.childrenLeft = ProcResources.current().children.count
+        report.stderrTail = String(((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "").suffix(2000))
         return report
     }
 }
