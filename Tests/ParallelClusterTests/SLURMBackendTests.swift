@@ -32,7 +32,9 @@ struct SLURMBackendTests {
             (0..<2).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == [0, 1])
         let launchers = await backend.liveLauncherPIDs()
-        #expect(!launchers.isEmpty && launchers.count <= 2, "srun workers started for 2 tasks with nJobs 6: \(launchers.count)")
+        #expect(
+            !launchers.isEmpty && launchers.count <= 2,
+            "srun workers started for 2 tasks with nJobs 6: \(launchers.count)")
     }
 
     @Test func errorsComeBackAsThemselvesAndACrashNamesItsTask() async throws {

@@ -29,7 +29,9 @@ struct SSHBackendTests {
             (0..<2).map { WhereJob(index: $0) })
         #expect(reports.map(\.index) == [0, 1])
         let launchers = await backend.liveLauncherPIDs()
-        #expect(!launchers.isEmpty && launchers.count <= 2, "ssh workers started for 2 tasks with nJobs 8: \(launchers.count)")
+        #expect(
+            !launchers.isEmpty && launchers.count <= 2,
+            "ssh workers started for 2 tasks with nJobs 8: \(launchers.count)")
     }
 
     @Test func innerMaxNumThreadsReachesTheWorkersAndIsFixedForTheirLife() async throws {

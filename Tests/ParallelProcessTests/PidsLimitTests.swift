@@ -18,7 +18,9 @@ struct PidsCgroup {
         let v2 = "/sys/fs/cgroup"
         let parent: String
         if let controllers = try? String(contentsOfFile: v2 + "/cgroup.controllers", encoding: .utf8),
-            controllers.split(separator: " ").contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "pids" })
+            controllers.split(separator: " ").contains(where: {
+                $0.trimmingCharacters(in: .whitespacesAndNewlines) == "pids"
+            })
         {
             // Children of the root get the pids controller only once it is enabled for them.
             _ = write("+pids", to: v2 + "/cgroup.subtree_control")
@@ -167,7 +169,14 @@ struct PidsLimitStormJob: ParallelJob {
 
 @Suite("Pids limit", .serialized)
 struct PidsLimitTests {
-    @Test("F4: 400 concurrent multiprocessing calls under pids.max 1000 all end (needs root and a pids cgroup)")
+    /// A stress test: 400 calls' worth of processes load both cores for up to half a minute, which
+    /// makes timing checks of the tests running beside it fail. It runs only when asked for
+    /// (`PARALLELKIT_STRESS_TESTS=1`), in a CI stage of its own after the suite.
+    @Test(
+        "F4: 400 concurrent multiprocessing calls under pids.max 1000 all end (needs root and a pids cgroup)",
+        .enabled(
+            if: ProcessInfo.processInfo.environment["PARALLELKIT_STRESS_TESTS"] == "1",
+            "a stress test: set PARALLELKIT_STRESS_TESTS=1 (CI runs it in a stage of its own)"))
     func concurrentCallsUnderAPidsLimitEnd() async throws {
         let cgroup: PidsCgroup
         switch PidsCgroup.make(maximum: 1000) {
@@ -200,7 +209,9 @@ struct PidsLimitTests {
         #expect(report.laterCall == "[0, 1, 4, 9]", "a later call works: \(report.laterCall)")
         #expect(report.childrenLeft == 0)
         #expect(report.longestGapSeconds < 120, "calls kept ending: \(report.longestGapSeconds) s without one")
-        print("pids storm: \(report.succeeded) calls returned, \(report.refused) refused, in \(report.seconds) s (longest wait for a call to end: \(report.longestGapSeconds) s)")
+        print(
+            "pids storm: \(report.succeeded) calls returned, \(report.refused) refused, in \(report.seconds) s (longest wait for a call to end: \(report.longestGapSeconds) s)"
+        )
     }
 }
 
@@ -237,7 +248,8 @@ struct BatchThreadJob: ParallelJob {
 
 @Suite("Batches on the worker's own thread")
 struct BatchThreadTests {
-    @Test("F4: under a limit a batch runs on the worker's request-loop thread; a job's child tasks still run in parallel")
+    @Test(
+        "F4: under a limit a batch runs on the worker's request-loop thread; a job's child tasks still run in parallel")
     func batchesRunOnTheWorkersThread() async throws {
         // What a refused worker process does: for the next 10 s, batches ask for the worker's own
         // thread (the cooperative pool might never get a new one).

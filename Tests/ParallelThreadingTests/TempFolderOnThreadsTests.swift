@@ -36,7 +36,9 @@ struct TempFolderOnThreadsTests {
         #expect(ran.load(ordering: .relaxed) == 0, sourceLocation: sourceLocation)
     }
 
-    @Test("a file, a path that cannot be made, an others-writable non-sticky folder: clear errors on threads and in-process")
+    @Test(
+        "a file, a path that cannot be made, an others-writable non-sticky folder: clear errors on threads and in-process"
+    )
     func badFoldersAreRefused() async throws {
         let base = try Self.makeBase()
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -53,9 +55,11 @@ struct TempFolderOnThreadsTests {
             (file, "not a folder"), (underFile, "not a folder"), (uncreatable, "creating"), (shared, "sticky"),
         ]
         for (folder, reason) in cases {
-            await Self.expectRefused(Parallel(nJobs: 2, backend: "threading", tempFolder: folder), folder, mentioning: reason)
+            await Self.expectRefused(
+                Parallel(nJobs: 2, backend: "threading", tempFolder: folder), folder, mentioning: reason)
             await Self.expectRefused(Parallel(nJobs: 1, tempFolder: folder), folder, mentioning: reason)
-            await Self.expectRefused(Parallel(nJobs: 2, backend: "sequential", tempFolder: folder), folder, mentioning: reason)
+            await Self.expectRefused(
+                Parallel(nJobs: 2, backend: "sequential", tempFolder: folder), folder, mentioning: reason)
             // From a scope as well.
             let scoped = try await withParallelConfig(tempFolder: folder) { () async -> Bool in
                 (try? await Parallel(nJobs: 2, backend: "threading")([delayed { 1 }()])) == nil
@@ -68,7 +72,8 @@ struct TempFolderOnThreadsTests {
         chmod(shared, 0o1777)
         let missing = base + "/not/yet/there"
         for folder in [shared, missing] {
-            let results = try await Parallel(nJobs: 2, backend: "threading", tempFolder: folder)((0..<4).map { i in delayed { i }() })
+            let results = try await Parallel(nJobs: 2, backend: "threading", tempFolder: folder)(
+                (0..<4).map { i in delayed { i }() })
             #expect(results == [0, 1, 2, 3])
         }
         var info = stat()

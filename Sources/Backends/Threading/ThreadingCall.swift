@@ -1,5 +1,4 @@
-import ParallelCore
-import Synchronization
+@_spi(Locking) import ParallelCore
 
 /// One call on the threading backend: up to `nJobs` workers, each a task on the pool that runs
 /// queued batches one after another.
@@ -9,7 +8,7 @@ import Synchronization
 /// saves a task creation per batch and never enqueues work from a thread that is about to become
 /// free, so the pool does not start threads it will not need.
 ///
-/// - Concurrency: the queue, the worker count and the worker tasks are guarded by a `Mutex`;
+/// - Concurrency: the queue, the worker count and the worker tasks are guarded by a `LockedValue`;
 ///   completions are called on pool threads.
 final class ThreadingCall: BackendCall {
     private struct Pending {
@@ -32,7 +31,7 @@ final class ThreadingCall: BackendCall {
 
     private let pool: WorkerThreadPool
     private let nJobs: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(pool: WorkerThreadPool, nJobs: Int) {
         self.pool = pool

@@ -27,7 +27,7 @@ package final class CompletionInbox: Sendable {
         var cancelled = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// Mirrors `!events.isEmpty` so the generator's fast path can skip the lock.
     private let hasEvents = Atomic<Bool>(false)
     /// Mirrors `waiter != nil`, for the harvest ticker.

@@ -1,9 +1,9 @@
 /// The per-task loop of a call, built where the task type is concrete.
 ///
 /// The closures are `nonisolated(nonsending)`: they run on the executor of whoever calls them (the
-/// caller's actor on the one-worker path, a pool thread in a lane), so running a batch never hops
-/// executors; a plain `async` closure called from the main actor costs a round trip to the global
-/// executor, about 18 µs here.
+/// caller's actor on the one-worker path, a pool thread of a worker), so running a batch never
+/// hops executors; a plain `async` closure called from the main actor would cost a round trip to
+/// the global executor, a thread wake-up (figures in Benchmarks/RESULTS.md).
 ///
 /// `Parallel`'s entry points are `@inlinable`, so the closures made here are compiled in the
 /// caller's module, specialised for its task and output types: running a task is a direct call

@@ -81,7 +81,8 @@ struct SLURMSettings: Sendable {
             if let value, value.isEmpty || value.contains(where: \.isWhitespace) {
                 throw ParallelError(
                     .invalidArgument,
-                    "invalid \(name): \"\(EchoedText.shortened(value))\". Pass a SLURM name without spaces, or nil for the default.")
+                    "invalid \(name): \"\(EchoedText.shortened(value))\". Pass a SLURM name without spaces, or nil for the default."
+                )
             }
         }
     }
