@@ -130,7 +130,7 @@ static int pk_parse_request(const char *text, pk_worker_request *out, long *requ
     return out->protocol_version == 1 && out->request_fd > 2 && out->reply_fd > 2 && out->board_fd > 2;
 }
 
-/// The handshake only the parent can give (red-team F15): the request and reply descriptors must
+/// The handshake only the parent can give: the request and reply descriptors must
 /// be the very pipes the parent made, recognised by their inode numbers (which it put in the
 /// variable; pipe inodes are not reused while either end is open). A stray variable, or one copied
 /// into another program's environment with unrelated descriptors 3 to 5, fails this check.
@@ -140,7 +140,7 @@ static int pk_is_pipe_with_inode(int fd, long inode) {
     return S_ISFIFO(info.st_mode) && (long)(info.st_ino & 0x7fffffff) == inode;
 }
 
-/// Moves `fd` to a close-on-exec descriptor near the top of the descriptor table (red-team F6):
+/// Moves `fd` to a close-on-exec descriptor near the top of the descriptor table:
 /// user code that writes to, closes or dup2s over "its" low descriptors cannot reach the protocol,
 /// and programs a job starts do not inherit it. Returns the new descriptor, or -1.
 static int pk_move_high(int fd, int base) {

@@ -6,7 +6,7 @@ package enum ArgumentChecks {
     /// The largest `nJobs`: 2^20 (1,048,576) workers, far above what any machine runs at once
     /// (Linux's default pid_max is 4,194,304 for threads and processes together). Above it the
     /// number is a mistake, and arithmetic on it (pre-dispatch amounts, batch windows) could
-    /// overflow, so it is rejected rather than clamped (red-team F3). Negative values follow
+    /// overflow, so it is rejected rather than clamped. Negative values follow
     /// joblib (`cpuCount + 1 + nJobs`, at least 1) and need no limit.
     package static let maxNJobs = 1 << 20
 

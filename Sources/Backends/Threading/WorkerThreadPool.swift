@@ -115,7 +115,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     /// the pool has fewer threads than workers.
     ///
     /// A thread that cannot be created is an error here, for the call that needed it, with the
-    /// counts left as they were (red-team F2: `Thread.start()` failed silently, the phantom
+    /// counts left as they were (`Thread.start()` failed silently, the phantom
     /// thread was counted, and the pool never started or woke a thread again).
     /// - Throws: `ParallelError(.workerCrashed)` naming the limits that can refuse a thread.
     func reserve() throws {

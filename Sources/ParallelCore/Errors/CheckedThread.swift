@@ -1,8 +1,8 @@
 import Glibc
 
 // Foundation's `Thread.start()` ignores pthread_create's result: under a thread, process or
-// address-space limit the thread silently never runs, and whoever waits for it waits for ever
-// (red-team F2). Every thread ParallelKit starts goes through here, so a refusal is an error the
+// address-space limit the thread silently never runs, and whoever waits for it waits for ever.
+// Every thread ParallelKit starts goes through here, so a refusal is an error the
 // caller can report.
 
 /// Starts detached threads and reports when the system refuses one.

@@ -1,5 +1,5 @@
 // An error message quotes what the user passed so they can see what was wrong, but a name of
-// 100,000 characters quoted twice buries the message (red-team F3/F4 follow-up). Echoed user
+// 100,000 characters quoted twice buries the message. Echoed user
 // strings are cut to a readable length and say how long they really were.
 
 /// Shortens user-supplied text before an error message quotes it.

@@ -1,7 +1,7 @@
 import Foundation
 
 // When the system refuses a thread, a process or a descriptor, the user needs to know which limit
-// said no and what to do (red-team F2, F4). errno alone (EAGAIN) names none: it is the same for
+// said no and what to do. errno alone (EAGAIN) names none: it is the same for
 // RLIMIT_NPROC, a pids cgroup, kernel.threads-max and, for threads, RLIMIT_AS too small for one
 // more stack. So the message lists the limits in effect that could have refused it.
 

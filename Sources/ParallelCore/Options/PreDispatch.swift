@@ -64,8 +64,8 @@ public struct PreDispatch: Hashable, Sendable, ExpressibleByStringLiteral, Expre
             switch factor {
             case .count(let n): amount = n
             case .perJob(let k):
-                // Checked in Double first: converting a product past Int.max traps (red-team F3,
-                // `nJobs: Int.max` with the default "2*n_jobs"). Such an amount means "all".
+                // Checked in Double first: converting a product past Int.max traps
+                // (`nJobs: Int.max` with the default "2*n_jobs"). Such an amount means "all".
                 let product = (k * Double(nJobs)).rounded(.down)
                 amount = product >= Double(Int.max) ? Int.max : Int(product)
             }

@@ -1,6 +1,6 @@
 import Glibc
 
-// The rules a temp folder must meet (red-team F1, F11), for every backend: the process backends
+// The rules a temp folder must meet, for every backend: the process backends
 // put shared arrays there, and the others check a folder the user named too, so a bad one is
 // never silently ignored (issue 7). Checked through a descriptor, never by path twice.
 

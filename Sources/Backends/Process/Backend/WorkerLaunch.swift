@@ -46,7 +46,7 @@ package enum WorkerLaunch {
 
     /// Checks the call's temp folder (`tempFolder`, else JOBLIB_TEMP_FOLDER) before anything runs:
     /// a missing one is created, as joblib does; a file, an unwritable folder or one others may
-    /// write without the sticky bit is a `ParallelError(.invalidArgument)` naming it (red-team F11),
+    /// write without the sticky bit is a `ParallelError(.invalidArgument)` naming it,
     /// never silently replaced by the pipe.
     static func checkTempFolder(_ context: BackendCallContext) throws {
         guard let folder = TempFolder.resolve(context.tempFolder) else { return }

@@ -7,7 +7,7 @@ import Synchronization
 // no idle thread, libdispatch creates one on the resuming thread: if the system refuses the
 // thread (a pids cgroup or RLIMIT_NPROC full of workers), libdispatch sleeps a second and tries
 // again, for ever. On the event loop thread that froze every pool: no worker was reaped, so no pid
-// was ever freed (red-team F4, 400 concurrent calls under a pids limit). So the event loop never
+// was ever freed (400 concurrent calls under a pids limit). So the event loop never
 // resumes a continuation itself: it hands those hand-backs (batch completions, a pool that became
 // ready or drained) to this thread, and keeps reaping and retiring workers, which is what frees
 // the pids the stuck hand-back waits for (`EventLoop` watches how long one takes).

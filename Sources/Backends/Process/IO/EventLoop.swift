@@ -221,7 +221,7 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Under a pids or process limit full of workers, the program itself can be refused the
     /// thread it needs to take in results (a stuck hand-back, or the cooperative pool), and then
-    /// no call ends and no worker is ever retired: a livelock (red-team F4). When a hand-back is
+    /// no call ends and no worker is ever retired: a livelock. When a hand-back is
     /// stuck or a worker start was refused lately, the loop tries to start a thread (one that ends
     /// at once), at most every 100 ms. Refused: spawning pauses for longer than libdispatch's
     /// retry interval and every pool retires its idle workers, which frees the pids. Once a

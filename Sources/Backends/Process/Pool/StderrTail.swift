@@ -11,7 +11,7 @@ import Foundation
 /// The cause is the *first* line of the current batch that states a reason (`Fatal error:`,
 /// `Precondition failed:`, …): the Swift runtime prints the reason first and then its backtrace,
 /// whose `*** Program crashed:` headline and register dump (`r14 0x… Fatal error: fai`) must not
-/// displace it (red-team F14). A headline (`Program crashed:`, `Segmentation fault`) is the cause
+/// displace it. A headline (`Program crashed:`, `Segmentation fault`) is the cause
 /// only when no reason line came before it (a plain signal). Register-dump lines never count.
 ///
 /// - Complexity: amortised O(bytes appended); memory is bounded by `capacity`.

@@ -282,13 +282,13 @@ final class WorkerConnection: EventHandler {
             let notice = try TaskStartedNotice(reading: frame.body)
             guard let current, current.batchID == notice.batchID else { return }
             // Offset == count: every task ran; the results follow. The timeout stops here, so it
-            // never counts the transfer of a large result (red-team F13).
+            // never counts the transfer of a large result.
             if Int(notice.offset) == current.count {
                 current.progress.markTasksCompleted(current.count)
                 current.progress.markFinished()
                 return
             }
-            // Values from the worker are untrusted (red-team F5): an offset outside the batch or a
+            // Values from the worker are untrusted: an offset outside the batch or a
             // start in the future is a protocol error or clamped, never arithmetic on garbage.
             guard Int(notice.offset) < current.count else {
                 throw FrameError.malformed("task notice for offset \(notice.offset) of a batch of \(current.count)")
@@ -316,7 +316,7 @@ final class WorkerConnection: EventHandler {
         case .workerFault:
             let fault = try BinaryDecoder().decode(WorkerFault.self, from: frame.body, range: 0..<frame.body.count)
             guard fault.batchID != 0 else {
-                // The worker's request stream broke (red-team F8): not a batch's fault, and not
+                // The worker's request stream broke: not a batch's fault, and not
                 // a serialization problem. The worker exits; its end is reported as a crash of
                 // the task it was running, or, if it never started the batch it was sent, the
                 // batch runs on another worker.
@@ -443,7 +443,7 @@ final class WorkerConnection: EventHandler {
         heldStderr = []
     }
 
-    // MARK: Stopped workers (red-team F12)
+    // MARK: Stopped workers
 
     /// A worker stopped by SIGSTOP (or a debugger) makes a call without a timeout wait, as loky
     /// does; a verbose call says which worker it waits for.

@@ -5,7 +5,7 @@ import ParallelCore
 // share. Calls register with their nJobs (how many of their batches may run at once); batches are
 // dispatched first in, first out to idle workers, skipping those of calls already running nJobs.
 // Workers are spawned only for batches waiting to run and while fewer than the target size: never
-// nJobs processes for three tasks (red-team F4). Dead ones are replaced the same way, lazily. When
+// nJobs processes for three tasks. Dead ones are replaced the same way, lazily. When
 // the system refuses a process (a pids, process or descriptor limit), spawning stops at the first
 // refusal; the workers that run keep serving, and with none the call fails with an error naming
 // the limit.
@@ -69,7 +69,7 @@ package final class WorkerPool: WorkerConnectionDelegate, ThreadStarvationWatche
     /// Registers a call that runs at most `nJobs` batches at once and lets the pool grow to
     /// `nJobs` workers.
     ///
-    /// Workers start as the call's batches arrive, never more than batches wait (red-team F4).
+    /// Workers start as the call's batches arrive, never more than batches wait.
     /// Local ones: `ready` resumes at once, and a worker that cannot be started fails the call's
     /// batches with the reason (see `failIfStarved`). Remote ones (a `launcher`: SSH, SLURM) take
     /// seconds to start and their start-up errors belong to the call, so when the pool has none,

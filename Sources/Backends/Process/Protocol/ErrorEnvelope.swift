@@ -14,8 +14,7 @@ struct ErrorEnvelope: Codable, Sendable, Equatable {
     var description: String
     /// The error encoded with the binary codec, when it is `Encodable` and encoding succeeded.
     var payload: [UInt8]?
-    /// The error was a `CancellationError` (not Codable, but every backend rethrows it as itself:
-    /// red-team F16).
+    /// The error was a `CancellationError` (not Codable, but every backend rethrows it as itself).
     var isCancellation: Bool?
 
     /// Captures `error` in a worker.

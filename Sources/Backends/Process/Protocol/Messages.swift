@@ -26,7 +26,7 @@ struct BatchRequestHeader: Codable, Sendable {
     /// How the worker maps `SharedArray`s of this batch (`MmapMode.rawValue`).
     var mmapMode: String
     /// Run the batch on the worker's request-loop thread, not the cooperative pool: the parent
-    /// saw the system refuse a process or thread lately (red-team F4).
+    /// saw the system refuse a process or thread lately.
     var runsOnWorkerThread = false
 }
 

@@ -6,7 +6,7 @@ import ParallelCore
 //
 // Only a request to workers (whose encoder carries the call's mmapMode) sends a reference. Any
 // other encoding sends the elements: a job's result (the worker drops its memory as soon as the
-// reply is written, so a reference could not be mapped: red-team F9), or a value cached on disk,
+// reply is written, so a reference could not be mapped), or a value cached on disk,
 // where a descriptor number means nothing later.
 
 /// What a `SharedArray` encodes to.

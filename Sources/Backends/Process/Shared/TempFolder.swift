@@ -8,14 +8,14 @@ import Foundation
 // process can leave is its private folder with its lock file; the next process to use the temp
 // folder removes folders whose lock nobody holds.
 //
-// Security (red-team F1): every operation goes through directory descriptors (openat with
+// Security: every operation goes through directory descriptors (openat with
 // O_NOFOLLOW, fstat of the descriptor, unlinkat), never through a path that someone else could
 // swap for a symlink between a check and a use. The temp folder itself must be one whose entries
 // only we (or root) can rename: owned by us or root, and not writable by group or others unless
 // the sticky bit is set (as /tmp and /dev/shm are). Anything else is refused with a
 // `ParallelError` naming the folder.
 //
-// Liveness (red-team F10): a private folder is alive while its owner holds an exclusive `flock`
+// Liveness: a private folder is alive while its owner holds an exclusive `flock`
 // on its `.lock` file. That works across PID namespaces (containers sharing a volume), where
 // `kill(pid, 0)` answers for a different process; the kernel drops the lock when the owner dies.
 

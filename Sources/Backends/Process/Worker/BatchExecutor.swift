@@ -60,7 +60,7 @@ enum BatchExecutor {
         board.idle()
         let finishedAt = MonotonicClock.now()
         // "Every task ran" (offset == count), before the results are encoded and sent: a call's
-        // timeout covers the tasks' run, not the transfer of a large result (red-team F13).
+        // timeout covers the tasks' run, not the transfer of a large result.
         if header.reportTaskStarts {
             notify(
                 TaskStartedNotice(

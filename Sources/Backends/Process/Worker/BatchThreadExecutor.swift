@@ -4,7 +4,7 @@ import ParallelCore
 // Where a worker runs a batch while the parent sees a process or thread limit. On the cooperative
 // pool, a batch needed a pool thread the worker did not have yet (they end after a few idle
 // seconds); under a pids limit full of workers the system refused it, libdispatch retried once a
-// second for ever, and the worker never answered (red-team F4). So such a batch (its request says
+// second for ever, and the worker never answered. So such a batch (its request says
 // `runsOnWorkerThread`) runs as a task whose executor preference is this executor, served by
 // the worker's own request-loop thread, which waits here until the batch is done: a worker needs
 // no thread beyond those it had when it said hello. A job's child tasks (`async let`, task

@@ -73,7 +73,7 @@ package final class StatusBoard: @unchecked Sendable {
     /// Parent: the running task's offset in batch `batchID` of `count` tasks, or nil.
     ///
     /// The page is memory the worker can write (a wild write in native code included), so the
-    /// value is range-checked against the batch: anything else reads as "unknown" (red-team F5).
+    /// value is range-checked against the batch: anything else reads as "unknown".
     func runningTask(batchID: UInt64, count: Int) -> Int? {
         let offsetPlusOne = pk_atomic_load_u64(base + 1)
         guard offsetPlusOne != 0, offsetPlusOne <= UInt64(max(count, 0)), pk_atomic_load_u64(base) == batchID else {
@@ -85,7 +85,7 @@ package final class StatusBoard: @unchecked Sendable {
     /// Parent: how many tasks of batch `batchID` (of `count` tasks) the worker reports completed,
     /// or nil when the page holds no count for that batch.
     ///
-    /// Range-checked like ``runningTask(batchID:count:)`` (red-team F5): a count tagged with
+    /// Range-checked like ``runningTask(batchID:count:)``: a count tagged with
     /// another batch, or above `count`, reads as "unknown", never as progress.
     func completedTasks(batchID: UInt64, count: Int) -> Int? {
         let word = pk_atomic_load_u64(base + 3)

@@ -36,7 +36,7 @@ package final class WorkerLoop: Sendable {
     /// Writes a frame; ends the process quietly when the parent is gone.
     ///
     /// The reply descriptor is checked first (one fstat): if a job closed it and the number now
-    /// names another file, a reply frame must never be written into that file (red-team F6). The
+    /// names another file, a reply frame must never be written into that file. The
     /// worker ends instead, and the parent reports the running task as crashed, with this reason.
     func send(_ frame: [UInt8]) {
         let delivered = writeLock.withLock { _ -> Bool in
@@ -82,7 +82,7 @@ package final class WorkerLoop: Sendable {
 
     /// Runs one batch as a task and returns its reply frame: on the cooperative pool normally, on
     /// this thread (`BatchThreadExecutor`) when the parent asks because the system is refusing
-    /// threads or processes (a new pool thread might never come; red-team F4).
+    /// threads or processes (a new pool thread might never come).
     private func runBlocking(_ body: ByteStorage) -> [UInt8] {
         let board = self.board
         let onThisThread = (try? BatchExecutor.parse(body))?.0.runsOnWorkerThread ?? false
