@@ -38,18 +38,20 @@ final class SharedSegment: @unchecked Sendable {
         if fd >= 0 { close(fd) }
     }
 
+    /// The file behind a new segment: an unlinked file in `folder`, or anonymous memory (memfd).
+    private static func openBackingFile(in folder: String?) throws -> Int32 {
+        if let folder { return try TempFolder.shared.createUnlinkedFile(in: folder) }
+        let fd = Platform.makeAnonymousSharedMemory(name: "parallelkit-array")
+        guard fd >= 0 else { throw SystemError("memfd_create", errno) }
+        return fd
+    }
+
     /// Creates a segment of `byteCount` bytes, zero-filled, mapped read-write.
     /// - Parameter folder: a temp folder to hold it, or nil for anonymous memory (memfd).
     /// - Throws: `SystemError` when memory or space is short (the caller may fall back to
     ///   copying), or the folder is unusable.
     static func create(byteCount: Int, in folder: String?) throws -> SharedSegment {
-        let fd: Int32
-        if let folder {
-            fd = try TempFolder.shared.createUnlinkedFile(in: folder)
-        } else {
-            fd = Platform.makeAnonymousSharedMemory(name: "parallelkit-array")
-            guard fd >= 0 else { throw SystemError("memfd_create", errno) }
-        }
+        let fd = try openBackingFile(in: folder)
         do {
             try AvailableSpace.check(byteCount: byteCount, fd: fd, isAnonymous: folder == nil)
             return try mapOwned(fd: fd, byteCount: byteCount)
@@ -70,13 +72,7 @@ final class SharedSegment: @unchecked Sendable {
     /// - Throws: `SystemError` when memory or space is short (the caller may fall back to
     ///   copying through the pipe), or the folder is unusable.
     static func create(copying bytes: UnsafeRawBufferPointer, in folder: String?) throws -> SharedSegment {
-        let fd: Int32
-        if let folder {
-            fd = try TempFolder.shared.createUnlinkedFile(in: folder)
-        } else {
-            fd = Platform.makeAnonymousSharedMemory(name: "parallelkit-array")
-            guard fd >= 0 else { throw SystemError("memfd_create", errno) }
-        }
+        let fd = try openBackingFile(in: folder)
         do {
             try AvailableSpace.check(byteCount: bytes.count, fd: fd, isAnonymous: folder == nil)
             var written = 0
