@@ -87,7 +87,10 @@ struct ErrorPropagationTests {
         }
         #expect(error == TestError(index: 0))
         #expect(!gate.isOpen, "the call returned while task 1 was still blocked")
-        #expect(seconds < 10)
+        // A coarse bound (the gate's own safety opens it after 30 s): the counts below are the
+        // load-independent proof. A fresh-clone CI run saw every concurrently running test of this
+        // file take 10.3 s once, a stall of the whole test process, so 10 s was too tight.
+        #expect(seconds < 25)
         // Only the pre-dispatch window (2 × nJobs) was ever taken; no completion asked for more.
         #expect(input.pulls.value <= 4)
         #expect(started.value <= 3)
@@ -113,9 +116,10 @@ struct ErrorPropagationTests {
             await #expect(throws: TestError(index: 0)) { try await Parallel(nJobs: nJobs)(tasks) }
         }
         // Running them all takes at least 10 s on 2 workers; the count of tasks that ran is the
-        // load-independent proof, the time only a coarse bound.
+        // load-independent proof, the time only a coarse bound (a whole-process stall of ~10 s was
+        // seen once in CI, so the bound is not the 10 s the tasks would need).
         #expect(ran.value < 20)
-        #expect(seconds < 10, "100 × 200 ms tasks take at least 10 s on 2 workers; failing took \(seconds) s")
+        #expect(seconds < 25, "failing took \(seconds) s")
     }
 
     @Test("a failing task stops the rest of its own batch", arguments: [1, 2])
