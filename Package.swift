@@ -87,20 +87,24 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Test support shared by the test targets: `.offCooperativePool` for tests that hold a thread.
+        .target(
+            name: "ParallelTestSupport", dependencies: ["ParallelCore"], path: "Tests/ParallelTestSupport",
+            swiftSettings: strictSettings),
         .testTarget(name: "ParallelCoreTests", dependencies: ["ParallelCore"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelConfigurationTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(
-            name: "ParallelThreadingTests", dependencies: ["ParallelKit", "ParallelThreading"],
+            name: "ParallelThreadingTests", dependencies: ["ParallelKit", "ParallelThreading", "ParallelTestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess"],
+            name: "ParallelProcessTests", dependencies: ["ParallelKit", "ParallelProcess", "ParallelTestSupport"],
             swiftSettings: strictSettings),
         .testTarget(name: "ParallelKitTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "ParallelMemoryTests", dependencies: ["ParallelKit", "ParallelMemory"], swiftSettings: strictSettings),
         .testTarget(name: "ParallelRandomTests", dependencies: ["ParallelKit"], swiftSettings: strictSettings),
         .testTarget(
-            name: "ParallelClusterTests", dependencies: ["ParallelKit", "ParallelCluster"],
+            name: "ParallelClusterTests", dependencies: ["ParallelKit", "ParallelCluster", "ParallelTestSupport"],
             swiftSettings: strictSettings),
 
         // Examples/: the seed's joblib examples (`swift run parallel-demo`) and a third-party-style

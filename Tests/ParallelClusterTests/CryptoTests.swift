@@ -1,5 +1,6 @@
 import Foundation
 import ParallelCore
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelCluster
@@ -53,7 +54,8 @@ struct CryptoTests {
         #expect(!HMACSHA256.constantTimeEqual([1, 2, 3], [1, 2]))
     }
 
-    @Test func buildIdentityIsTheExecutablesDigest() throws {
+    /// Hashes the test executable twice (tens of MB): off the cooperative pool.
+    @Test(.offCooperativePool) func buildIdentityIsTheExecutablesDigest() throws {
         let start = ContinuousClock.now
         let current = BuildIdentity.current
         print("BuildIdentity took \(ContinuousClock.now - start)")

@@ -1,3 +1,4 @@
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelProcess
@@ -6,7 +7,9 @@ import Testing
 /// hang or allocate without bound. Deterministic seeds, so a failure reproduces. Besides not
 /// crashing, each test checks how much of its input the decoder rejects: a decoder that accepted
 /// garbage (skipping checks, reading defaults) would fall below the expected rejection rate.
-@Suite("Codec fuzzing")
+// Seconds of decoding without a suspension point: off the cooperative pool, so the other tests
+// running meanwhile keep its threads.
+@Suite("Codec fuzzing", .offCooperativePool)
 struct CodecFuzzTests {
     /// SplitMix64: small, fast and good enough to drive a fuzzer reproducibly.
     struct SeededGenerator: RandomNumberGenerator {

@@ -1,4 +1,5 @@
 import ParallelCore
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelProcess
@@ -93,7 +94,7 @@ struct FrameTests {
 
     /// Besides never crashing, the parsers must reject most mutations: a parser that accepted
     /// corrupt bodies (skipping a check) would fall below the expected rejection rate.
-    @Test func mutatedFramesNeverCrashTheParsers() throws {
+    @Test(.offCooperativePool) func mutatedFramesNeverCrashTheParsers() throws {
         let frames = try Self.sampleFrames()
         var random = Random(state: 12)
         var parsed = 0
@@ -122,7 +123,7 @@ struct FrameTests {
         #expect(Double(rejected) / Double(max(parsed, 1)) > 0.75, "\(rejected) of \(parsed) rejected")
     }
 
-    @Test func randomStreamsNeverCrashTheReader() {
+    @Test(.offCooperativePool) func randomStreamsNeverCrashTheReader() {
         var random = Random(state: 13)
         for _ in 0..<5_000 {
             var reader = FrameReader(initialCapacity: 16)

@@ -1,6 +1,7 @@
 import Foundation
 @_spi(Locking) import ParallelCore
 import ParallelKit
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelProcess
@@ -72,7 +73,10 @@ struct TempFolderSecurityTests {
     /// private folder with a symlink to a folder of ours (renameat2 RENAME_EXCHANGE) in a 0777
     /// folder without the sticky bit, while we sweep. Working through descriptors with O_NOFOLLOW,
     /// the sweep never leaves the folder it opened: no file of the target may disappear.
-    @Test("F1: a symlink swap by another user never redirects the sweep (needs root to play two users)")
+    // Sweeps for 4 s without suspending, and waits for the attacker's exit: off the cooperative pool.
+    @Test(
+        "F1: a symlink swap by another user never redirects the sweep (needs root to play two users)",
+        .offCooperativePool)
     func symlinkSwapCannotRedirectTheSweep() async throws {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
             FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
@@ -166,7 +170,8 @@ final class Counter: Sendable {
 /// the same temp folder, so it sweeps it; our live private folder must survive. The other program
 /// is this test binary, run under `unshare --pid` with `PARALLELKIT_TEST_SWEEP_FOLDER` set, where
 /// `sweepFromTheEnvironment` makes a shared array in that folder (which sweeps it first).
-@Suite("Temp folder across PID namespaces", .serialized)
+// Reads the other run's output until it ends (a whole test binary's start): off the cooperative pool.
+@Suite("Temp folder across PID namespaces", .serialized, .offCooperativePool)
 struct TempFolderNamespaceTests {
     @Test("F10: a run in another PID namespace does not sweep a live process's folder (needs root)")
     func otherNamespaceKeepsOurFolder() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import ParallelKit
+import ParallelTestSupport
 import Synchronization
 import Testing
 
@@ -313,7 +314,10 @@ struct WorkerHardeningTests {
         #expect(report.laterResults == [0, 1])
     }
 
-    @Test("F15: a stray PARALLELKIT_WORKER with fds 3-5 open does not turn a program into a silent no-op")
+    // Reads the program's output until it ends: off the cooperative pool.
+    @Test(
+        "F15: a stray PARALLELKIT_WORKER with fds 3-5 open does not turn a program into a silent no-op",
+        .offCooperativePool)
     func strayWorkerVariableIsIgnored() throws {
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -1,5 +1,6 @@
 import Foundation
 @_spi(Locking) import ParallelCore
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelProcess
@@ -118,7 +119,9 @@ final class BlockingWorkerClient {
     }
 }
 
-@Suite("Worker protocol")
+// Blocking reads from a worker that is still starting (seconds on a loaded machine): off the
+// cooperative pool.
+@Suite("Worker protocol", .offCooperativePool)
 struct WorkerProtocolTests {
     @Test func workerRunsBatchesAndExitsAtEndOfFile() throws {
         let client = try BlockingWorkerClient()

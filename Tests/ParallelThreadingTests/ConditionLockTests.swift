@@ -1,11 +1,13 @@
 import Foundation
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelThreading
 
 /// `ConditionLock.wait(seconds:)` tells a time-out (false) from a signal (true): the worker
 /// threads' idle exit depends on it.
-@Suite struct ConditionLockTests {
+/// The waits block their thread (a second, or until signalled): off the cooperative pool.
+@Suite(.offCooperativePool) struct ConditionLockTests {
     @Test func waitWithoutSignalTimesOut() {
         let lock = ConditionLock()
         lock.lock()
