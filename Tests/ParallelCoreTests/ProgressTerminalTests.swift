@@ -173,8 +173,10 @@ struct ProgressTerminalTests {
         channel.start(total: 10, backend: "threading", nJobs: 2, now: clock.set(seconds: 0))
         channel.tasksCompleted(count: 3, now: clock.set(seconds: 1))
         let drawn = Signal()
-        // Wait until the bar is on the screen (delivery is asynchronous).
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Wait until the bar is on the screen (delivery is asynchronous, on a thread of its own;
+        // the pty has no event to wait for). The bound only stops a broken bar from hanging the
+        // test: under load a 10 s one was missed.
+        let deadline = ContinuousClock.now + .seconds(60)
         var seen = ""
         while ContinuousClock.now < deadline {
             seen += pty.readAvailable()
