@@ -467,4 +467,43 @@ extension CallStateMachineTests {
         }
         #expect(notRun.count == 48)
     }
+
+    @Test("batches completing out of order still list their results in input order, and generators get them in order")
+    func outOfOrderCompletions() {
+        for delivery in [CallStateMachine<Int>.Delivery.list, .ordered] {
+            var h = Harness(Self.configuration(preDispatch: 4, delivery: delivery), inputs: 12)
+            h.start()
+            // Complete the open batches newest first, each time, until none is left; a generator's
+            // consumer takes what is deliverable in between (which lets more batches start).
+            var order: [Int] = []
+            repeat {
+                while let newest = h.open.keys.max() { h.succeed(newest) }
+                while let next = h.machine.takeDeliverable() {
+                    if case .succeeded(let values) = next.run { order += values }
+                    h.machine.resultsConsumed(next.run.count)
+                    h.drain()
+                }
+            } while !h.open.isEmpty
+            let expected = (0..<12).map { $0 * 10 }
+            #expect((delivery == .list ? h.machine.listResults : order) == expected)
+            #expect(h.machine.isFinished)
+        }
+    }
+
+    @Test("inputs are released as batches settle, unless the configuration says releasing frees nothing")
+    func releasingInputs() {
+        func releases(_ releasesInputs: Bool) -> [Int] {
+            var configuration = Self.configuration(preDispatch: 2)
+            configuration.releasesInputs = releasesInputs
+            var h = Harness(configuration, inputs: 6)
+            h.start()
+            h.succeedAll()
+            #expect(h.machine.listResults == (0..<6).map { $0 * 10 })
+            return h.log.compactMap { if case .releaseInputs(let below) = $0 { below } else { nil } }
+        }
+        let released = releases(true)
+        #expect(!released.isEmpty)
+        #expect(released == released.sorted(), "the released prefix only grows")
+        #expect(releases(false).isEmpty)
+    }
 }

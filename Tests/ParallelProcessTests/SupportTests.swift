@@ -19,6 +19,20 @@ struct SupportTests {
         #expect(tail.lastLines.utf8.count <= 256)
     }
 
+    @Test("the lines that start a crash report, and ordinary lines that do not")
+    func crashReportStarts() {
+        #expect(StderrTail.startsCrashReport("*** Signal 11: Backtracing from 0x7f00..."))
+        #expect(StderrTail.startsCrashReport("Fatal error: Index out of range"))
+        // The runtime writes this before the backtrace when a thread will not stop; a fresh-clone
+        // CI run saw it reach the caller's stderr.
+        #expect(
+            StderrTail.startsCrashReport(
+                "swift-runtime: failed to suspend thread 5314 while processing a crash; backtraces will be missing information"
+            ))
+        #expect(!StderrTail.startsCrashReport("processing 12 items"))
+        #expect(!StderrTail.startsCrashReport("rax 0x0000000000000000  Fatal error: fai"))
+    }
+
     @Test func exitStatusesReadAsWords() {
         #expect(ExitStatus(raw: 11).description.contains("signal 11 (SIGSEGV"))
         #expect(ExitStatus(raw: 3 << 8).description == "exited with status 3")

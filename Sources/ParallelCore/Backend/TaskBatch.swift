@@ -4,7 +4,12 @@
 /// under the batch's configuration scope, stops at the first error, and checks the abort flag
 /// between tasks. Out-of-process backends send ``portable`` (present for ``ParallelJob`` tasks)
 /// with `scope` to a worker.
-public struct TaskBatch: Sendable {
+///
+/// A class, not a struct, though nothing in it changes: a batch is handed from the engine to the
+/// backend's queue to a worker and back in the completion, and copying a reference is one retain
+/// where copying the fields (the configuration scope alone holds several strings) was many.
+/// - Concurrency: immutable; safe to share across threads.
+public final class TaskBatch: Sendable {
     /// The submission index of the first task.
     public let firstIndex: Int
     /// How many tasks the batch holds.

@@ -19,6 +19,7 @@ import Foundation
 ///   the driver settles the finished prefixes of running batches, when the consumer asks and on a
 ///   2 ms tick (``harvestTick``), so results and counts move per task, not per batch.
 package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRunSource {
+    private typealias BatchInFlight = InFlightBatch
     private let plan: CallPlan
     private let call: any BackendCall
     private let source: TaskSource<Element>
@@ -26,7 +27,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     private let inbox = CompletionInbox()
     private let watchdog: TimeoutWatchdog?
     private var machine: CallStateMachine<Output>
-    private var inputs = TakenInputs<Element>()
+    private var inputs: TakenInputs<Element>
     /// The batches in flight, by the machine's batch ID.
     private var batches: [Int: BatchInFlight] = [:]
     private var timer: Task<Void, Never>?
@@ -42,14 +43,6 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// wake-ups cost well under 1 % of a core.
     static var harvestTick: Duration { .milliseconds(2) }
 
-    /// A batch the backend runs, and the slots its in-process runner publishes into.
-    private struct BatchInFlight {
-        var batch: TaskBatch
-        var dispatchedAt: UInt64
-        var results: LiveResults<Output>
-        /// Published outputs already settled through the machine while the batch ran.
-        var harvested = 0
-    }
     /// The call's progress display, when it has one.
     private let progress: ProgressChannel?
     private var started = false
@@ -64,6 +57,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         self.call = call
         self.source = source
         self.kernel = kernel
+        self.inputs = TakenInputs(of: source)
         self.watchdog = plan.timeout.map(TimeoutWatchdog.init(timeout:))
         let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
         self.progress = progress?.isActive == true ? progress : nil
@@ -75,6 +69,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
             nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
             knownCount: source.knownCount, reportsProgress: progress?.isActive == true)
         configuration.handOffBatches = Self.handOffBatches(plan: plan, source: source, maxFailures: maxFailures)
+        configuration.releasesInputs = source.array == nil
         self.machine = CallStateMachine(configuration)
     }
 
@@ -188,7 +183,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         var settled = false
         let now = MonotonicClock.now()
         for (batchID, entry) in batches {
-            let fresh = entry.results.copyPublished(from: entry.harvested)
+            let fresh = results(of: entry).copyPublished(from: entry.harvested)
             if !fresh.isEmpty {
                 batches[batchID]?.harvested += fresh.count
                 machine.batchPrefixCompleted(batchID, values: fresh, now: now)
@@ -259,8 +254,9 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let completed = max(outcome.completedCount - skipped, 0)
         var values: [Output]?
         if outcome.resultsArePublished {
-            let published = min(outcome.completedCount, entry.results.publishedCount)
-            values = entry.results.moveOut(min(skipped, published)..<published)
+            let slots = results(of: entry)
+            let published = min(outcome.completedCount, slots.publishedCount)
+            values = slots.moveOut(min(skipped, published)..<published)
         } else if let erased = outcome.values {
             guard let typed = erased as? [Output] else {
                 let failure = ParallelError(
@@ -274,6 +270,11 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         return CallStateMachine.BatchReport(
             values: values, completedCount: completed, failure: outcome.failure,
             isFailureAttributed: outcome.isFailureAttributed, duration: duration)
+    }
+
+    /// The typed slots of a batch in flight.
+    private func results(of entry: BatchInFlight) -> LiveResults<Output> {
+        unsafeDowncast(entry.results, to: LiveResults<Output>.self)
     }
 
     // MARK: - Actions
@@ -405,6 +406,21 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     private func emit(_ line: ProgressLine) {
         VerboseOutput.write(line, verbose: plan.verbose, nJobsLabel: plan.nJobsLabel, above: progress)
     }
+}
+
+/// A batch the backend runs, and the slots its in-process runner publishes into.
+///
+/// Not nested in ``ParallelCall``: a type nested in a generic type is generic too, and the
+/// driver's dictionary of batches in flight would look its metadata up at run time on every
+/// access (the driver's code is not specialised). The slots are held type-erased for that reason;
+/// ``ParallelCall`` knows their type.
+private struct InFlightBatch {
+    var batch: TaskBatch
+    var dispatchedAt: UInt64
+    /// The batch's `LiveResults<Output>`.
+    var results: AnyObject
+    /// Published outputs already settled through the machine while the batch ran.
+    var harvested = 0
 }
 
 /// Something that yields a call's settled runs in delivery order: the engine's drivers.

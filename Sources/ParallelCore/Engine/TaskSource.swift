@@ -17,6 +17,9 @@ package struct TaskSource<Element> {
     @usableFromInline package let knownCount: Int?
     /// Whether taking inputs has no observable effect (an array), so the engine may take them all.
     @usableFromInline package let isInert: Bool
+    /// The input when it is an `Array`: every take is a slice of it, so the driver cuts batches
+    /// from it directly (``TakenInputs``).
+    @usableFromInline package let array: [Element]?
     /// The input when it is an `AsyncSequence`: taken with `await`, on the caller's isolation.
     @usableFromInline package let asyncInput: (any AsyncTaskInput<Element>)?
 
@@ -36,6 +39,7 @@ package struct TaskSource<Element> {
             }
             knownCount = array.count
             isInert = true
+            self.array = array
             asyncInput = nil
         } else {
             let state = IteratorBox(sequence.makeIterator())
@@ -52,6 +56,7 @@ package struct TaskSource<Element> {
             takeOne = { state.next() }
             knownCount = (sequence as? any RandomAccessCollection)?.count
             isInert = false
+            array = nil
             asyncInput = nil
         }
     }
@@ -64,6 +69,7 @@ package struct TaskSource<Element> {
         takeOne = { nil }
         knownCount = nil
         isInert = false
+        array = nil
         asyncInput = AsyncIteratorBox(sequence.makeAsyncIterator())
     }
 

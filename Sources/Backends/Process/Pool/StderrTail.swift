@@ -36,8 +36,10 @@ struct StderrTail {
     /// Lines that announce a crash without its cause (the backtracer's headline, a shell's note).
     static let headlineMarkers = ["Program crashed:", "Segmentation fault"]
 
-    /// The backtracer's first line, before any headline (`*** Signal 6: Backtracing from 0x…`).
-    static let reportStartMarkers = ["Backtracing from"]
+    /// The backtracer's first line, before any headline (`*** Signal 6: Backtracing from 0x…`),
+    /// or the runtime's note that comes before it when a thread would not stop for the backtrace
+    /// (`swift-runtime: failed to suspend thread 5314 while processing a crash; …`).
+    static let reportStartMarkers = ["Backtracing from", "while processing a crash"]
 
     /// Whether `line` starts a crash report (a reason, a headline or the backtracer's first line;
     /// not a register dump).

@@ -75,7 +75,7 @@ extension CallStateMachine {
         flight.range = (first + values.count)..<flight.range.upperBound
         inFlight[batchID] = flight
         settle(first, .succeeded(values))
-        emit(.releaseInputs(below: lowestNeededInput))
+        if configuration.releasesInputs { emit(.releaseInputs(below: lowestNeededInput)) }
     }
 
     /// A backend reported that the tasks of batch `batchID` below submission index `index`
@@ -281,14 +281,19 @@ extension CallStateMachine {
         }
         switch configuration.delivery {
         case .list where !configuration.keepsGoing:
-            ordered.insert(firstIndex: firstIndex, run)
+            if let next = ordered.releaseIfNext(firstIndex: firstIndex, run) {
+                if case .succeeded(let values) = next { listResults.append(contentsOf: values) }
+            }
             while let ready = ordered.popReady() {
                 if case .succeeded(let values) = ready { listResults.append(contentsOf: values) }
             }
         case .list, .ordered:
-            let before = ordered.nextIndex
-            ordered.insert(firstIndex: firstIndex, run)
-            var start = before
+            var start = ordered.nextIndex
+            if let next = ordered.releaseIfNext(firstIndex: firstIndex, run) {
+                deliverable.append((start, next))
+                start += next.count
+                if configuration.delivery == .ordered { heldResults += next.count }
+            }
             while let ready = ordered.popReady() {
                 deliverable.append((start, ready))
                 start += ready.count
@@ -336,7 +341,7 @@ extension CallStateMachine {
         if !retryWaits.isEmpty { scheduleWakeUp() }
         finishIfSettled()
         if phase == .running || phase == .stopping {
-            emit(.releaseInputs(below: lowestNeededInput))
+            if configuration.releasesInputs { emit(.releaseInputs(below: lowestNeededInput)) }
         }
     }
 

@@ -66,6 +66,11 @@ package struct CallStateMachine<Output: Sendable> {
         /// ``ParallelCall``). The batches are cut exactly as joblib's later dispatches would cut
         /// them; they are only dispatched earlier.
         package var handOffBatches = 0
+        /// Whether the driver drops taken inputs when ``EngineAction/releaseInputs(below:)`` says
+        /// so. Not for an `Array` input, whose slices share the storage the caller holds anyway:
+        /// the machine then skips the O(batches in flight) search for the lowest input still
+        /// needed after every completion.
+        package var releasesInputs = true
 
         package init(
             nJobs: Int, preDispatch: Int?, batchSize: BatchSize, autoBatching: AutoBatchingPolicy = .inProcess,
@@ -119,48 +124,14 @@ package struct CallStateMachine<Output: Sendable> {
         }
     }
 
-    enum Phase: Equatable {
-        case idle
-        /// Taking inputs and starting tasks.
-        case running
-        /// `maxFailures` was reached: running batches finish, nothing new starts.
-        case stopping
-        /// A task failed for good in a throwing mode; ``failure`` holds the error.
-        case failed
-        /// Cancelled, or the consumer went away.
-        case aborted
-        /// Every task settled and the backend's call was finished.
-        case finished
-    }
-
-    /// What is known about a batch in flight.
-    struct Flight {
-        /// The tasks still awaited: the batch's tasks minus a prefix already settled while it
-        /// runs (``CallStateMachine/batchPrefixCompleted(_:values:now:)``).
-        var range: Range<Int>
-        /// Whether the batch came from the input in dispatch order (it counts for auto batching
-        /// and pays back one dispatch when it completes); re-runs and retries do not.
-        var isFresh: Bool
-        /// How many tasks the batch was submitted with, for auto batching.
-        var size: Int
-        /// Tasks below this index were counted for progress while the batch ran.
-        var countedUpTo = 0
-    }
-
-    /// A task waiting for its retry.
-    struct RetryWait {
-        var due: UInt64
-        var index: Int
-        var lastFailure: TaskFailure
-    }
-
-    /// Why the machine asked for inputs, so the answer resumes the right rule.
-    enum PendingTake {
-        /// A dispatch that asked for `asked` inputs to split with `batchSize`.
-        case dispatch(asked: Int, batchSize: Int, fillingWindow: Bool)
-        /// Every remaining input, to settle as `.notRun`.
-        case rest
-    }
+    // The machine's records are top-level types, not nested ones: a type nested in a generic
+    // type is generic too, and every dictionary or queue of it would look its metadata up at
+    // run time on each access (the driver's code is not specialised; a third of its time went
+    // there). Concrete types make those collections specialised, plain code.
+    typealias Phase = CallPhase
+    typealias Flight = BatchFlight
+    typealias RetryWait = TaskRetryWait
+    typealias PendingTake = InputTakeReason
 
     package let configuration: Configuration
     var phase = Phase.idle
@@ -269,4 +240,48 @@ package struct CallStateMachine<Output: Sendable> {
         guard configuration.verbose > 0 else { return }
         emit(.print(ProgressLine(text, destination: destination)))
     }
+}
+
+/// Where a call is in its life (``CallStateMachine``).
+enum CallPhase: Equatable {
+    case idle
+    /// Taking inputs and starting tasks.
+    case running
+    /// `maxFailures` was reached: running batches finish, nothing new starts.
+    case stopping
+    /// A task failed for good in a throwing mode; ``CallStateMachine/failure`` holds the error.
+    case failed
+    /// Cancelled, or the consumer went away.
+    case aborted
+    /// Every task settled and the backend's call was finished.
+    case finished
+}
+
+/// What the ``CallStateMachine`` knows about a batch in flight.
+struct BatchFlight {
+    /// The tasks still awaited: the batch's tasks minus a prefix already settled while it
+    /// runs (``CallStateMachine/batchPrefixCompleted(_:values:now:)``).
+    var range: Range<Int>
+    /// Whether the batch came from the input in dispatch order (it counts for auto batching
+    /// and pays back one dispatch when it completes); re-runs and retries do not.
+    var isFresh: Bool
+    /// How many tasks the batch was submitted with, for auto batching.
+    var size: Int
+    /// Tasks below this index were counted for progress while the batch ran.
+    var countedUpTo = 0
+}
+
+/// A task waiting for its retry (``CallStateMachine``).
+struct TaskRetryWait {
+    var due: UInt64
+    var index: Int
+    var lastFailure: TaskFailure
+}
+
+/// Why the ``CallStateMachine`` asked for inputs, so the answer resumes the right rule.
+enum InputTakeReason {
+    /// A dispatch that asked for `asked` inputs to split with `batchSize`.
+    case dispatch(asked: Int, batchSize: Int, fillingWindow: Bool)
+    /// Every remaining input, to settle as `.notRun`.
+    case rest
 }

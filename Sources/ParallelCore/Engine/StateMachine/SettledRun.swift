@@ -35,9 +35,22 @@ package struct OrderedRuns<Output: Sendable> {
         parked[firstIndex] = run
     }
 
+    /// The run itself when it is the next one in order and nothing is parked (runs mostly
+    /// settle in order, and this skips the dictionary); otherwise parks it and returns `nil`,
+    /// and ``popReady()`` releases what is ready.
+    package mutating func releaseIfNext(firstIndex: Int, _ run: SettledRun<Output>) -> SettledRun<Output>? {
+        guard run.count > 0 else { return nil }
+        guard firstIndex == nextIndex, parked.isEmpty else {
+            parked[firstIndex] = run
+            return nil
+        }
+        nextIndex += run.count
+        return run
+    }
+
     /// The next run in order, if it has settled.
     package mutating func popReady() -> SettledRun<Output>? {
-        guard let run = parked.removeValue(forKey: nextIndex) else { return nil }
+        guard !parked.isEmpty, let run = parked.removeValue(forKey: nextIndex) else { return nil }
         nextIndex += run.count
         return run
     }
