@@ -36,6 +36,10 @@ enum RemoteWorkerMain {
         let secret: [UInt8]
         do { secret = try readSecret(request.secret) } catch { fail(RemoteWorkerExit.badRequest, "\(error)") }
 
+        // The executable's digest, before connecting: one pass over the whole file (seconds for a
+        // large debug build on a loaded node) must not eat into the handshake's 10 s, which the
+        // parent and this worker allow for the exchange itself (a sanitizer build ran out of it).
+        let build = BuildIdentity.current
         let target =
             request.host.contains(":") ? "[\(request.host)]:\(request.port)" : "\(request.host):\(request.port)"
         let socket: BlockingSocket
@@ -54,7 +58,6 @@ enum RemoteWorkerMain {
         do {
             let parentNonce = try Handshake.readChallenge(from: socket)
             let nonce = try SecureRandom.bytes(Handshake.nonceSize)
-            let build = BuildIdentity.current
             let mac = Handshake.workerMAC(
                 secret: secret, parentNonce: parentNonce, workerNonce: nonce, token: request.token, build: build,
                 about: about)
