@@ -1,11 +1,14 @@
 import Foundation
+import ParallelTestSupport
 import Testing
 
 @testable import ParallelProcess
 
 /// Issue 9: an array shared automatically is written into its segment with `pwrite` (the parent
 /// does not map it) and read by a worker straight into the array's storage with `pread`.
-@Suite("Large arrays: copied in and out of shared memory without mapping")
+// 12 MB copied, read back and compared per test, without a suspension point (seconds together
+// at the start of a loaded run): off the cooperative pool.
+@Suite("Large arrays: copied in and out of shared memory without mapping", .offCooperativePool)
 struct SharedSegmentCopyTests {
     /// 12 MB: above the huge-page threshold, so the advice path runs too.
     static let values = (0..<1_500_000).map { Double($0 % 977) * 0.5 }
