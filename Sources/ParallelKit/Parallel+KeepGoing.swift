@@ -91,7 +91,7 @@ extension Parallel {
         _ source: TaskSource<Element>, _ kernel: TaskKernel<Element, Output>, maxFailures: Int?,
         isolation: isolated (any Actor)?
     ) async throws -> [SettledRun<Output>] {
-        let started = try await beginCall(arguments, source, kernel, mode: .fates(maxFailures: maxFailures))
+        let started = try await beginCall(arguments, source, kernel, mode: .fatesAtEnd(maxFailures: maxFailures))
         var runs: [SettledRun<Output>] = []
         while let next = try await started.runs.nextRun(isolation: isolation) { runs.append(next.run) }
         return runs

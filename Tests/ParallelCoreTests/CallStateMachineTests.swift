@@ -506,4 +506,37 @@ extension CallStateMachineTests {
         #expect(released == released.sorted(), "the released prefix only grows")
         #expect(releases(false).isEmpty)
     }
+
+    @Test("results collected at the end: list delivery keeps going, every fate is delivered once, in order")
+    func resultsAtTheEnd() throws {
+        var h = Harness(Self.configuration(preDispatch: 2, delivery: .list, keepsGoing: true), inputs: 9)
+        h.start()
+        h.fail(h.batch(holding: 1), atOffset: 0, Boom(index: 1))
+        var fates: [Int: Result<Int, TaskFailure>] = [:]
+        var order: [Int] = []
+        while !h.machine.isOver || h.machine.hasDeliverable {
+            h.succeedAll()
+            while let next = h.machine.takeDeliverable() {
+                order.append(next.firstIndex)
+                switch next.run {
+                case .succeeded(let values):
+                    for (offset, value) in values.enumerated() { fates[next.firstIndex + offset] = .success(value) }
+                case .failed(let failure):
+                    fates[next.firstIndex] = .failure(failure)
+                }
+                h.machine.resultsConsumed(next.run.count)
+                h.drain()
+            }
+        }
+        #expect(fates.count == 9)
+        #expect(order == order.sorted(), "runs come in submission order")
+        #expect(h.machine.isFinished)
+        #expect(h.machine.failure == nil)
+        if case .failure(let failure)? = fates[1] {
+            #expect((failure.error as? Boom) == Boom(index: 1))
+        } else {
+            Issue.record("task 1 should have failed")
+        }
+        #expect(try fates[8]?.get() == 80)
+    }
 }

@@ -9,14 +9,17 @@ enum CallMode: Sendable {
     case ordered
     /// A generator in completion order; the first failure is thrown.
     case unordered
-    /// Every task's fate, in submission order (a list or a generator).
+    /// Every task's fate, in submission order, as a generator.
     case fates(maxFailures: Int?)
+    /// Every task's fate, in submission order, all at the end (`results`): delivered like a list,
+    /// so running batches are not looked into and no generator's backpressure applies.
+    case fatesAtEnd(maxFailures: Int?)
     /// Every task's fate with its index, in completion order.
     case indexedFates(maxFailures: Int?)
 
     var delivery: CallStateMachine<Never>.Delivery {
         switch self {
-        case .list: return .list
+        case .list, .fatesAtEnd: return .list
         case .ordered, .fates: return .ordered
         case .unordered, .indexedFates: return .unordered
         }
@@ -25,13 +28,13 @@ enum CallMode: Sendable {
     var keepsGoing: Bool {
         switch self {
         case .list, .ordered, .unordered: return false
-        case .fates, .indexedFates: return true
+        case .fates, .fatesAtEnd, .indexedFates: return true
         }
     }
 
     var maxFailures: Int? {
         switch self {
-        case .fates(let limit), .indexedFates(let limit): return limit
+        case .fates(let limit), .fatesAtEnd(let limit), .indexedFates(let limit): return limit
         default: return nil
         }
     }

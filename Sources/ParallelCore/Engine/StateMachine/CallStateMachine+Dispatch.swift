@@ -175,7 +175,8 @@ extension CallStateMachine {
     /// The consumer took `count` results off ``takeDeliverable()``: they no longer hold dispatch
     /// back.
     package mutating func resultsConsumed(_ count: Int) {
-        heldResults -= count
+        // A list's results are not held against backpressure (settle does not count them).
+        if configuration.delivery != .list { heldResults -= count }
         pump()
         finishIfSettled()
     }
