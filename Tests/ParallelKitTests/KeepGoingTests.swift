@@ -43,6 +43,19 @@ struct KeepGoingTests {
         (2, "sequential", .auto), (3, "threading", 7),
     ]
 
+    @Test("TaskFailure is a value: a changed copy leaves the original alone; a fate is a word over its output")
+    func taskFailureIsAValue() {
+        let original = TaskFailure(taskIndex: 3, error: Poison(index: 3), attempts: 2)
+        var copy = original
+        copy.taskIndex = 4
+        copy.attempts += 1
+        copy.error = Poison(index: 4)
+        #expect(original.taskIndex == 3 && original.attempts == 2 && (original.error as? Poison) == Poison(index: 3))
+        #expect(copy.taskIndex == 4 && copy.attempts == 3 && (copy.error as? Poison) == Poison(index: 4))
+        #expect(original.description == "task 3 failed (after 2 attempts): Poison(index: 3)")
+        #expect(MemoryLayout<Result<Int, TaskFailure>>.stride <= 16)
+    }
+
     @Test("results: failures are values, successes kept, in order", arguments: 0..<shapes.count)
     func resultsKeepGoing(shape: Int) async throws {
         let (nJobs, backend, batchSize) = Self.shapes[shape]

@@ -7,19 +7,44 @@
 /// }
 /// ```
 public struct TaskFailure: Error, Sendable, CustomStringConvertible {
+    /// The fields, behind one immutable reference: a `Result<Output, TaskFailure>` is then no
+    /// larger than `Output` and one word, which halves the array `results` returns for small
+    /// outputs (32 to 16 bytes per `Int` task). A setter makes a new record; failures are rare and
+    /// seldom changed.
+    private final class Record: Sendable {
+        let taskIndex: Int
+        let error: any Error
+        let attempts: Int
+
+        init(taskIndex: Int, error: any Error, attempts: Int) {
+            self.taskIndex = taskIndex
+            self.error = error
+            self.attempts = attempts
+        }
+    }
+
+    private var record: Record
+
     /// The task's position in submission order.
-    public var taskIndex: Int
+    public var taskIndex: Int {
+        get { record.taskIndex }
+        set { record = Record(taskIndex: newValue, error: record.error, attempts: record.attempts) }
+    }
     /// The task's own error as itself, or a ``ParallelError``: `.timeout`, `.workerCrashed`,
     /// `.remoteTaskFailed`, or `.notRun` (the call stopped before the task started).
-    public var error: any Error
+    public var error: any Error {
+        get { record.error }
+        set { record = Record(taskIndex: record.taskIndex, error: newValue, attempts: record.attempts) }
+    }
     /// How many times the task was started and failed (0 for a task that never ran).
-    public var attempts: Int
+    public var attempts: Int {
+        get { record.attempts }
+        set { record = Record(taskIndex: record.taskIndex, error: record.error, attempts: newValue) }
+    }
 
     /// Creates a failure record.
     public init(taskIndex: Int, error: any Error, attempts: Int) {
-        self.taskIndex = taskIndex
-        self.error = error
-        self.attempts = attempts
+        record = Record(taskIndex: taskIndex, error: error, attempts: attempts)
     }
 
     /// Says which task failed, how often it was tried, and why.
