@@ -19,7 +19,6 @@ import Foundation
 ///   the driver settles the finished prefixes of running batches, when the consumer asks and on a
 ///   2 ms tick (``harvestTick``), so results and counts move per task, not per batch.
 package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRunSource {
-    private typealias BatchInFlight = InFlightBatch
     private let plan: CallPlan
     private let call: any BackendCall
     private let source: TaskSource<Element>
@@ -29,7 +28,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     private var machine: CallStateMachine<Output>
     private var inputs: TakenInputs<Element>
     /// The batches in flight, by the machine's batch ID.
-    private var batches: [Int: BatchInFlight] = [:]
+    private var batches: [Int: InFlightBatch] = [:]
     private var timer: Task<Void, Never>?
     /// Whether results and counts are taken from running batches (``harvest()``): when a consumer
     /// waits for results one by one, or a progress display shows counts.
@@ -245,7 +244,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// output type is checked once per batch (a backend that returns the wrong type is an error,
     /// never a crash).
     private func report(
-        _ outcome: BatchOutcome, of entry: BatchInFlight, at time: UInt64
+        _ outcome: BatchOutcome, of entry: InFlightBatch, at time: UInt64
     ) -> CallStateMachine<Output>.BatchReport {
         let begin = entry.batch.progress.startedAt ?? entry.dispatchedAt
         let end = entry.batch.progress.endedAt ?? time
@@ -273,7 +272,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     }
 
     /// The typed slots of a batch in flight.
-    private func results(of entry: BatchInFlight) -> LiveResults<Output> {
+    private func results(of entry: InFlightBatch) -> LiveResults<Output> {
         unsafeDowncast(entry.results, to: LiveResults<Output>.self)
     }
 
@@ -382,7 +381,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
             firstIndex: range.lowerBound, count: range.count, progress: progress,
             portable: kernel.portable?(chunk), tracksEachTask: plan.timeout != nil,
             scope: plan.taskScope, runner: { progress, track in await run(chunk, progress, track, results) })
-        batches[batchID] = BatchInFlight(batch: batch, dispatchedAt: MonotonicClock.now(), results: results)
+        batches[batchID] = InFlightBatch(batch: batch, dispatchedAt: MonotonicClock.now(), results: results)
         watchdog?.watch(batchID: batchID, firstIndex: range.lowerBound, progress: progress)
         let inbox = self.inbox
         return BatchSubmission(batch: batch) { outcome in

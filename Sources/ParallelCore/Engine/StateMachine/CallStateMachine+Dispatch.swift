@@ -156,7 +156,7 @@ extension CallStateMachine {
             counters.dispatchedTasks += range.count
             counters.dispatchedBatches += 1
         }
-        inFlight[batchID] = Flight(range: range, isFresh: isFresh, size: range.count)
+        inFlight[batchID] = BatchFlight(range: range, isFresh: isFresh, size: range.count)
         emit(.submit(batchID: batchID, range: range))
     }
 

@@ -126,7 +126,7 @@ extension CallStateMachine {
         lastNow = now
         wakeUpAt = nil
         guard phase == .running else { return }
-        var waiting: [RetryWait] = []
+        var waiting: [TaskRetryWait] = []
         for wait in retryWaits {
             if wait.due <= now {
                 reruns.append(wait.index..<(wait.index + 1))
@@ -167,7 +167,7 @@ extension CallStateMachine {
             }
             if delay > .zero {
                 let due = now &+ delay.nanoseconds
-                retryWaits.append(RetryWait(due: due, index: index, lastFailure: record))
+                retryWaits.append(TaskRetryWait(due: due, index: index, lastFailure: record))
                 scheduleWakeUp()
             } else {
                 reruns.append(index..<(index + 1))

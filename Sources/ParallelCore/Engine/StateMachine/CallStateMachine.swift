@@ -124,17 +124,13 @@ package struct CallStateMachine<Output: Sendable> {
         }
     }
 
-    // The machine's records are top-level types, not nested ones: a type nested in a generic
-    // type is generic too, and every dictionary or queue of it would look its metadata up at
-    // run time on each access (the driver's code is not specialised; a third of its time went
-    // there). Concrete types make those collections specialised, plain code.
-    typealias Phase = CallPhase
-    typealias Flight = BatchFlight
-    typealias RetryWait = TaskRetryWait
-    typealias PendingTake = InputTakeReason
-
+    // The machine's records (CallPhase, BatchFlight, TaskRetryWait, InputTakeReason, below) are
+    // top-level types, not nested ones: a type nested in a generic type is generic too, and every
+    // dictionary or queue of it would look its metadata up at run time on each access (the
+    // driver's code is not specialised; a third of its time went there). Concrete types make
+    // those collections specialised, plain code.
     package let configuration: Configuration
-    var phase = Phase.idle
+    var phase = CallPhase.idle
     var reporter: ProgressReporter
     var counters = ProgressReporter.Counters(iterating: false)
     var planner: DispatchPlanner
@@ -145,15 +141,15 @@ package struct CallStateMachine<Output: Sendable> {
     var fresh = FIFOQueue<Range<Int>>()
     /// Tasks to run again: batch-mates of a crash or a stuck task, bisected halves, due retries.
     var reruns = FIFOQueue<Range<Int>>()
-    var retryWaits: [RetryWait] = []
-    var inFlight: [Int: Flight] = [:]
+    var retryWaits: [TaskRetryWait] = []
+    var inFlight: [Int: BatchFlight] = [:]
     /// Failed starts per task, only for tasks that failed at least once.
     var attempts: [Int: Int] = [:]
     var nextBatchID = 0
     /// The submission index of the next input to be taken.
     var takenCount = 0
     var sourceDrained = false
-    var pendingTake: PendingTake?
+    var pendingTake: InputTakeReason?
     var fillingWindow = false
     /// Dispatches owed by completed batches and not yet made (backpressure holds them back).
     var owedDispatches = 0
