@@ -60,11 +60,7 @@ final class BatchThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         while box.value == nil {
             if let job = takeJob() {
-                running += 1
-                condition.unlock()
-                job.runSynchronously(on: asUnownedTaskExecutor())
-                condition.lock()
-                running -= 1
+                runOutsideTheLock(job)
             } else {
                 condition.wait()
             }
@@ -83,6 +79,16 @@ final class BatchThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Runs `job` on this thread with `condition` released, counted in `running`; `condition`
+    /// must be held on entry, and is held again on return.
+    private func runOutsideTheLock(_ job: UnownedJob) {
+        running += 1
+        condition.unlock()
+        job.runSynchronously(on: asUnownedTaskExecutor())
+        condition.lock()
+        running -= 1
+    }
+
     /// The next job, or nil; `condition` must be held.
     private func takeJob() -> UnownedJob? {
         guard jobsStart < jobs.count else { return nil }
@@ -99,11 +105,7 @@ final class BatchThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         while true {
             if let job = takeJob() {
-                running += 1
-                condition.unlock()
-                job.runSynchronously(on: asUnownedTaskExecutor())
-                condition.lock()
-                running -= 1
+                runOutsideTheLock(job)
                 continue
             }
             idleHelpers += 1
