@@ -35,8 +35,13 @@ public final class BatchProgress: Sendable {
         taskStart.store(time, ordering: .relaxed)
     }
 
-    /// Records that the batch started now, without per-task detail.
+    /// Records that the batch started now, without per-task detail; only the first call counts.
+    ///
+    /// The first call only, because the workers that share one batch (the engine's `SharedBatch`) each mark
+    /// it for every chunk they claim: after the first, a load of a line every worker keeps in its
+    /// cache, instead of a clock read and a store that takes the line from the others.
     public func markBatchStarted() {
+        guard batchStart.load(ordering: .relaxed) == 0 else { return }
         batchStart.store(MonotonicClock.now(), ordering: .relaxed)
     }
 

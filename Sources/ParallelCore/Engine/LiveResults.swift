@@ -16,6 +16,10 @@ import Synchronization
 ///   the writer's last store before the read), or never, for an abandoned batch. That protocol is
 ///   what makes the `@unchecked Sendable` sound; the reader-side fields are touched by the reader
 ///   only.
+///
+/// A *view* (``init(viewing:capacity:)``) is one claimed chunk of a ``SharedBatch``'s slots: the
+/// kernel that runs the chunk publishes into it exactly as into a batch of its own, and the
+/// shared batch, which owns the slots, decides what becomes of them.
 @usableFromInline
 package final class LiveResults<Output>: @unchecked Sendable {
     @usableFromInline let slots: UnsafeMutablePointer<Output>
@@ -23,14 +27,26 @@ package final class LiveResults<Output>: @unchecked Sendable {
     @usableFromInline let published = Atomic<Int>(0)
     /// Slots moved out by ``moveOut(_:)`` (reader only): they are no longer initialised.
     private var moved: Range<Int> = 0..<0
+    /// Whether the slots were allocated here (and are freed here), or belong to a shared batch.
+    private let ownsSlots: Bool
 
     /// Slots for a batch of `capacity` tasks.
     package init(capacity: Int) {
         self.capacity = capacity
         self.slots = .allocate(capacity: max(capacity, 1))
+        self.ownsSlots = true
+    }
+
+    /// A view of `capacity` slots owned by someone else: its published outputs are neither
+    /// destroyed nor freed here (``discardPublished()`` destroys them on request).
+    package init(viewing slots: UnsafeMutablePointer<Output>, capacity: Int) {
+        self.capacity = capacity
+        self.slots = slots
+        self.ownsSlots = false
     }
 
     deinit {
+        guard ownsSlots else { return }
         let count = published.load(ordering: .acquiring)
         if moved.isEmpty {
             slots.deinitialize(count: count)
@@ -62,6 +78,19 @@ package final class LiveResults<Output>: @unchecked Sendable {
         let end = published.load(ordering: .acquiring)
         guard end > start else { return [] }
         return Array(UnsafeBufferPointer(start: slots + start, count: end - start))
+    }
+
+    /// Destroys the published outputs and publishes none (the writer, once it stopped writing).
+    package func discardPublished() {
+        slots.deinitialize(count: published.load(ordering: .relaxed))
+        published.store(0, ordering: .relaxed)
+    }
+
+    /// Publishes the first `count` slots, which the caller initialised by other means (the
+    /// claimers of a ``SharedBatch``, whose end orders their writes before this).
+    package func markPublished(_ count: Int) {
+        precondition(count <= capacity && published.load(ordering: .relaxed) == 0)
+        published.store(count, ordering: .releasing)
     }
 
     /// Moves the outputs `range` out; only once the batch has ended, and only once.

@@ -14,6 +14,10 @@ import Foundation
 ///   so workers take their next batch from the backend's queue. The driver lets successful
 ///   completions pile up to half the batches in flight before it wakes, reports the burst to the
 ///   machine, and refills the queue with one bulk submit.
+/// - **Shared batches.** When the batch size is small and nothing can tell the difference, one
+///   batch of the machine covers many batches' worth of tasks, and every worker claims
+///   `batchSize` tasks at a time from it (``SharedBatch``, ``sharedClaimSize(plan:source:delivery:keepsGoing:maxFailures:reportsProgress:backendSharesBatches:)``):
+///   the driver's bookkeeping is paid once per shared batch instead of once per `batchSize` tasks.
 /// - **Per-task results.** Each batch's runner publishes every output into the batch's
 ///   ``LiveResults`` as its task ends. While a generator's consumer or a progress display waits,
 ///   the driver settles the finished prefixes of running batches, when the consumer asks and on a
@@ -44,13 +48,16 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
 
     /// The call's progress display, when it has one.
     private let progress: ProgressChannel?
+    /// Tasks each worker claims at a time from a ``SharedBatch``, when the call's batches are
+    /// shared (the call's batch size); `nil` when every batch runs on one worker.
+    private let sharedClaimSize: Int?
     private var started = false
     private var closed = false
 
     package init(
         plan: CallPlan, call: any BackendCall, source: TaskSource<Element>,
         kernel: TaskKernel<Element, Output>, delivery: CallStateMachine<Output>.Delivery,
-        keepsGoing: Bool = false, maxFailures: Int? = nil
+        keepsGoing: Bool = false, maxFailures: Int? = nil, backendSharesBatches: Bool = false
     ) {
         self.plan = plan
         self.call = call
@@ -61,13 +68,21 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let progress = plan.reportsProgress ? ProgressChannel(plan.progress) : nil
         self.progress = progress?.isActive == true ? progress : nil
         self.harvestsRunningBatches = delivery != .list || progress?.isActive == true
+        let claimSize = Self.sharedClaimSize(
+            plan: plan, source: source, delivery: delivery, keepsGoing: keepsGoing, maxFailures: maxFailures,
+            reportsProgress: progress?.isActive == true, backendSharesBatches: backendSharesBatches)
+        self.sharedClaimSize = claimSize
+        // The machine cuts shared batches: it sees one batch where the workers see many claims.
+        let batchSize =
+            claimSize.map { BatchSize.fixed($0 * Self.claimsPerSharedBatch(claimSize: $0)) } ?? plan.batchSize
         var configuration = CallStateMachine<Output>.Configuration(
-            nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: plan.batchSize,
+            nJobs: plan.nJobs, preDispatch: plan.preDispatch, batchSize: batchSize,
             autoBatching: plan.backend.autoBatching, delivery: delivery, keepsGoing: keepsGoing,
             maxFailures: maxFailures, retry: plan.retry, timeout: plan.timeout, verbose: plan.verbose,
             nJobsLabel: plan.nJobsLabel, backendName: plan.backend.displayName, notices: plan.notices,
             knownCount: source.knownCount, reportsProgress: progress?.isActive == true)
-        configuration.handOffBatches = Self.handOffBatches(plan: plan, source: source, maxFailures: maxFailures)
+        configuration.handOffBatches = Self.handOffBatches(
+            plan: plan, batchSize: batchSize, source: source, maxFailures: maxFailures)
         configuration.releasesInputs = source.array == nil
         self.machine = CallStateMachine(configuration)
     }
@@ -95,13 +110,46 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// dispatches) and no `maxFailures` (which must see each failure before more tasks start).
     /// Then 64 batches per worker, at most 65,536 tasks: enough that the workers do not run dry
     /// while the driver sleeps through half of them.
-    static func handOffBatches(plan: CallPlan, source: TaskSource<Element>, maxFailures: Int?) -> Int {
-        guard source.isInert, case .fixed(let size) = plan.batchSize, plan.preDispatch != nil, plan.verbose == 0,
+    static func handOffBatches(
+        plan: CallPlan, batchSize: BatchSize, source: TaskSource<Element>, maxFailures: Int?
+    ) -> Int {
+        guard source.isInert, case .fixed(let size) = batchSize, plan.preDispatch != nil, plan.verbose == 0,
             maxFailures == nil, !plan.backend.capabilities.runsOutOfProcess
         else { return 0 }
         let perWorker = 64
         let (batches, overflow) = plan.nJobs.multipliedReportingOverflow(by: perWorker)
         return min(overflow ? Int.max : batches, max(65_536 / max(size, 1), 1))
+    }
+
+    /// The batch size below which batches are shared.
+    static var largestSharedClaimSize: Int { 63 }
+
+    /// How many claims of `claimSize` tasks a shared batch holds: about 256 tasks, at least two
+    /// claims. Enough that the driver's bookkeeping per shared batch (a few microseconds) is a
+    /// few nanoseconds per task; small enough that a shared batch is a short piece of the input.
+    static func claimsPerSharedBatch(claimSize: Int) -> Int { max(2, 256 / claimSize) }
+
+    /// The claim size when the call's batches are shared (``SharedBatch``), else `nil`.
+    ///
+    /// Shared only where no one can tell a shared batch from the batches it stands for: a
+    /// backend that runs several submissions at once in this process and takes the copies of one
+    /// batch as independent submissions (`backendSharesBatches`: the built-in threading backend);
+    /// the hand-off's conditions (an input already in memory, a fixed batch size, no verbose
+    /// output — whose lines count batches — and no `maxFailures`); a throwing list call (a
+    /// generator or a results call sees results per batch and fates per task); no progress
+    /// display (it counts per batch), no timeout (it watches each batch's running task) and no
+    /// retries (which re-run a failed batch); two workers or more; and a batch size below 64,
+    /// above which a batch's bookkeeping is already a small part of its tasks.
+    static func sharedClaimSize(
+        plan: CallPlan, source: TaskSource<Element>, delivery: CallStateMachine<Output>.Delivery, keepsGoing: Bool,
+        maxFailures: Int?, reportsProgress: Bool, backendSharesBatches: Bool
+    ) -> Int? {
+        guard backendSharesBatches, source.isInert, case .fixed(let size) = plan.batchSize,
+            size <= largestSharedClaimSize, plan.preDispatch != nil, plan.verbose == 0, maxFailures == nil,
+            delivery == .list, !keepsGoing, !reportsProgress, plan.timeout == nil, plan.retry.maxAttempts <= 1,
+            plan.nJobs >= 2, !plan.backend.capabilities.runsOutOfProcess
+        else { return nil }
+        return size
     }
 
     // MARK: - Consuming
@@ -305,7 +353,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
             case .submit(let batchID, let range):
                 // Gathered and handed over at once, at the next action of another kind or when
                 // the machine has nothing more to say: one lock round trip for a whole refill.
-                submissions.append(prepare(batchID, range))
+                prepare(batchID, range)
                 continue
             case .stopBatchesBeforeNextTask:
                 for entry in batches.values { entry.batch.progress.requestAbort() }
@@ -371,8 +419,18 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         }
     }
 
-    /// Builds batch `batchID` for the tasks `range` and records it as in flight.
-    private func prepare(_ batchID: Int, _ range: Range<Int>) -> BatchSubmission {
+    /// Builds batch `batchID` for the tasks `range`, records it as in flight, and gathers what
+    /// the backend is handed: the batch, or one copy of a shared batch per worker.
+    private func prepare(_ batchID: Int, _ range: Range<Int>) {
+        if let claimSize = sharedClaimSize, range.count > claimSize {
+            prepareShared(batchID, range, claimSize: claimSize)
+        } else {
+            submissions.append(prepareSingle(batchID, range))
+        }
+    }
+
+    /// A batch that one worker runs.
+    private func prepareSingle(_ batchID: Int, _ range: Range<Int>) -> BatchSubmission {
         let chunk = inputs.slice(range)
         let progress = BatchProgress()
         let run = kernel.run
@@ -387,6 +445,35 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         return BatchSubmission(batch: batch) { outcome in
             inbox.post(.completed(batchID: batchID, outcome: outcome, at: MonotonicClock.now()))
         }
+    }
+
+    /// A batch every worker claims `claimSize` tasks at a time from: one copy per worker, whose
+    /// last to end reports the batch (``SharedBatch``).
+    private func prepareShared(_ batchID: Int, _ range: Range<Int>, claimSize: Int) {
+        let progress = BatchProgress()
+        let claims = (range.count + claimSize - 1) / claimSize
+        let copies = min(plan.nJobs, claims)
+        let shared = SharedBatch(
+            tasks: inputs.slice(range), claimSize: claimSize, copies: copies, progress: progress, run: kernel.run)
+        let inbox = self.inbox
+        var first: TaskBatch?
+        for _ in 0..<copies {
+            let batch = TaskBatch(
+                firstIndex: range.lowerBound, count: range.count, progress: progress, portable: nil,
+                tracksEachTask: false, scope: plan.taskScope,
+                runner: { _, _ in
+                    await shared.runClaims()
+                    // What the batch did is reported once, by the copy that ends last.
+                    return BatchOutcome(publishedCount: 0, failure: nil)
+                })
+            if first == nil { first = batch }
+            submissions.append(
+                BatchSubmission(batch: batch) { copyOutcome in
+                    guard let outcome = shared.runEnded(copyOutcome) else { return }
+                    inbox.post(.completed(batchID: batchID, outcome: outcome, at: MonotonicClock.now()))
+                })
+        }
+        batches[batchID] = InFlightBatch(batch: first!, dispatchedAt: MonotonicClock.now(), results: shared.results)
     }
 
     private func scheduleTimer(at deadline: UInt64) {

@@ -1,5 +1,6 @@
 import ParallelConfiguration
 import ParallelCore
+import ParallelThreading
 
 /// How a call hands its results over.
 enum CallMode: Sendable {
@@ -76,7 +77,10 @@ func beginCall<Element: Sendable, Output: Sendable>(
     }
     let call = ParallelCall(
         plan: plan, call: backendCall, source: source, kernel: kernel, delivery: delivery,
-        keepsGoing: mode.keepsGoing, maxFailures: mode.maxFailures)
+        keepsGoing: mode.keepsGoing, maxFailures: mode.maxFailures,
+        // The threading backend runs each submission as its own job on its workers, so the copies
+        // of a shared batch run at once.
+        backendSharesBatches: plan.backend is ThreadingBackend)
     return StartedCall(producer: call, runs: call)
 }
 
