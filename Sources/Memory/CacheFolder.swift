@@ -77,6 +77,9 @@ struct CacheFolder: Sendable, Codable, Equatable {
     }
 
     private func readAll(_ fd: Int32, expected: Int) -> [UInt8]? {
+        // `[UInt8](unsafeUninitializedCapacity: 0)` would store into the standard library's shared
+        // empty-array storage, a data race when two threads read empty entries at once.
+        guard expected > 0 else { return [] }
         var failed = false
         let bytes = [UInt8](unsafeUninitializedCapacity: expected) { buffer, count in
             count = 0

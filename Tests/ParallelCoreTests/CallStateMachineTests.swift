@@ -442,6 +442,33 @@ extension CallStateMachineTests {
     }
 
     @Test(
+        "tasks counted ahead in a batch that crashed are not counted again when they re-run and are counted ahead again"
+    )
+    func countsAheadOfACrashedBatchAreNotCountedTwice() {
+        var configuration = Self.configuration(preDispatch: 8, batchSize: 4, keepsGoing: true)
+        configuration.reportsProgress = true
+        var h = Harness(configuration, inputs: 8)
+        h.start()
+        let (first, range) = h.submitted[0]
+        #expect(range == 0..<4)
+        // The worker's status board says tasks 0 and 1 completed; then task 2 crashes the worker,
+        // and the outputs of 0 and 1 die with it: they run again.
+        h.machine.batchTasksCompleted(first, upTo: 2)
+        h.drain()
+        let crash = ParallelError(.workerCrashed, taskIndex: 2, "crashed")
+        h.fail(first, atOffset: 2, crash, keepPrefix: false)
+        let rerun = h.batch(holding: 0)
+        // The re-run's board reports the same two tasks again before the re-run ends.
+        h.machine.batchTasksCompleted(rerun, upTo: 2)
+        h.drain()
+        h.succeedAll()
+        var counted = 0
+        for case .progress(.completed(let count)) in h.log { counted += count }
+        #expect(counted == 7, "every task but 2 completed, each counted once (counted \(counted))")
+        #expect(h.machine.isFinished)
+    }
+
+    @Test(
         "maxFailures reached while a take is pending: that take's inputs and the rest of the input all settle as .notRun"
     )
     func stopWhileATakeIsPending() {

@@ -134,6 +134,10 @@ package func mapInCallingTask<C: Collection, R>(
     _ inputs: C, stop: StopFlag, _ transform: (C.Element) throws -> R
 ) throws -> [R] {
     let count = inputs.count
+    // `Array(unsafeUninitializedCapacity: 0)` stores its count into the standard library's one
+    // shared empty-array storage: two threads doing it at once is a data race (a benign one, but
+    // ThreadSanitizer rightly reports it), so an empty input returns the empty array literal.
+    guard count > 0 else { return [] }
     return try Array(unsafeUninitializedCapacity: count) { buffer, initialized in
         var written = 0
         defer { initialized = written }

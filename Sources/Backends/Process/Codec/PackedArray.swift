@@ -99,6 +99,8 @@ extension Array: ArrayFastPath where Element: Codable {
         guard let segments = state.segments else {
             throw WireError(message: "an array arrived in shared memory but this decoder cannot map shared memory")
         }
+        // Never with a count of 0: see `copyElements(from:count:)`.
+        guard count > 0 else { return [] }
         return try [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             LargeBuffer.preferHugePages(raw)
@@ -111,10 +113,11 @@ extension Array: ArrayFastPath where Element: Codable {
     /// A new array holding the `count` elements whose bytes are `raw`; only called for types
     /// whose bytes are their value (plain scalars or `PlainLayout` structs).
     private static func copyElements(from raw: UnsafeRawBufferPointer, count: Int) -> [Element] {
-        [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 {
-                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
-            }
+        // `[Element](unsafeUninitializedCapacity: 0)` stores its count into the standard library's
+        // one shared empty-array storage, a data race when two threads decode at once.
+        guard count > 0 else { return [] }
+        return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
             initialized = count
         }
     }

@@ -90,8 +90,28 @@ extension CallStateMachine {
         guard end > start else { return }
         flight.countedUpTo = end
         inFlight[batchID] = flight
-        countedAhead.append(start..<end)
-        emit(.progress(.completed(count: end - start)))
+        // A re-run of tasks counted ahead in a batch that then lost their outputs (its worker
+        // crashed) reports them again: they were counted once already.
+        var newlyCounted = 0
+        for part in uncountedParts(of: start..<end) {
+            countedAhead.append(part)
+            newlyCounted += part.count
+        }
+        if newlyCounted > 0 { emit(.progress(.completed(count: newlyCounted))) }
+    }
+
+    /// The parts of `range` not yet counted ahead.
+    /// - Complexity: O(ranges counted ahead), a handful: they are consumed as batches settle.
+    func uncountedParts(of range: Range<Int>) -> [Range<Int>] {
+        var parts = [range]
+        for counted in countedAhead where counted.overlaps(range) {
+            parts = parts.flatMap { part -> [Range<Int>] in
+                let shared = counted.clamped(to: part)
+                guard !shared.isEmpty else { return [part] }
+                return [part.lowerBound..<shared.lowerBound, shared.upperBound..<part.upperBound].filter { !$0.isEmpty }
+            }
+        }
+        return parts
     }
 
     /// A task ran longer than the call's timeout.
