@@ -224,12 +224,23 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// Settles what running batches have finished so far: outputs their in-process runners
     /// published, and counts that process backends report (for progress only). Returns whether
     /// anything new settled.
-    /// - Complexity: O(batches in flight) plus the outputs copied.
+    ///
+    /// A list call (its harvest is for the progress display alone) only counts what in-process
+    /// runners published: its outputs are moved out once, when their batch ends, rather than
+    /// copied out piece by piece for a consumer that wants them only at the end.
+    /// - Complexity: O(batches in flight) plus, for a generator, the outputs copied.
     private func harvest(isolation: isolated (any Actor)? = #isolation) async throws -> Bool {
         if progress != nil { call.refreshProgress() }
         var settled = false
         let now = MonotonicClock.now()
+        let countsOnly = machine.configuration.delivery == .list
         for (batchID, entry) in batches {
+            if countsOnly {
+                let published = results(of: entry).publishedCount
+                let reported = max(published, entry.batch.progress.completedTasks)
+                if reported > 0 { machine.batchTasksCompleted(batchID, upTo: entry.batch.firstIndex + reported) }
+                continue
+            }
             let fresh = results(of: entry).copyPublished(from: entry.harvested)
             if !fresh.isEmpty {
                 batches[batchID]?.harvested += fresh.count
