@@ -40,9 +40,19 @@ struct FailingJob: ParallelJob {
 }
 
 /// Talks to one worker with blocking I/O: the protocol without the event loop.
+///
+/// Its descriptors are `OwnedDescriptor`s: each is closed once, and a number closed behind the
+/// client's back (a double close elsewhere in this process, whose tests run in parallel) is
+/// reported as such rather than showing up as a worker that ends for no reason.
 final class BlockingWorkerClient {
     let process: SpawnedProcess
     var reader = FrameReader()
+    private let request: OwnedDescriptor
+    private let reply: OwnedDescriptor
+    private let errors: OwnedDescriptor
+    private let processHandle: OwnedDescriptor?
+    /// The worker's wait status, once reaped (by `waitForExit` or deinit; never twice).
+    private var exitStatus: Int32?
 
     init() throws {
         // Spawned from the event loop's thread, as the pools do: the worker's parent-death signal
@@ -61,29 +71,62 @@ final class BlockingWorkerClient {
         }
         done.wait()
         process = try spawned.withLock { $0! }.get()
+        request = OwnedDescriptor(process.requestFD, role: "worker \(process.pid)'s request pipe")
+        reply = OwnedDescriptor(process.replyFD, role: "worker \(process.pid)'s reply pipe")
+        errors = OwnedDescriptor(process.stderrFD, role: "worker \(process.pid)'s stderr pipe")
+        processHandle = process.pidFD >= 0 ? OwnedDescriptor(process.pidFD, role: "worker \(process.pid)'s pidfd") : nil
         FileDescriptorIO.setNonBlocking(process.requestFD, false)
         FileDescriptorIO.setNonBlocking(process.replyFD, false)
     }
 
     deinit {
-        close(process.requestFD)
+        // End of file on its request pipe ends the worker.
+        request.close()
+        waitForExit()
+        reply.close()
+        errors.close()
+        processHandle?.close()
+    }
+
+    /// Closes the request pipe (once): the worker exits at its end of file.
+    func closeRequest() { request.close() }
+
+    /// Waits for the worker to end and reaps it, once; its wait status (nil if it could not be
+    /// reaped, recorded as an issue).
+    @discardableResult
+    func waitForExit() -> Int32? {
+        if let exitStatus { return exitStatus }
         var status: Int32 = 0
-        waitpid(process.pid, &status, 0)
-        close(process.replyFD)
-        close(process.stderrFD)
-        if process.pidFD >= 0 { close(process.pidFD) }
+        var result: pid_t
+        repeat { result = waitpid(process.pid, &status, 0) } while result < 0 && errno == EINTR
+        guard result == process.pid else {
+            Issue.record("waitpid(\(process.pid)) failed (errno \(errno))")
+            return nil
+        }
+        exitStatus = status
+        return status
     }
 
     func nextFrame() throws -> Frame? {
         while true {
             if let frame = try reader.next() { return frame }
-            let count = reader.read(from: process.replyFD)
-            if count == 0 { return nil }
+            guard reply.expectIntact("before a read") else { return nil }
+            let count = reader.read(from: reply.number)
+            if count == 0 {
+                // The worker ended. Had its request pipe been closed behind this client's back,
+                // that end of file is why: say so.
+                request.expectIntact("when the worker's reply pipe reached its end")
+                return nil
+            }
             if count < 0 && errno != EINTR { throw SystemError("read", errno) }
         }
     }
 
-    func send(_ bytes: [UInt8]) { FileDescriptorIO.writeAll(process.requestFD, bytes) }
+    func send(_ bytes: [UInt8]) {
+        // Never write into a number that now names another test's file.
+        guard request.expectIntact("before a request was written") else { return }
+        FileDescriptorIO.writeAll(request.number, bytes)
+    }
 
     func sendBatch<J: ParallelJob>(_ jobs: [J], batchID: UInt64 = 1, reportTaskStarts: Bool = false) throws {
         var frame = FrameBuilder(.runBatch)
@@ -130,11 +173,12 @@ struct WorkerProtocolTests {
         #expect(try client.results(Int.self) == Array(1...100))
         try client.sendBatch([AddJob(a: 2, b: 3)], batchID: 2)
         #expect(try client.results(Int.self) == [5])
-        close(client.process.requestFD)
+        // Through the client, which then neither closes the number again nor reaps the pid twice:
+        // a second close here once ended another test's worker, whose request pipe had been given
+        // this number meanwhile (it read end of file right after its handshake).
+        client.closeRequest()
         #expect(try client.nextFrame() == nil)
-        var status: Int32 = 0
-        #expect(waitpid(client.process.pid, &status, 0) == client.process.pid)
-        #expect(status == 0)
+        #expect(client.waitForExit() == 0)
     }
 
     @Test func printingDoesNotCorruptTheProtocol() throws {
