@@ -37,12 +37,18 @@ struct ThreadLimitTests {
         let settled = await eventually(within: .seconds(10)) { pool.reservedWorkers == 0 }
         #expect(settled, "reserved lanes: \(pool.reservedWorkers)")
         #expect(pool.liveThreads <= 3)
-        // Later calls work at once, and after the threads idled out (the wedge of F2).
+        // Later calls work at once, and after the threads idled out (the wedge of F2). A call that
+        // returned holds no reservation (its workers give theirs back before their last report),
+        // so the back-to-back calls below never count more than 3 workers and start no 4th thread.
         #expect(try await Parallel(nJobs: 3, backend: .instance(backend))(Self.slowTasks(6)) == Array(0..<6))
+        #expect(pool.reservedWorkers == 0)
         let idledOut = await eventually(within: .seconds(10)) { pool.liveThreads == 0 }
         #expect(idledOut, "live threads: \(pool.liveThreads)")
         #expect(try await Parallel(nJobs: 3, backend: .instance(backend))(Self.slowTasks(6)) == Array(0..<6))
+        #expect(pool.reservedWorkers == 0)
         #expect(try await Parallel(nJobs: 2, backend: .instance(backend))(Self.slowTasks(4)) == Array(0..<4))
+        #expect(pool.reservedWorkers == 0)
+        #expect(pool.liveThreads <= 3)
     }
 
     @Test("the red team's wedge: many lanes, idle out, then a small call still returns")

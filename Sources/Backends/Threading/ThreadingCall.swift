@@ -98,11 +98,17 @@ final class ThreadingCall: BackendCall {
         }
     }
 
+    /// Runs `first`, then queued batches, until the queue is empty.
+    ///
+    /// The worker picks its next batch (or retires) *before* it reports the one it ran, and a
+    /// retiring worker gives its thread's reservation back before that last report: the engine
+    /// ends the call on its last completion, and the next call may reserve threads at once, so a
+    /// reservation still held then counted this worker beside the next call's and made the pool
+    /// start a thread beyond both (one more than the calls need; at a thread limit, refused).
     private func runWorker(_ workerID: Int, first: Pending) async {
-        defer { pool.release() }
         var current: Pending? = first
         while let pending = current {
-            pending.completion(await pending.batch.run())
+            let outcome = await pending.batch.run()
             current = state.withLock { state -> Pending? in
                 // Only a call with a timeout abandons batches, and only its batches are recorded
                 // by worker: the lock is held as briefly as possible on this per-batch path.
@@ -116,6 +122,8 @@ final class ThreadingCall: BackendCall {
                 state.workers[workerID] = nil
                 return nil
             }
+            if current == nil { pool.release() }
+            pending.completion(outcome)
         }
     }
 

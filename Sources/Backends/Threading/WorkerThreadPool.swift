@@ -15,7 +15,9 @@ import Synchronization
 /// worker — child tasks that inherit the executor preference — ever wait). A thread that idles for
 /// `idleSeconds` ends while the pool has more threads than reserved workers. Threads start through
 /// a checked `pthread_create`: a refused thread is an error for the call that needed it.
-/// Threads are reused across calls, so back-to-back calls start no threads.
+/// Threads are reused across calls, so back-to-back calls start no threads: a worker gives its
+/// reservation back before it reports its last batch (`ThreadingCall`), so when a call ends
+/// none of its workers is still counted.
 ///
 /// A thread that runs out of executor jobs polls for the next one for ``spinNanoseconds`` before
 /// it parks (at most ``maximumSpinners`` threads at once, yielding the CPU between polls): the
@@ -36,6 +38,11 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     private let name: String
     /// Tests: thread starts beyond this many live threads fail with EAGAIN, as at a system limit.
     private let threadLimitForTesting: Int?
+    /// Tests: threads admitted under ``threadLimitForTesting`` that have not ended (guarded by
+    /// `lock`). Checked and counted in one critical section, as the kernel counts threads that
+    /// exist: `threadCount` also counts starts in flight that may yet be refused, and two
+    /// concurrent starts below the limit would both have been refused by it.
+    private var simulatedThreads = 0
     /// How long an idle thread of the shared pool polls for work before it parks: longer than
     /// the usual gap between a call's batches and between back-to-back calls (a continuation
     /// resume and the next submission), short enough to cost nothing noticeable when no work comes.
@@ -187,11 +194,18 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
     private func startThread() -> Int32 {
         if let limit = threadLimitForTesting {
             lock.lock()
-            let over = threadCount > limit
+            let admitted = simulatedThreads < limit
+            if admitted { simulatedThreads += 1 }
             lock.unlock()
-            if over { return EAGAIN }
+            guard admitted else { return EAGAIN }
         }
-        return CheckedThread.start(name: name, stackSize: Self.stackSize) { [self] in runLoop() }
+        let result = CheckedThread.start(name: name, stackSize: Self.stackSize) { [self] in runLoop() }
+        if result != 0 && threadLimitForTesting != nil {
+            lock.lock()
+            simulatedThreads -= 1
+            lock.unlock()
+        }
+        return result
     }
 
     private func runLoop() {
@@ -220,6 +234,7 @@ final class WorkerThreadPool: TaskExecutor, @unchecked Sendable {
             // worker's thread was started for it in `reserve()`, and its executor jobs need one.
             if !signalled && executorJobs.isEmpty && threadCount > reserved {
                 threadCount -= 1
+                if threadLimitForTesting != nil { simulatedThreads -= 1 }
                 lock.unlock()
                 return
             }
