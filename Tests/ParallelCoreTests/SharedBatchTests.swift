@@ -32,10 +32,12 @@ struct SharedBatchTests {
     /// `Boom(i)` when `fails(i)`, and calls `ran(i)` first.
     static func batch(
         count: Int, claimSize: Int, copies: Int, alive: Alive, progress: BatchProgress = BatchProgress(),
+        countsCompletedTasks: Bool = false,
         fails: @escaping @Sendable (Int) -> Bool = { _ in false }, ran: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> SharedBatch<Int, Output> {
         SharedBatch(
             tasks: ArraySlice(0..<count), claimSize: claimSize, copies: copies, progress: progress,
+            countsCompletedTasks: countsCompletedTasks,
             run: { slice, progress, track, results in
                 await runEach(slice, progress: progress, tracksEachTask: track, into: results) { i in
                     ran(i)
@@ -78,6 +80,25 @@ struct SharedBatchTests {
         let values = shared.results.moveOut(0..<shape.count)
         #expect(values.map(\.value) == (0..<shape.count).map { $0 * 10 })
         #expect(alive.now == shape.count)
+    }
+
+    @Test("with a progress display, completed chunks are counted as they end; without one, nothing is")
+    func completedChunksAreCounted() async {
+        let alive = Alive()
+        for counts in [true, false] {
+            let progress = BatchProgress()
+            let seenMidway = Atomic<Int>(-1)
+            // While task 600 runs, the chunks before it (tasks 0..<600, in chunks of 3) have ended.
+            let shared = Self.batch(
+                count: 900, claimSize: 3, copies: 1, alive: alive, progress: progress,
+                countsCompletedTasks: counts,
+                ran: { if $0 == 600 { seenMidway.store(progress.completedTasks, ordering: .relaxed) } })
+            _ = await Self.runCopies(shared, copies: 1)
+            #expect(seenMidway.load(ordering: .relaxed) == (counts ? 600 : 0))
+            #expect(progress.completedTasks == (counts ? 900 : 0))
+            _ = shared.results.moveOut(0..<900)
+        }
+        #expect(alive.now == 0)
     }
 
     @Test("a task's failure is reported at its index; the other claimers stop; nothing leaks")
@@ -165,7 +186,7 @@ struct SharedBatchTests {
     /// call over an Array, two workers, batchSize 1, on a backend that shares batches).
     static func claimSize(
         array: Bool = true, delivery: CallStateMachine<Int>.Delivery = .list, keepsGoing: Bool = false,
-        maxFailures: Int? = nil, reportsProgress: Bool = false, sharesBatches: Bool = true,
+        maxFailures: Int? = nil, sharesBatches: Bool = true,
         _ change: (inout CallPlan) -> Void = { _ in }
     ) -> Int? {
         var plan = CallPlan(
@@ -175,7 +196,7 @@ struct SharedBatchTests {
         let source = array ? TaskSource([1, 2, 3]) : TaskSource((1...3).lazy.map { $0 })
         return ParallelCall<Int, Int>.sharedClaimSize(
             plan: plan, source: source, delivery: delivery, keepsGoing: keepsGoing, maxFailures: maxFailures,
-            reportsProgress: reportsProgress, backendSharesBatches: sharesBatches)
+            backendSharesBatches: sharesBatches)
     }
 
     @Test("a throwing list call over an Array with a small fixed batch size shares its batches")
@@ -195,7 +216,6 @@ struct SharedBatchTests {
         #expect(Self.claimSize(delivery: .unordered) == nil)
         #expect(Self.claimSize(keepsGoing: true) == nil, "results mode: fates per task")
         #expect(Self.claimSize(maxFailures: 3) == nil)
-        #expect(Self.claimSize(reportsProgress: true) == nil, "a progress display counts per batch")
         #expect(Self.claimSize { $0.batchSize = .auto } == nil)
         #expect(Self.claimSize { $0.batchSize = .fixed(64) } == nil, "large batches gain nothing")
         #expect(Self.claimSize { $0.verbose = 10 } == nil, "verbose lines count batches")

@@ -78,4 +78,36 @@ struct SharedBatchCallTests {
         let seen = try await Parallel(nJobs: 2, batchSize: 1)(tasks)
         #expect(Set(seen) == ["threading 1 1"])
     }
+
+    @Test("a progress display counts tasks inside a running shared batch, and every task once at the end")
+    func progressCountsInsideASharedBatch() async throws {
+        let completedSeen = Atomic<Int>(0)
+        let finalCount = Atomic<Int>(-1)
+        let released = Gate(safety: .seconds(20))
+        let handler = ParallelProgress.handler { event in
+            switch event {
+            case .progressed(let snapshot):
+                completedSeen.max(snapshot.completed, ordering: .relaxed)
+                if snapshot.completed >= 100 { released.open() }
+            case .finished(let snapshot):
+                finalCount.store(snapshot.completed, ordering: .relaxed)
+            default:
+                break
+            }
+        }
+        // 600 tasks at batchSize 1: after joblib's window (tasks 0..<4), shared batches of 256
+        // tasks (4..<260, 260..<516), then the tail. Tasks from 200 on wait until the handler has
+        // seen 100 completed: the only batches that can end before that hold 4 tasks, so the
+        // count can only get there from inside the running batch 4..<260.
+        let tasks = (0..<600).map { i in
+            Delayed { () async -> Bool in
+                guard i >= 200 else { return true }
+                await released.wait()
+                return completedSeen.load(ordering: .relaxed) >= 100
+            }
+        }
+        let results = try await Parallel(nJobs: 2, batchSize: 1, progress: handler)(tasks)
+        #expect(results.allSatisfy { $0 }, "the held tasks were released by per-task counts, not by the safety timer")
+        #expect(finalCount.load(ordering: .relaxed) == 600)
+    }
 }

@@ -16,7 +16,7 @@ import Foundation
 ///   machine, and refills the queue with one bulk submit.
 /// - **Shared batches.** When the batch size is small and nothing can tell the difference, one
 ///   batch of the machine covers many batches' worth of tasks, and every worker claims
-///   `batchSize` tasks at a time from it (``SharedBatch``, ``sharedClaimSize(plan:source:delivery:keepsGoing:maxFailures:reportsProgress:backendSharesBatches:)``):
+///   `batchSize` tasks at a time from it (``SharedBatch``, ``sharedClaimSize(plan:source:delivery:keepsGoing:maxFailures:backendSharesBatches:)``):
 ///   the driver's bookkeeping is paid once per shared batch instead of once per `batchSize` tasks.
 /// - **Per-task results.** Each batch's runner publishes every output into the batch's
 ///   ``LiveResults`` as its task ends. While a generator's consumer or a progress display waits,
@@ -70,7 +70,7 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         self.harvestsRunningBatches = delivery != .list || progress?.isActive == true
         let claimSize = Self.sharedClaimSize(
             plan: plan, source: source, delivery: delivery, keepsGoing: keepsGoing, maxFailures: maxFailures,
-            reportsProgress: progress?.isActive == true, backendSharesBatches: backendSharesBatches)
+            backendSharesBatches: backendSharesBatches)
         self.sharedClaimSize = claimSize
         // The machine cuts shared batches: it sees one batch where the workers see many claims.
         let batchSize =
@@ -136,17 +136,18 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     /// batch as independent submissions (`backendSharesBatches`: the built-in threading backend);
     /// the hand-off's conditions (an input already in memory, a fixed batch size, no verbose
     /// output — whose lines count batches — and no `maxFailures`); a throwing list call (a
-    /// generator or a results call sees results per batch and fates per task); no progress
-    /// display (it counts per batch), no timeout (it watches each batch's running task) and no
-    /// retries (which re-run a failed batch); two workers or more; and a batch size below 64,
-    /// above which a batch's bookkeeping is already a small part of its tasks.
+    /// generator or a results call sees results per batch and fates per task); no timeout (it
+    /// watches each batch's running task) and no retries (which re-run a failed batch); two
+    /// workers or more; and a batch size below 64, above which a batch's bookkeeping is already a
+    /// small part of its tasks. A progress display does not prevent it: it counts tasks, and a
+    /// shared batch counts each completed claim.
     static func sharedClaimSize(
         plan: CallPlan, source: TaskSource<Element>, delivery: CallStateMachine<Output>.Delivery, keepsGoing: Bool,
-        maxFailures: Int?, reportsProgress: Bool, backendSharesBatches: Bool
+        maxFailures: Int?, backendSharesBatches: Bool
     ) -> Int? {
         guard backendSharesBatches, source.isInert, case .fixed(let size) = plan.batchSize,
             size <= largestSharedClaimSize, plan.preDispatch != nil, plan.verbose == 0, maxFailures == nil,
-            delivery == .list, !keepsGoing, !reportsProgress, plan.timeout == nil, plan.retry.maxAttempts <= 1,
+            delivery == .list, !keepsGoing, plan.timeout == nil, plan.retry.maxAttempts <= 1,
             plan.nJobs >= 2, !plan.backend.capabilities.runsOutOfProcess
         else { return nil }
         return size
@@ -465,7 +466,8 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         let claims = (range.count + claimSize - 1) / claimSize
         let copies = min(plan.nJobs, claims)
         let shared = SharedBatch(
-            tasks: inputs.slice(range), claimSize: claimSize, copies: copies, progress: progress, run: kernel.run)
+            tasks: inputs.slice(range), claimSize: claimSize, copies: copies, progress: progress,
+            countsCompletedTasks: self.progress != nil, run: kernel.run)
         let inbox = self.inbox
         var first: TaskBatch?
         for _ in 0..<copies {

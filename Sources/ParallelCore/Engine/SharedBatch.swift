@@ -22,11 +22,14 @@ import Synchronization
 /// exactly once whatever happens.
 ///
 /// Used only where nothing can tell a shared batch from many small ones: a throwing list call
-/// over an input already in memory, in this process, with no timeout, retry, progress display,
-/// verbose output or `maxFailures` (``ParallelCall`` decides).
+/// over an input already in memory, in this process, with no timeout, retry, verbose output or
+/// `maxFailures` (``ParallelCall`` decides). A progress display still counts per chunk: each
+/// completed chunk adds its tasks to the shared ``BatchProgress``'s count, which the driver reads
+/// while the batch runs.
 ///
-/// - Complexity: per chunk, one atomic increment on a counter the workers share, a view object,
-///   and the kernel's call; per batch, one lock round trip per copy.
+/// - Complexity: per chunk, one atomic increment on a counter the workers share (two with a
+///   progress display), a view object, and the kernel's call; per batch, one lock round trip per
+///   copy.
 /// - Concurrency: the counter hands each chunk to exactly one claimer, so the slots of a chunk have
 ///   one writer; the slots are read (published, moved or destroyed) only by the copy that ends
 ///   last — every copy's writes happen before its decrement of `runsLeft`, which that last copy
@@ -48,6 +51,10 @@ package final class SharedBatch<Element: Sendable, Output: Sendable>: Sendable {
     /// Shared by every copy: the engine's stop request reaches all claimers.
     private let progress: BatchProgress
     private let nextChunk = Atomic<Int>(0)
+    /// Whether completed chunks are counted into `progress` (the call has a progress display).
+    private let countsCompletedTasks: Bool
+    /// Tasks of completed chunks, when counted.
+    private let completedTasks = Atomic<Int>(0)
     /// Copies whose run has not ended.
     private let runsLeft: Atomic<Int>
     private let ending = LockedValue(Ending())
@@ -62,9 +69,12 @@ package final class SharedBatch<Element: Sendable, Output: Sendable>: Sendable {
         var settled = false
     }
 
-    /// A batch of `tasks` run by `copies` concurrent claimers, `claimSize` tasks at a time.
+    /// A batch of `tasks` run by `copies` concurrent claimers, `claimSize` tasks at a time; with
+    /// `countsCompletedTasks`, each completed chunk adds its tasks to `progress`'s completed count
+    /// (for a progress display: how many, not which).
     package init(
         tasks: ArraySlice<Element>, claimSize: Int, copies: Int, progress: BatchProgress,
+        countsCompletedTasks: Bool = false,
         run:
             nonisolated(nonsending) @escaping @Sendable (
                 ArraySlice<Element>, BatchProgress, Bool, LiveResults<Output>
@@ -77,6 +87,7 @@ package final class SharedBatch<Element: Sendable, Output: Sendable>: Sendable {
         self.results = LiveResults(capacity: tasks.count)
         self.run = run
         self.progress = progress
+        self.countsCompletedTasks = countsCompletedTasks
         self.runsLeft = Atomic(copies)
     }
 
@@ -117,6 +128,10 @@ package final class SharedBatch<Element: Sendable, Output: Sendable>: Sendable {
                 // next task, as the engine would stop them.
                 progress.requestAbort()
                 return
+            }
+            if countsCompletedTasks {
+                // Counts only grow (a maximum), so two claimers' totals may arrive in any order.
+                progress.markTasksCompleted(completedTasks.add(count, ordering: .relaxed).newValue)
             }
         }
     }
