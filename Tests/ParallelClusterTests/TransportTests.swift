@@ -168,6 +168,26 @@ struct TransportTests {
         #expect(admitted.withLock { $0.map(\.1) } == ["test"])
     }
 
+    @Test("an accept loop that ended by itself leaves the socket to stop(), which never shuts down a reused number")
+    func stopAfterTheAcceptLoopEndedByItself() async throws {
+        let listener = try PoolListener(host: "127.0.0.1", secret: try SecureRandom.bytes(32), build: "build-A") {
+            _, socket, _ in close(socket)
+        }
+        let fd = listener.descriptorForTesting
+        var info = stat()
+        try #require(fstat(fd, &info) == 0)
+        let inode = info.st_ino
+        // What an accept error the loop does not retry does: the loop ends without stop().
+        shutdown(fd, Int32(SHUT_RDWR))
+        #expect(await eventually { !listener.isAccepting })
+        #expect(listener.refusals.contains { $0.contains("every later one: accepting failed") }, "\(listener.refusals)")
+        // The socket is still open and still this listener's: had the loop closed it, the number
+        // could name another test's file by now, and stop() would shut that down.
+        #expect(fstat(fd, &info) == 0 && info.st_ino == inode)
+        listener.stop()
+        listener.stop()  // idempotent
+    }
+
     @Test func aWorkerRefusesAParentThatCannotProveTheSecret() async throws {
         let secret = try SecureRandom.bytes(32)
         let parent = try FakeParent()

@@ -10,7 +10,8 @@ import Synchronization
 /// A listening socket that admits only workers of one pool.
 ///
 /// - Concurrency: thread-safe. The accept thread and the handshake threads share only the
-///   immutable configuration and `refusals`, which is behind a `LockedValue`.
+///   immutable configuration, `refusals`, which is behind a `LockedValue`, and atomics (the
+///   stop flag, the listening descriptor's users).
 package final class PoolListener: Sendable {
     /// The address and port workers are told to connect to.
     package let host: String
@@ -22,6 +23,11 @@ package final class PoolListener: Sendable {
     private let accepted: @Sendable (_ token: UInt64, _ socket: Int32, _ about: String) -> Void
     private let refusalLog = LockedValue<[String]>([])
     private let stopped = Atomic<Bool>(false)
+    /// The listening descriptor has two users: ``stop()``, which shuts it down to wake the accept
+    /// thread, and that thread. The last of them to be done with it closes it, so neither ever
+    /// touches the number after it was closed (and perhaps handed to another file meanwhile).
+    private let socketUsers = Atomic<Int>(2)
+    private let acceptEnded = Atomic<Bool>(false)
     /// Handshakes in progress. Each holds a thread for at most `handshakeTimeout`; beyond
     /// `maxHandshakes` at once a connection is closed at once, so a flood of connections cannot
     /// make the parent start thousands of threads.
@@ -95,8 +101,21 @@ package final class PoolListener: Sendable {
     /// until then, so an owner must call this.
     package func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        // shutdown wakes a thread blocked in accept (EINVAL); the accept thread closes the fd.
+        // shutdown wakes a thread blocked in accept (EINVAL). The descriptor is still open here,
+        // even when the accept thread has already ended: it closes it only after this release.
         shutdown(fd, Int32(SHUT_RDWR))
+        releaseSocket()
+    }
+
+    /// Whether the accept thread still runs (for tests).
+    package var isAccepting: Bool { !acceptEnded.load(ordering: .acquiring) }
+
+    /// The listening descriptor (for tests).
+    package var descriptorForTesting: Int32 { fd }
+
+    /// One user is done with the listening descriptor; the last closes it.
+    private func releaseSocket() {
+        if socketUsers.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { close(fd) }
     }
 
     private func acceptLoop() {
@@ -111,11 +130,18 @@ package final class PoolListener: Sendable {
                 break
             }
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                // A network error pending on the new connection is reported by accept itself
+                // (accept(2)): that connection is lost, the listener is fine.
+                if Self.connectionErrors.contains(code) { continue }
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
                     usleep(50_000)
                     continue
                 }
+                // Workers can no longer connect: say why, or the pool's start timeouts are all
+                // anyone sees.
+                refuse("and every later one: accepting failed (\(String(cString: strerror(code))))")
                 break
             }
             // Not atomic with accept (accept4 is not in the Glibc module), which is harmless:
@@ -135,8 +161,15 @@ package final class PoolListener: Sendable {
             thread.name = "pk-cluster-auth"
             thread.start()
         }
-        close(fd)
+        acceptEnded.store(true, ordering: .releasing)
+        releaseSocket()
     }
+
+    /// The errors accept(2) returns for one incoming TCP connection that failed, which Linux
+    /// asks callers to treat like EAGAIN.
+    private static let connectionErrors: Set<Int32> = [
+        ENETDOWN, EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH,
+    ]
 
     private func authenticate(_ client: Int32, peer: String) {
         let socket = BlockingSocket(fd: client, deadline: MonotonicClock.now() &+ handshakeTimeout.clusterNanoseconds)
