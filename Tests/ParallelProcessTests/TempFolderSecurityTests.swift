@@ -157,6 +157,30 @@ struct TempFolderSecurityTests {
                     except OSError: pass
                     for _ in range(50): exchange(path, decoy)
         """
+
+    @Test("a private folder removed under us is replaced without closing descriptors a user of the old one holds")
+    func removedPrivateFolderIsReplacedSafely() throws {
+        let base = try Self.makeBase("replaced")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // What a thread creating a file holds between looking the folder up and opening in it.
+        let old = try TempFolder.shared.privateFolder(in: base)
+        var info = stat()
+        try #require(fstat(old.directoryFD, &info) == 0)
+        let oldInode = info.st_ino
+        try FileManager.default.removeItem(atPath: old.path)
+        // Another thread finds it gone (ENOENT) and makes a new one.
+        close(try TempFolder.shared.createUnlinkedFile(in: base))
+        let new = try TempFolder.shared.privateFolder(in: base)
+        #expect(new !== old && new.path != old.path)
+        // The old folder's descriptors were not closed under its user: had they been, the
+        // numbers could name other files by now (the new folder's, even with the old inode
+        // number, which the file system reuses), and a file would be created there. Still the
+        // removed folder: no links.
+        #expect(fstat(old.directoryFD, &info) == 0 && info.st_ino == oldInode && info.st_nlink == 0)
+        // A third thread that also found the old folder gone, late: the new one stays.
+        TempFolder.shared.forget(old, of: base)
+        #expect(try TempFolder.shared.privateFolder(in: base) === new)
+    }
 }
 
 /// A thread-safe counter for tests.

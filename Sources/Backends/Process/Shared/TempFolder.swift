@@ -33,14 +33,31 @@ final class TempFolder: Sendable {
     /// it is at least this old and its pid is gone.
     static let unlockedGraceSeconds = 60
 
-    /// One private folder: the descriptors stay open for the process's life.
-    private struct PrivateFolder: Sendable {
+    /// One private folder. Its descriptors close when the last reference goes: the table's, or
+    /// that of a thread creating a file in it. A folder dropped from the table (it was removed
+    /// under us) is so never closed while another thread still uses its descriptor numbers,
+    /// which by then could name another file.
+    final class PrivateFolder: Sendable {
         let path: String
         let name: String
         let parentFD: Int32
         let directoryFD: Int32
         /// Holds the `flock` that marks the folder as alive.
         let lockFD: Int32
+
+        init(path: String, name: String, parentFD: Int32, directoryFD: Int32, lockFD: Int32) {
+            self.path = path
+            self.name = name
+            self.parentFD = parentFD
+            self.directoryFD = directoryFD
+            self.lockFD = lockFD
+        }
+
+        deinit {
+            Glibc.close(lockFD)
+            Glibc.close(directoryFD)
+            Glibc.close(parentFD)
+        }
     }
 
     private let folders = LockedValue<[String: PrivateFolder]>([:])
@@ -87,7 +104,7 @@ final class TempFolder: Sendable {
             // new one, once.
             if lastError == ENOENT && !recreated {
                 recreated = true
-                forget(folder)
+                forget(directory, of: folder)
                 continue
             }
             throw Self.unusable(folder, "creating a file in \(directory.path) failed: \(Self.text(lastError))")
@@ -96,7 +113,7 @@ final class TempFolder: Sendable {
 
     /// This process's private folder inside `folder`, created (after sweeping stale ones) on first
     /// use.
-    private func privateFolder(in folder: String) throws -> PrivateFolder {
+    func privateFolder(in folder: String) throws -> PrivateFolder {
         try folders.withLock { folders in
             if let existing = folders[folder] { return existing }
             let parentFD = try Self.openSafeParent(folder)
@@ -112,9 +129,15 @@ final class TempFolder: Sendable {
         }
     }
 
-    private func forget(_ folder: String) {
-        let dropped = folders.withLock { $0.removeValue(forKey: folder) }
-        if let dropped { Self.closeDescriptors(of: dropped) }
+    /// Drops `stale` from the table, unless another thread has already replaced it with a new
+    /// folder (which must not be dropped in turn). Its descriptors close with its last user.
+    func forget(_ stale: PrivateFolder, of folder: String) {
+        let dropped = folders.withLock { folders -> PrivateFolder? in
+            guard folders[folder] === stale else { return nil }
+            return folders.removeValue(forKey: folder)
+        }
+        // Released here, outside the lock (closing three descriptors).
+        _ = dropped
     }
 
     /// Removes this process's private folders (at exit; they hold only their lock file by then).
@@ -126,7 +149,6 @@ final class TempFolder: Sendable {
         for folder in all {
             Self.removeContents(of: folder.directoryFD)
             Self.removeEntry(folder.name, in: folder.parentFD, expecting: folder.directoryFD)
-            Self.closeDescriptors(of: folder)
         }
     }
 
@@ -171,12 +193,6 @@ final class TempFolder: Sendable {
                 path: folder + "/" + name, name: name, parentFD: parentFD, directoryFD: directoryFD, lockFD: lockFD)
         }
         throw unusable(folder, "no free name for a private folder")
-    }
-
-    private static func closeDescriptors(of folder: PrivateFolder) {
-        Glibc.close(folder.lockFD)
-        Glibc.close(folder.directoryFD)
-        Glibc.close(folder.parentFD)
     }
 
     // MARK: The sweep
