@@ -165,8 +165,11 @@ package final class EventLoop: @unchecked Sendable {
     }
 
     /// Stops watching `fd` (before it is closed, so a reused number is not confused with it).
-    func unregister(_ fd: Int32) {
+    /// With `handler`, only while `fd` is registered to that handler: a number its owner lost to
+    /// a foreign close may have been registered by another handler since.
+    func unregister(_ fd: Int32, handler: (any EventHandler)? = nil) {
         assert(isLoopThread)
+        if let handler, registrations[fd]?.handler !== handler { return }
         registrations.removeValue(forKey: fd)
     }
 

@@ -74,6 +74,9 @@ final class WorkerConnection: EventHandler {
     private var outbox: [UInt8] = []
     private var outboxOffset = 0
     private var requestOpen = true
+    /// What the request descriptor named when it was handed over (device and inode), to notice a
+    /// number that code elsewhere in the process closed and the kernel gave to another file.
+    private var requestIdentity: FileIdentity?
     private var lastStartedOffset: Int?
     private var phaseTimer: Int?
     private var bootstrapMode: UInt8 = 0
@@ -112,6 +115,7 @@ final class WorkerConnection: EventHandler {
         self.process = process
         self.delegate = delegate
         self.loop = loop
+        if process.requestFD >= 0 { requestIdentity = FileIdentity(of: process.requestFD) }
         // A remote worker's request and reply descriptors come later, with `attach`.
         if process.replyFD >= 0 { loop.register(process.replyFD, events: Int16(POLLIN), handler: self) }
         loop.register(process.stderrFD, events: Int16(POLLIN), handler: self)
@@ -144,6 +148,7 @@ final class WorkerConnection: EventHandler {
         FileDescriptorIO.setNonBlocking(requestSide)
         process.replyFD = socket
         process.requestFD = requestSide
+        requestIdentity = FileIdentity(of: requestSide)
         if !peer.isEmpty, var name = process.remote?.name {
             if name.hasSuffix(")") {
                 name.removeLast()
@@ -498,6 +503,12 @@ final class WorkerConnection: EventHandler {
     }
 
     private func flushOutbox() {
+        // One fstat per flush: if code elsewhere in this process closed the request pipe and its
+        // number now names another file, a batch written there would land in that file.
+        if outboxOffset < outbox.count && FileIdentity(of: process.requestFD) != requestIdentity {
+            requestPipeLost()
+            return
+        }
         while outboxOffset < outbox.count {
             let written = outbox.withUnsafeBytes { bytes in
                 write(process.requestFD, bytes.baseAddress! + outboxOffset, bytes.count - outboxOffset)
@@ -523,6 +534,27 @@ final class WorkerConnection: EventHandler {
         outboxOffset = 0
         loop.setEvents(process.requestFD, 0)
         if phase == .retiring && current == nil { closeRequestPipe() }
+    }
+
+    /// The request pipe's number no longer names the pipe: code elsewhere in this process closed
+    /// it (a double close, or a close of a descriptor it did not own), and the kernel may have
+    /// given the number to another file since. Nothing more is written through that number, nor
+    /// is it closed (it is not ours any more). The worker saw end of file and is ended; the batch,
+    /// never sent, runs on another worker, and our stderr says what happened.
+    private func requestPipeLost() {
+        let number = process.requestFD
+        requestOpen = false
+        outbox = []
+        outboxOffset = 0
+        loop.unregister(number, handler: self)
+        let reason =
+            "its request pipe (fd \(number)) was closed by other code in this process (a double close, or a close "
+            + "of a descriptor it did not open)"
+        requestStreamBroke = true
+        protocolError = reason
+        let warning = "ParallelKit: \(name): \(reason); the worker was replaced.\n"
+        Array(warning.utf8).withUnsafeBytes { StandardErrorRelay.shared.forward($0) }
+        kill()
     }
 
     /// End of file on fd 3 makes an idle worker exit with status 0.
