@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,6 +20,10 @@ int pk_affinity_cpu_count(void) {
 }
 
 int pk_pipe2_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int pk_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_CLOEXEC);
+}
 
 int pk_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 

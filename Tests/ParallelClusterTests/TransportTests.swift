@@ -127,7 +127,9 @@ struct TransportTests {
     @Test func theListenerAdmitsOnlyAWorkerThatProvesTheSecretAndRunsTheSameBuild() async throws {
         let secret = try SecureRandom.bytes(32)
         let admitted = LockedValue<[(UInt64, String)]>([])
+        let closeOnExec = LockedValue<[Bool]>([])
         let listener = try PoolListener(host: "127.0.0.1", secret: secret, build: "build-A") { token, socket, about in
+            closeOnExec.withLock { $0.append(fcntl(socket, F_GETFD) & FD_CLOEXEC != 0) }
             close(socket)
             admitted.withLock { $0.append((token, about)) }
         }
@@ -166,6 +168,8 @@ struct TransportTests {
         // its verdict was sent).
         #expect(await eventually { admitted.withLock { $0.map(\.0) } == [11] })
         #expect(admitted.withLock { $0.map(\.1) } == ["test"])
+        // Close-on-exec from accept on (accept4), never inheritable by a process spawned meanwhile.
+        #expect(closeOnExec.withLock { $0 } == [true])
     }
 
     @Test("an accept loop that ended by itself leaves the socket to stop(), which never shuts down a reused number")

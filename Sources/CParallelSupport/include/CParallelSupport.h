@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -17,6 +18,10 @@ int pk_affinity_cpu_count(void);
 
 /// pipe2(fds, O_CLOEXEC). Returns 0 or -1 with errno set.
 int pk_pipe2_cloexec(int fds[2]);
+
+/// accept4(fd, address, length, SOCK_CLOEXEC): the connection is close-on-exec from the start,
+/// so a process another thread spawns meanwhile cannot inherit it. Returns an fd or -1 with errno set.
+int pk_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length);
 
 /// memfd_create(name, MFD_CLOEXEC). Returns an fd or -1 with errno set.
 int pk_memfd_create(const char *name);

@@ -1,3 +1,4 @@
+import CParallelSupport
 import Foundation
 @_spi(Locking) import ParallelCore
 import Synchronization
@@ -123,7 +124,7 @@ package final class PoolListener: Sendable {
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pk_accept_cloexec(fd, $0, &length) }
             }
             if stopped.load(ordering: .acquiring) {
                 if client >= 0 { close(client) }
@@ -144,9 +145,6 @@ package final class PoolListener: Sendable {
                 refuse("and every later one: accepting failed (\(String(cString: strerror(code))))")
                 break
             }
-            // Not atomic with accept (accept4 is not in the Glibc module), which is harmless:
-            // every spawn of this package closes the descriptors it did not hand over.
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             let peer = Self.describe(address)
             guard handshakes.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxHandshakes else {
                 handshakes.wrappingSubtract(1, ordering: .relaxed)
