@@ -13,7 +13,7 @@ import Synchronization
 /// The driver submits one copy (a ``TaskBatch`` of its own, all sharing one ``BatchProgress``)
 /// per worker; each copy's run claims chunks (``runClaims()``) until the batch is exhausted, a
 /// task fails, or the engine asks it to stop. The copy that ends last assembles the batch's
-/// outcome (``runEnded()``), so the driver receives one completion, as for any batch.
+/// outcome (``runEnded(_:)``), so the driver receives one completion, as for any batch.
 ///
 /// Results: a chunk publishes into a view of the batch's slots (``LiveResults/init(viewing:capacity:)``),
 /// and a chunk is all or nothing — the claimer that sees a task fail destroys what its chunk
@@ -65,7 +65,7 @@ package final class SharedBatch<Element: Sendable, Output: Sendable>: Sendable {
         var failure: (offset: Int, error: any Error, isAttributed: Bool)?
         /// Chunks whose claimer stopped inside them and destroyed what they wrote.
         var undoneChunks: [Int] = []
-        /// The slots were handed over or destroyed by ``runEnded()``.
+        /// The slots were handed over or destroyed by ``runEnded(_:)``.
         var settled = false
     }
 
