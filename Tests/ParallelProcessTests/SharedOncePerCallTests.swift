@@ -55,6 +55,37 @@ struct SharedOncePerCallTests {
         #expect(cache.count == 0)
     }
 
+    @Test(
+        "an array shared after another call ended, in a temp folder on disk, is never taken for the ended one's copy"
+    )
+    func laterSegmentIsNotMistakenForAnEndedOne() throws {
+        // On ext4 (where NSTemporaryDirectory() is on this project's machines) a freed inode is
+        // handed straight back, and the lowest free descriptor number is reused: the second
+        // call's segment then has the first one's descriptor number, device and inode.
+        let folder = WorkerHardeningTests.temporaryPath("aba")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cache = DecodedArrayCache()
+        let first = LargeArrayStore(threshold: 1 << 20, folder: folder)
+        var decoder = BinaryDecoder()
+        decoder.segments = SegmentMapper(cache: cache)
+        let firstJobs = try decoder.decode([CarryingJob].self, from: try Self.encodeSixteen(Self.big, first))
+        #expect(firstJobs.allSatisfy { $0.data == Self.big })
+        #expect(cache.count == 1)
+        first.releaseAll()
+
+        let other = Self.big.map { $0 + 1 }
+        let second = LargeArrayStore(threshold: 1 << 20, folder: folder)
+        defer { second.releaseAll() }
+        // As in a worker: the parent made the second segment before the batch that carries it
+        // arrives, so the worker's look for ended segments finds that descriptor open.
+        let secondBatch = try Self.encodeSixteen(other, second)
+        decoder = BinaryDecoder()
+        decoder.segments = SegmentMapper(cache: cache)
+        let secondJobs = try decoder.decode([CarryingJob].self, from: secondBatch)
+        #expect(secondJobs.allSatisfy { $0.data == other }, "the second call's jobs got the first call's array")
+        #expect(cache.count == 1, "the ended call's copy is dropped once its descriptor names another segment")
+    }
+
     @Test("through the process backend: 16 jobs carrying one array get the right answers")
     func endToEnd() async throws {
         let array = Self.big

@@ -220,7 +220,8 @@ final class DecoderState {
         return SegmentReference(
             ownerPID: owner, fd: fd,
             offset: try varint(at: &cursor, limit: limit), byteCount: try varint(at: &cursor, limit: limit),
-            device: try varint(at: &cursor, limit: limit), inode: try varint(at: &cursor, limit: limit))
+            device: try varint(at: &cursor, limit: limit), inode: try varint(at: &cursor, limit: limit),
+            serial: try varint(at: &cursor, limit: limit))
     }
 
     /// Calls `body` with a packed array's bytes, inline or mapped from shared memory.

@@ -72,6 +72,7 @@ extension EncoderState {
         writeVarint(reference.byteCount)
         writeVarint(reference.device)
         writeVarint(reference.inode)
+        writeVarint(reference.serial)
     }
 
     // MARK: Raw pieces

@@ -17,6 +17,11 @@ struct SegmentReference: Hashable, Sendable, Codable {
     /// the owner has since reused for another file is detected instead of read.
     var device: UInt64
     var inode: UInt64
+    /// Which of its owner's segments this is: a per-process counter. A segment created after
+    /// another one ended can reuse its descriptor number and, in a temp folder on a disk file
+    /// system, its inode (ext4 hands a freed inode straight back), so without the serial the two
+    /// references would be equal and a worker could take one's cached copy for the other's.
+    var serial: UInt64
 }
 
 /// Decides, during encoding, whether an array's bytes go to shared memory.

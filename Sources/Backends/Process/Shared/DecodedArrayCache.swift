@@ -50,9 +50,14 @@ final class DecodedArrayCache: Sendable {
     func remember(_ array: Any, for reference: SegmentReference) {
         // Dropped outside the lock: freeing a large array takes a while.
         let evicted = table.withLock { table -> [Entry] in
+            // The owner's descriptor now names this segment: a cached copy of an earlier segment
+            // behind the same number belongs to a call that has ended (its reference may still
+            // look live, with a reused inode).
+            var evicted = table.entries.keys
+                .filter { $0.ownerPID == reference.ownerPID && $0.fd == reference.fd && $0.serial != reference.serial }
+                .compactMap { table.entries.removeValue(forKey: $0) }
             table.nextStamp += 1
             table.entries[reference] = Entry(array: array, stamp: table.nextStamp)
-            var evicted: [Entry] = []
             while table.entries.count > Self.capacity,
                 let oldest = table.entries.min(by: { $0.value.stamp < $1.value.stamp })
             {

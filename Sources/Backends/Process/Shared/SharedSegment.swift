@@ -1,5 +1,6 @@
 import Glibc
 import ParallelCore
+import Synchronization
 
 // A region of shared memory: a memfd, or a file in a private temp folder that is unlinked as soon
 // as it is open, so nothing can be left behind on disk whatever way the process ends. Workers map
@@ -88,12 +89,20 @@ final class SharedSegment: @unchecked Sendable {
             guard fstat(fd, &info) == 0 else { throw SystemError("fstat", errno) }
             let reference = SegmentReference(
                 ownerPID: getpid(), fd: fd, offset: 0, byteCount: UInt64(bytes.count),
-                device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                device: UInt64(info.st_dev), inode: UInt64(info.st_ino), serial: nextSerial())
             return SharedSegment(base: nil, byteCount: 0, isWritable: false, reference: reference, fd: fd)
         } catch {
             close(fd)
             throw error
         }
+    }
+
+    /// Segments this process has created, for ``SegmentReference/serial``.
+    private static let createdSegments = Atomic<UInt64>(0)
+
+    /// A serial no other segment of this process has.
+    private static func nextSerial() -> UInt64 {
+        createdSegments.add(1, ordering: .relaxed).newValue
     }
 
     private static func mapOwned(fd: Int32, byteCount: Int) throws -> SharedSegment {
@@ -108,7 +117,7 @@ final class SharedSegment: @unchecked Sendable {
         let base = try map(fd: fd, byteCount: byteCount, protection: PROT_READ | PROT_WRITE, flags: MAP_SHARED)
         let reference = SegmentReference(
             ownerPID: getpid(), fd: fd, offset: 0, byteCount: UInt64(byteCount),
-            device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), serial: nextSerial())
         return SharedSegment(base: base, byteCount: byteCount, isWritable: true, reference: reference, fd: fd)
     }
 
