@@ -252,10 +252,22 @@ struct BatchThreadTests {
         "F4: under a limit a batch runs on the worker's request-loop thread; a job's child tasks still run in parallel")
     func batchesRunOnTheWorkersThread() async throws {
         // What a refused worker process does: for the next 10 s, batches ask for the worker's own
-        // thread (the cooperative pool might never get a new one).
-        await EventLoop.shared.submit { EventLoop.shared.noteLimitRefusal() }
+        // thread (the cooperative pool might never get a new one). Held until the call is over:
+        // on a loaded machine the call may start more than 10 s after the refusal.
+        await EventLoop.shared.submit {
+            EventLoop.shared.noteLimitRefusal()
+            EventLoop.shared.holdLimitForTesting(true)
+        }
         #expect(EventLoop.shared.isUnderALimit)
-        let reports = try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([BatchThreadJob()])
+        let outcome: Result<[BatchThreadJob.Output], any Error>
+        do {
+            outcome = .success(
+                try await Parallel(nJobs: 2, backend: .instance(MultiprocessingBackend()))([BatchThreadJob()]))
+        } catch {
+            outcome = .failure(error)
+        }
+        await EventLoop.shared.submit { EventLoop.shared.holdLimitForTesting(false) }
+        let reports = try outcome.get()
         #expect(reports.first?.threadName == "pk-worker", "\(reports)")
         if ProcessInfo.processInfo.activeProcessorCount >= 2 {
             #expect(reports.first?.childrenMetEachOther == true, "two child tasks ran at the same time")

@@ -205,6 +205,18 @@ package final class EventLoop: @unchecked Sendable {
         limitedUntil.store(lastLimitRefusal &+ Self.limitedPeriod, ordering: .relaxed)
     }
 
+    /// Tests: keeps ``isUnderALimit`` true from now until called with `false` (then it follows the
+    /// last real refusal again), so a test that needs the limited mode does not depend on reaching
+    /// its check within ``limitedPeriod`` on a loaded machine.
+    func holdLimitForTesting(_ holding: Bool) {
+        assert(isLoopThread)
+        if holding {
+            limitedUntil.store(.max, ordering: .relaxed)
+        } else {
+            limitedUntil.store(lastLimitRefusal == 0 ? 0 : lastLimitRefusal &+ Self.limitedPeriod, ordering: .relaxed)
+        }
+    }
+
     /// Whether the system refused a worker process or thread lately: batches encoded now ask
     /// their worker to run them on its own thread, since a worker's new pool thread might be
     /// refused too (`BatchThreadExecutor`). Any thread.
