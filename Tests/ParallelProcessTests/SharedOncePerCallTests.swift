@@ -83,7 +83,21 @@ struct SharedOncePerCallTests {
         decoder.segments = SegmentMapper(cache: cache)
         let secondJobs = try decoder.decode([CarryingJob].self, from: secondBatch)
         #expect(secondJobs.allSatisfy { $0.data == other }, "the second call's jobs got the first call's array")
-        #expect(cache.count == 1, "the ended call's copy is dropped once its descriptor names another segment")
+    }
+
+    @Test("a cached copy is dropped when its owner's descriptor is seen naming a newer segment")
+    func copyOfAnEndedSegmentIsDropped() {
+        let cache = DecodedArrayCache()
+        func reference(fd: Int32, serial: UInt64) -> SegmentReference {
+            SegmentReference(
+                ownerPID: 4242, fd: fd, offset: 0, byteCount: 8, device: 1, inode: 7, serial: serial)
+        }
+        cache.remember([1.0], for: reference(fd: 22, serial: 1))
+        cache.remember([2.0], for: reference(fd: 23, serial: 2))
+        // Descriptor 22 now holds segment 3 (same inode, as ext4 may hand out): 1 has ended.
+        cache.remember([3.0], for: reference(fd: 22, serial: 3))
+        #expect(cache.count == 2)
+        #expect(cache.array(for: reference(fd: 22, serial: 1)) == nil)
     }
 
     @Test("through the process backend: 16 jobs carrying one array get the right answers")
