@@ -1,4 +1,5 @@
 import Glibc
+import ParallelCore
 import Testing
 
 // Tests run in parallel in one process, so a descriptor number closed twice anywhere (library or
@@ -17,21 +18,9 @@ package final class OwnedDescriptor {
     package let number: Int32
     /// What it is, for messages ("the worker's request pipe").
     package let role: String
-    private let identity: Identity?
+    private let identity: FileIdentity?
     /// False once ``close(sourceLocation:)`` ran.
     package private(set) var isOpen = true
-
-    private struct Identity: Equatable {
-        let device: UInt64
-        let inode: UInt64
-
-        init?(of fd: Int32) {
-            var info = stat()
-            guard fstat(fd, &info) == 0 else { return nil }
-            device = UInt64(info.st_dev)
-            inode = UInt64(info.st_ino)
-        }
-    }
 
     /// Takes ownership of `number`, which must be open. A number that is not open is recorded as
     /// an issue and never closed.
@@ -39,7 +28,7 @@ package final class OwnedDescriptor {
     package init(_ number: Int32, role: String, sourceLocation: SourceLocation = #_sourceLocation) {
         self.number = number
         self.role = role
-        identity = Identity(of: number)
+        identity = FileIdentity(of: number)
         if identity == nil {
             isOpen = false
             Issue.record("fd \(number) (\(role)) was not open when it was handed over", sourceLocation: sourceLocation)
@@ -50,7 +39,7 @@ package final class OwnedDescriptor {
 
     /// Whether the number still names the file it named at first (false once closed).
     /// - Complexity: one `fstat`.
-    package var isIntact: Bool { isOpen && identity != nil && Identity(of: number) == identity }
+    package var isIntact: Bool { isOpen && identity != nil && FileIdentity(of: number) == identity }
 
     /// Records an issue when the descriptor is meant to be open but its number no longer names
     /// its file: someone closed it (a double close elsewhere in the process), and perhaps the
@@ -58,7 +47,7 @@ package final class OwnedDescriptor {
     @discardableResult
     package func expectIntact(_ when: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
         guard isOpen, !isIntact else { return true }
-        let now = Identity(of: number).map { "now names inode \($0.inode)" } ?? "is closed"
+        let now = FileIdentity(of: number).map { "now names inode \($0.inode)" } ?? "is closed"
         let message =
             "fd \(number) (\(role)) \(now) \(when), but its owner had not closed it: something else in the process "
             + "did (a double close, or a close of a descriptor it did not own)"

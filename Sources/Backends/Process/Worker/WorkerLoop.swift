@@ -123,17 +123,3 @@ package final class WorkerLoop: Sendable {
         _exit(status)
     }
 }
-
-/// A file's identity (device and inode), to notice a descriptor number that now names another file.
-struct FileIdentity: Equatable {
-    let device: UInt64
-    let inode: UInt64
-
-    /// The identity of what `fd` names, or nil when it is not open.
-    init?(of fd: Int32) {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-    }
-}
