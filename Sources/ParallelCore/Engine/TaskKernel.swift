@@ -66,35 +66,84 @@ package func makeJobKernel<Job: ParallelJob>(_: Job.Type) -> TaskKernel<Job, Job
 /// Runs ``Delayed`` tasks in order until one throws or the engine asks the batch to stop, writing
 /// each output into `results` as it completes.
 ///
-/// Written out rather than shared with ``runEach(_:progress:tracksEachTask:into:_:)`` so that a
-/// synchronous task is a plain call: going through an `async` closure parameter costs several
-/// times the work of a trivial task. Each task's closure is still retained and released around
-/// its call (reading it through the slice's buffer in place does not avoid that: the compiler
-/// cannot prove the closure outlives an opaque call); that pair is most of the per-task cost of
-/// a trivial task, which is why `map` exists.
+/// Synchronous tasks run in place, read from the batch's buffer through ``BorrowedDelayedWork``:
+/// a plain call of the borrowed closure, with no retain and release of its context (which is most
+/// of the cost of a trivial task otherwise). An asynchronous task ends that loop, is awaited
+/// outside the buffer's scope, and the loop resumes after it.
+///
+/// - Complexity: per synchronous task, one relaxed atomic load, the call, one store and one
+///   releasing atomic store.
 @inlinable
 package nonisolated(nonsending) func runDelayed<Output: Sendable>(
     _ slice: ArraySlice<Delayed<Output>>, progress: BatchProgress, tracksEachTask: Bool,
     into results: LiveResults<Output>
 ) async -> BatchOutcome {
+    guard borrowedDelayedWorkMatchesLayout(Output.self) else {
+        return await runEach(slice, progress: progress, tracksEachTask: tracksEachTask, into: results) {
+            try await $0.run()
+        }
+    }
     if !tracksEachTask { progress.markBatchStarted() }
     var offset = 0
-    for task in slice {
-        if progress.isAbortRequested {
-            return BatchOutcome(publishedCount: offset, failure: CancellationError())
+    while true {
+        let stop = runSynchronousDelayed(
+            slice, from: offset, progress: progress, tracksEachTask: tracksEachTask, into: results)
+        switch stop {
+        case .ended(let outcome):
+            return outcome
+        case .asynchronousTask(let at):
+            offset = at
         }
+        // The task at `offset` is asynchronous: run it here, where awaiting is allowed.
         if tracksEachTask { progress.markTaskStarted(offset: offset) }
         do {
-            switch task.work {
-            case .synchronous(let body): results.publish(try body(), at: offset)
-            case .asynchronous(let body): results.publish(try await body(), at: offset)
-            }
+            results.publish(try await slice[slice.startIndex + offset].run(), at: offset)
         } catch {
             return BatchOutcome(publishedCount: offset, failure: error)
         }
         offset &+= 1
     }
-    return BatchOutcome(publishedCount: offset, failure: nil)
+}
+
+/// Where ``runSynchronousDelayed(_:from:progress:tracksEachTask:into:)`` stopped.
+@usableFromInline
+enum SynchronousDelayedStop {
+    /// The batch ended: every task ran, one threw, or the engine asked it to stop.
+    case ended(BatchOutcome)
+    /// The task at this offset is asynchronous; every task before it ran.
+    case asynchronousTask(at: Int)
+}
+
+/// Runs the batch's synchronous tasks from `start` on, borrowed in place, until the batch ends or
+/// an asynchronous task comes next.
+@inlinable
+func runSynchronousDelayed<Output: Sendable>(
+    _ slice: ArraySlice<Delayed<Output>>, from start: Int, progress: BatchProgress, tracksEachTask: Bool,
+    into results: LiveResults<Output>
+) -> SynchronousDelayedStop {
+    slice.withUnsafeBufferPointer { tasks in
+        tasks.withMemoryRebound(to: BorrowedDelayedWork<Output>.self) { views in
+            var offset = start
+            while offset < views.count {
+                if progress.isAbortRequested {
+                    return .ended(BatchOutcome(publishedCount: offset, failure: CancellationError()))
+                }
+                switch views[offset] {
+                case .asynchronous:
+                    return .asynchronousTask(at: offset)
+                case .synchronous(let body):
+                    if tracksEachTask { progress.markTaskStarted(offset: offset) }
+                    do {
+                        results.publish(try body(), at: offset)
+                    } catch {
+                        return .ended(BatchOutcome(publishedCount: offset, failure: error))
+                    }
+                }
+                offset &+= 1
+            }
+            return .ended(BatchOutcome(publishedCount: offset, failure: nil))
+        }
+    }
 }
 
 /// Runs tasks in order until one throws or the engine asks the batch to stop, writing each output
