@@ -15,7 +15,8 @@ import ParallelThreading
 ///   large batches first, smaller ones towards the end, or exactly `batchSize` when it is fixed —
 ///   and write each result once, in place, into the returned array.
 /// - When `nJobs` resolves to 1 (any backend, as joblib does): in the calling task, in order,
-///   written once into the returned array.
+///   on the caller's executor (an actor's caller runs the function on that actor, as the one-worker
+///   path of `callAsFunction` does, with no executor hop), written once into the returned array.
 /// - Otherwise (an `async` function, any other `Collection`, a timeout, verbose output, or another
 ///   in-process backend): through the general engine, with each input as one task.
 ///
@@ -43,7 +44,8 @@ extension Parallel {
         case .callingTask(let scope):
             let stop = StopFlag()
             return try await withTaskCancellationHandler {
-                try scope.run { try mapInCallingTask(inputs, stop: stop, transform) }
+                _ = isolation  // runs the closure on the caller's actor: no executor hop
+                return try scope.run { try mapInCallingTask(inputs, stop: stop, transform) }
             } onCancel: {
                 stop.raise()
             }
@@ -66,7 +68,8 @@ extension Parallel {
         case .callingTask(let scope):
             let stop = StopFlag()
             return try await withTaskCancellationHandler {
-                try scope.run { try mapInCallingTask(inputs, stop: stop, transform) }
+                _ = isolation  // runs the closure on the caller's actor: no executor hop
+                return try scope.run { try mapInCallingTask(inputs, stop: stop, transform) }
             } onCancel: {
                 stop.raise()
             }
@@ -102,7 +105,8 @@ extension Parallel {
         case .callingTask(let scope):
             let stop = StopFlag()
             try await withTaskCancellationHandler {
-                try scope.run { try forEachInCallingTask(inputs, stop: stop, body) }
+                _ = isolation  // runs the closure on the caller's actor: no executor hop
+                return try scope.run { try forEachInCallingTask(inputs, stop: stop, body) }
             } onCancel: {
                 stop.raise()
             }
@@ -123,7 +127,8 @@ extension Parallel {
         case .callingTask(let scope):
             let stop = StopFlag()
             try await withTaskCancellationHandler {
-                try scope.run { try forEachInCallingTask(inputs, stop: stop, body) }
+                _ = isolation  // runs the closure on the caller's actor: no executor hop
+                return try scope.run { try forEachInCallingTask(inputs, stop: stop, body) }
             } onCancel: {
                 stop.raise()
             }

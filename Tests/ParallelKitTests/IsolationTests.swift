@@ -16,6 +16,18 @@ struct IsolationTests {
             try await parallel(input)
         }
 
+        func list(_ parallel: Parallel, _ tasks: [Delayed<pthread_t>]) async throws -> [pthread_t] {
+            try await parallel(tasks)
+        }
+
+        func map(_ parallel: Parallel, count: Int) async throws -> [pthread_t] {
+            try await parallel.map(0..<count) { _ in pthread_self() }
+        }
+
+        func forEach(_ parallel: Parallel, count: Int, into log: ThreadLog) async throws {
+            try await parallel.forEach(0..<count) { _ in log.record(pthread_self()) }
+        }
+
         func drain(
             _ parallel: Parallel, _ input: CountingSequence<Delayed<pthread_t>>, unordered: Bool
         ) async throws -> [pthread_t] {
@@ -83,6 +95,29 @@ struct IsolationTests {
         let callerThread = try #require(Self.executor.thread)
         #expect(ran.count == 50)
         #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
+    @Test("with nJobs 1 an array of tasks runs on the caller's actor, chunk after chunk, with no executor hop")
+    func sequentialArrayStaysOnTheActor() async throws {
+        // An array input runs in chunks of 4,096 tasks; 10,000 tasks are three of them.
+        let tasks = (0..<10_000).map { delayed({ (_: Int) -> pthread_t in pthread_self() })($0) }
+        let ran = try await PinnedCaller().list(Parallel(nJobs: 1), tasks)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 10_000)
+        #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
+    @Test("with nJobs 1 map and forEach run their closures on the caller's actor")
+    func sequentialMapStaysOnTheActor() async throws {
+        let caller = PinnedCaller()
+        let mapped = try await caller.map(Parallel(nJobs: 1), count: 1_000)
+        let log = ThreadLog()
+        try await caller.forEach(Parallel(nJobs: 1), count: 1_000, into: log)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(mapped.count == 1_000)
+        #expect(mapped.allSatisfy { pthread_equal($0, callerThread) != 0 })
+        #expect(log.threads.count == 1_000)
+        #expect(log.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
     }
 
     @Test("with nJobs 1 the inputs are taken on the actor as well")

@@ -82,5 +82,5 @@ package final class BatchedLoop: Sendable {
 
     /// Suspends until the loop is finished (for a caller that only waits for it).
     @usableFromInline
-    package func wait() async { await completion.wait() }
+    package nonisolated(nonsending) func wait() async { await completion.wait() }
 }

@@ -64,7 +64,7 @@ final class LoopCompletion: @unchecked Sendable {
     }
 
     /// Suspends the calling task until the loop has finished.
-    func wait() async {
+    nonisolated(nonsending) func wait() async {
         if isFinished { return }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             pthread_mutex_lock(mutex)

@@ -54,7 +54,7 @@ package struct LoopWorkers: Sendable {
     /// Runs the loop on `participants` workers (fewer when there are fewer items) and suspends
     /// until it is finished: for a caller isolated to an actor, which must not be blocked.
     @usableFromInline
-    package func runAwaiting(
+    package nonisolated(nonsending) func runAwaiting(
         _ loop: BatchedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> BatchEnd
     ) async {
         for _ in 0..<min(participants, count) {

@@ -21,6 +21,7 @@ package func mapOnWorkers<C: RandomAccessCollection & Sendable, R: Sendable>(
     guard count > 0 else { return [] }
     let loop = workers.makeLoop(count: count, recordsCompletedBatches: true)
     return try await withTaskCancellationHandler {
+        _ = isolation  // keeps the closure on the caller's actor: entering a nonisolated one is a hop
         if callerJoins {
             return try Array(unsafeUninitializedCapacity: count) { buffer, initialized in
                 let slots = ResultSlots(buffer.baseAddress!)
@@ -53,6 +54,7 @@ package func forEachOnWorkers<C: RandomAccessCollection & Sendable>(
     guard count > 0 else { return }
     let loop = workers.makeLoop(count: count, recordsCompletedBatches: false)
     try await withTaskCancellationHandler {
+        _ = isolation  // keeps the closure on the caller's actor: entering a nonisolated one is a hop
         let batchBody = forEachBatch(inputs, loop, body)
         if callerJoins {
             workers.runJoined(loop, count: count, batchBody)
