@@ -1,5 +1,6 @@
 import Foundation
 import ParallelKit
+import Synchronization
 import Testing
 
 /// The input sequence is consumed lazily, on the caller's isolation (hence `#isolation`),
@@ -118,6 +119,33 @@ struct IsolationTests {
         #expect(mapped.allSatisfy { pthread_equal($0, callerThread) != 0 })
         #expect(log.threads.count == 1_000)
         #expect(log.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
+    /// A threading backend whose `startCall` records the thread it runs on and the isolation it
+    /// was called with (a `nonisolated(nonsending)` function's `#isolation` is its caller's).
+    final class StartRecordingBackend: ParallelBackend {
+        let threading = ThreadingBackend()
+        let starts = ThreadLog()
+        let isolatedStarts = Mutex(0)
+
+        nonisolated(nonsending) func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+            starts.record(pthread_self())
+            let isolation: (any Actor)? = #isolation
+            if isolation != nil { isolatedStarts.withLock { $0 += 1 } }
+            return try await threading.startCall(context)
+        }
+    }
+
+    @Test("a call from an actor starts its backend call on the actor, with the actor as its isolation")
+    func backendCallStartsOnTheActor() async throws {
+        let backend = StartRecordingBackend()
+        let tasks = (0..<100).map { delayed({ (_: Int) -> pthread_t in pthread_self() })($0) }
+        let ran = try await PinnedCaller().list(Parallel(nJobs: 2, backend: .instance(backend)), tasks)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 100)
+        #expect(backend.starts.threads.count == 1)
+        #expect(backend.starts.threads.allSatisfy { pthread_equal($0, callerThread) != 0 })
+        #expect(backend.isolatedStarts.withLock { $0 } == 1, "startCall was called off the caller's actor")
     }
 
     @Test("with nJobs 1 the inputs are taken on the actor as well")

@@ -33,8 +33,9 @@ public final class ThreadingBackend: ParallelBackend {
         BackendCapabilities(usesThreads: true, supportsSharedMemory: true, runsOutOfProcess: false)
     }
 
-    /// Starts a call that runs up to `context.nJobs` batches at once.
-    public func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
+    /// Starts a call that runs up to `context.nJobs` batches at once, on the caller's executor
+    /// (nothing here blocks or suspends).
+    public nonisolated(nonsending) func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
         ThreadingCall(pool: pool, nJobs: context.nJobs)
     }
 }

@@ -37,7 +37,13 @@ public protocol ParallelBackend: AnyObject, Sendable {
 
     /// Starts (or reuses) workers for one `Parallel` call and returns the handle the engine submits
     /// batches to. Called once per call whose worker count is above 1, before any input is taken.
-    func startCall(_ context: BackendCallContext) async throws -> any BackendCall
+    ///
+    /// - Concurrency: called on the caller's executor (`nonisolated(nonsending)`): a call made
+    ///   from an actor does not leave it to start. A conformance may declare its witness as a
+    ///   plain `async` function; it then runs on the global executor, which costs a caller on an
+    ///   actor two executor hops per call. Declare it `nonisolated(nonsending)` when starting a
+    ///   call is cheap and does not block, as the built-in threading backend does.
+    nonisolated(nonsending) func startCall(_ context: BackendCallContext) async throws -> any BackendCall
 
     /// Checks, before a call takes any input or starts any worker, that jobs of this type can
     /// run on this backend; throws a ``ParallelError`` (typically `.notSerializable`) if not.
