@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import ParallelCore
+@_spi(Locking) @testable import ParallelCore
 
 /// Running a batch of `Delayed` tasks: synchronous tasks are called in place through the borrowed
 /// view of the batch's buffer, asynchronous ones are awaited between, and whatever the mix, the
@@ -31,7 +31,7 @@ struct DelayedBatchRunTests {
 
     /// Records which tasks ran, in order.
     final class RunLog: Sendable {
-        private let ran = Mutex<[Int]>([])
+        private let ran = LockedValue<[Int]>([])
         func append(_ offset: Int) { ran.withLock { $0.append(offset) } }
         var offsets: [Int] { ran.withLock { $0 } }
     }

@@ -1,6 +1,6 @@
 import Foundation
+@_spi(Locking) import ParallelCore
 import ParallelKit
-import Synchronization
 import Testing
 
 /// The input sequence is consumed lazily, on the caller's isolation (hence `#isolation`),
@@ -126,7 +126,7 @@ struct IsolationTests {
     final class StartRecordingBackend: ParallelBackend {
         let threading = ThreadingBackend()
         let starts = ThreadLog()
-        let isolatedStarts = Mutex(0)
+        let isolatedStarts = LockedValue(0)
 
         nonisolated(nonsending) func startCall(_ context: BackendCallContext) async throws -> any BackendCall {
             starts.record(pthread_self())

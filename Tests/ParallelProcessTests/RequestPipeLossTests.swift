@@ -72,14 +72,29 @@ struct RequestPipeLossTests {
         let requestNumber = try started.get()
         #expect(await eventually(within: .seconds(30)) { delegate.state.withLock { $0.ready } })
 
-        // Someone else closes the request pipe and the number goes to their file.
+        // Someone else closes the request pipe and the number goes to their file. A second
+        // descriptor keeps the pipe itself open, as the number's owner in a real double close
+        // would not: otherwise the worker reads end of file at once and exits, and the loop may
+        // see it dead before the batch below is assigned (a race this test is not about).
+        let keptOpen = dup(requestNumber)
+        try #require(keptOpen >= 0)
+        defer { close(keptOpen) }
         #expect(dup2(foreignWrite, requestNumber) == requestNumber)
-        await EventLoop.shared.submit {
+        // The pool assigns only to a ready worker; a worker that ended for a reason of its own in
+        // the meantime is reported as this test's failure rather than trapping in `assign`.
+        let phaseAtAssign = await EventLoop.shared.submit { () -> WorkerConnection.Phase? in
+            guard let connection = delegate.connection, connection.phase == .ready else {
+                return delegate.connection?.phase
+            }
             let batch = QueuedBatch(
                 batchID: 1, callID: 1, firstIndex: 0, count: 1, frame: [UInt8](repeating: 7, count: 64),
                 progress: BatchProgress(), tracksEachTask: false, complete: { _ in })
-            delegate.connection?.assign(batch)
+            connection.assign(batch)
+            return .ready
         }
+        try #require(
+            phaseAtAssign == .ready,
+            "the worker was \(String(describing: phaseAtAssign)) before the batch: \(delegate.state.withLock { $0 })")
         #expect(await eventually(within: .seconds(30)) { delegate.state.withLock { $0.died } })
         let state = delegate.state.withLock { $0 }
         #expect(!state.finished)
