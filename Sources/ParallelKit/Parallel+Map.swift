@@ -5,20 +5,22 @@ import ParallelThreading
 /// One function over many inputs: the most common joblib pattern, without a closure per task.
 ///
 /// `parallel.map(inputs) { f($0) }` returns what `parallel(inputs.map { delayed(f)($0) })`
-/// returns, with the same options, scopes, errors, verbose output, timeouts, cancellation and
-/// nesting rules, but the function is taken once and the inputs are split into batches of consecutive indices.
+/// returns, with the same options, scopes, errors, verbose output, timeouts, retries,
+/// cancellation and nesting rules, but the function is taken once and the inputs are split into batches of consecutive indices.
 ///
 /// How a call runs:
-/// - On the built-in `"threading"` backend, with no `timeout` and no `verbose` output, and a
-///   synchronous function over a `RandomAccessCollection`: the workers (and the calling thread,
+/// - On the built-in `"threading"` backend, with no `timeout`, no `verbose` output, no retry policy
+///   and no progress display, and a synchronous function over a `RandomAccessCollection`: the workers (and the calling thread,
 ///   when the caller is not isolated to an actor) claim batches from one atomic counter —
 ///   large batches first, smaller ones towards the end, or exactly `batchSize` when it is fixed —
 ///   and write each result once, in place, into the returned array.
-/// - When `nJobs` resolves to 1 (any backend, as joblib does): in the calling task, in order,
+/// - When `nJobs` resolves to 1 (any backend, as joblib does), with the same exceptions: in the
+///   calling task, in order,
 ///   on the caller's executor (an actor's caller runs the function on that actor, as the one-worker
 ///   path of `callAsFunction` does, with no executor hop), written once into the returned array.
-/// - Otherwise (an `async` function, any other `Collection`, a timeout, verbose output, or another
-///   in-process backend): through the general engine, with each input as one task.
+/// - Otherwise (an `async` function, any other `Collection`, a timeout, verbose output, a retry
+///   policy, a progress display, or another in-process backend): through the general engine, with
+///   each input as one task.
 ///
 /// A process backend with `nJobs` above 1 fails with `.notSerializable` before anything runs: the
 /// function is a closure and cannot leave this process.
@@ -162,14 +164,20 @@ extension Parallel {
     /// runs) and picks its path.
     ///
     /// The timeout is left out of this resolution and any call that has one goes to the engine,
-    /// which resolves it again with the timeout: its warning for nJobs 1 is printed once.
+    /// which resolves it again with the timeout: its warning for nJobs 1 is printed once. So does
+    /// a call with a retry policy (from `Parallel` or the scope), verbose output or a progress
+    /// display: the engine applies them.
     @usableFromInline
     func mapRoute(allowWorkers: Bool, isolation: isolated (any Actor)?) async throws -> MapRoute {
         BuiltinBackends.ensureRegistered()
         var withoutTimeout = arguments
         withoutTimeout.timeout = nil
         let plan = try CallResolution.plan(withoutTimeout, scope: ScopeStorage.current, tasksArePortable: false)
-        guard timeout == nil, plan.verbose == 0, !plan.reportsProgress else { return .engine }
+        // Retries are the engine's (a task re-run after its failure, with the policy's delays and
+        // progress events); the index loops run each input once.
+        guard timeout == nil, plan.verbose == 0, !plan.reportsProgress, plan.retry.maxAttempts == 1 else {
+            return .engine
+        }
         if plan.isSequential { return .callingTask(LoopScope(plan.taskScope)) }
         guard allowWorkers, plan.backend is ThreadingBackend else { return .engine }
         let call = try await plan.backend.startCall(plan.context)

@@ -292,3 +292,50 @@ final class DedicatedTaskExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 }
+
+/// `retry:` applies to `map` and `forEach` as it does to `callAsFunction`: a transform that
+/// fails on its first attempt at every input succeeds on the second.
+@Suite("Parallel.map and forEach with retries")
+struct MapRetryTests {
+    /// Fails the first attempt at each input, then returns `input * 10`.
+    final class FlakyOnce: Sendable {
+        private let attempts = LockedValue([Int: Int]())
+        struct FirstTry: Error {}
+
+        func callAsFunction(_ input: Int) throws -> Int {
+            let attempt = attempts.withLock { counts -> Int in
+                counts[input, default: 0] += 1
+                return counts[input]!
+            }
+            if attempt == 1 { throw FirstTry() }
+            return input * 10
+        }
+
+        var attemptsMade: Int { attempts.withLock { $0.values.reduce(0, +) } }
+    }
+
+    @Test(
+        "a transform that fails once per input succeeds with retry .attempts(2), on every path",
+        arguments: [1, 2], [false, true])
+    func mapRetries(nJobs: Int, synchronous: Bool) async throws {
+        let flaky = FlakyOnce()
+        let parallel = Parallel(nJobs: nJobs, retry: .attempts(2))
+        let mapped: [Int] =
+            synchronous
+            ? try await parallel.map(0..<200) { try flaky($0) }
+            : try await parallel.map(0..<200) { (i: Int) async throws -> Int in try flaky(i) }
+        #expect(mapped == (0..<200).map { $0 * 10 })
+        #expect(flaky.attemptsMade == 400)
+    }
+
+    @Test("forEach retries too", arguments: [1, 2])
+    func forEachRetries(nJobs: Int) async throws {
+        let flaky = FlakyOnce()
+        let seen = LockedValue(Set<Int>())
+        try await Parallel(nJobs: nJobs, retry: .attempts(2)).forEach(0..<200) { i in
+            let value = try flaky(i)
+            seen.withLock { _ = $0.insert(value) }
+        }
+        #expect(seen.withLock { $0 } == Set((0..<200).map { $0 * 10 }))
+    }
+}
