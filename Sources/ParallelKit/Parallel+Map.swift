@@ -184,7 +184,7 @@ extension Parallel {
         let fixedBatchSize: Int? = if case .fixed(let size) = plan.batchSize { size } else { nil }
         let scope = plan.taskScope
         return .workers(
-            LoopWorkers(participants: plan.nJobs, fixedBatchSize: fixedBatchSize, scope: scope) { work in
+            LoopWorkers(participants: plan.nJobs, fixedBatchSize: fixedBatchSize, scope: scope) { work, ended in
                 let batch = TaskBatch(
                     firstIndex: 0, count: 0, progress: BatchProgress(), portable: nil, tracksEachTask: false,
                     scope: scope,
@@ -192,7 +192,9 @@ extension Parallel {
                         work()
                         return BatchOutcome(values: [Int](), failure: nil)
                     })
-                call.submit(batch) { _ in }
+                // The batch reports a failure only when it never ran: its thread was refused. A
+                // worker reports its last batch after it gave its thread reservation back.
+                call.submit(batch) { outcome in ended(outcome.failure) }
             })
     }
 }

@@ -64,6 +64,48 @@ struct ThreadLimitTests {
     }
 }
 
+/// `map` and `forEach` on the threading backend's index loops: a refused thread is the call's
+/// error there too, and a loop none of whose workers could start ends instead of waiting for them.
+@Suite("Thread limits: map's index loops")
+struct MapThreadLimitTests {
+    /// A caller isolated to an actor: its `map` only waits for the workers (it does not join the
+    /// loop), so a loop with every worker refused must end by itself.
+    actor IsolatedCaller {
+        func map(_ parallel: Parallel) async throws -> [Int] { try await parallel.map(0..<100) { $0 * 2 } }
+        func forEach(_ parallel: Parallel) async throws { try await parallel.forEach(0..<100) { _ in } }
+    }
+
+    static func expectRefusal(_ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("the call ran although its pool refused every thread")
+        } catch let error as ParallelError {
+            #expect(error.code == .workerCrashed)
+            #expect(error.description.contains("could not start a thread"), "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test("from an actor, map and forEach on a pool that refuses every thread throw instead of waiting forever")
+    func everyThreadRefusedFromAnActor() async throws {
+        let pool = WorkerThreadPool(name: "pk-test-none", idleSeconds: 1, threadLimitForTesting: 0)
+        let parallel = Parallel(nJobs: 2, backend: .instance(ThreadingBackend(pool: pool)))
+        let caller = IsolatedCaller()
+        await Self.expectRefusal { _ = try await caller.map(parallel) }
+        await Self.expectRefusal { try await caller.forEach(parallel) }
+        #expect(pool.reservedWorkers == 0)
+    }
+
+    @Test("a caller that joins the loop still fails the call when a worker's thread is refused")
+    func refusedThreadFailsAJoinedLoop() async throws {
+        let pool = WorkerThreadPool(name: "pk-test-one", idleSeconds: 1, threadLimitForTesting: 0)
+        let parallel = Parallel(nJobs: 2, backend: .instance(ThreadingBackend(pool: pool)))
+        await Self.expectRefusal { _ = try await parallel.map(0..<100) { $0 * 2 } }
+        #expect(pool.reservedWorkers == 0)
+    }
+}
+
 /// Polls `condition` until it holds or `timeout` passes.
 func eventually(within timeout: Duration, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout

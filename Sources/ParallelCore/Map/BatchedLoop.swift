@@ -11,12 +11,19 @@ import Synchronization
 /// touches the results. This is what makes it safe for the caller to free or hand out the result
 /// storage as soon as the loop is finished, even if some workers have not started yet.
 ///
+/// A participant that was started but could not run (its thread was refused) is reported with
+/// ``participantRefused(_:)``: it stops the loop with that error, and when no participant entered
+/// at all, that report is what finishes the loop — a loop whose every worker was refused would
+/// otherwise never finish. ``expectParticipants(_:)`` counts them in before they start.
+///
 /// - Concurrency: every member is an atomic or behind a lock; participants run on any thread.
 @usableFromInline
 package final class BatchedLoop: Sendable {
     private let claimer: BatchClaimer
     @usableFromInline let stopFlag = Atomic<Bool>(false)
     private let inside = Atomic<Int>(0)
+    /// Participants counted in by ``expectParticipants(_:)`` that have neither entered nor been refused.
+    private let notYetEntered = Atomic<Int>(0)
     private let completion = LoopCompletion()
     private let recordsCompletedBatches: Bool
     private let firstFailure = LockedValue<(any Error)?>(nil)
@@ -55,11 +62,31 @@ package final class BatchedLoop: Sendable {
         claimer.close()
     }
 
+    /// Counts in `count` participants about to be started (workers, and the caller when it joins),
+    /// so that ``participantRefused(_:)`` can tell when none of them will come.
+    @usableFromInline
+    package func expectParticipants(_ count: Int) {
+        notYetEntered.add(count, ordering: .sequentiallyConsistent)
+    }
+
+    /// A participant counted in by ``expectParticipants(_:)`` will never come (its thread was
+    /// refused): the loop stops with `error`, and finishes now if nobody is inside and nobody else
+    /// is still to come.
+    @usableFromInline
+    package func participantRefused(_ error: any Error) {
+        stop(error)
+        let stillToCome = notYetEntered.subtract(1, ordering: .sequentiallyConsistent).newValue
+        // A participant enters (`inside` + 1) before it stops being expected, so reading 0 for
+        // both means nobody is or will be inside.
+        if stillToCome == 0 && inside.load(ordering: .sequentiallyConsistent) == 0 { completion.finish() }
+    }
+
     /// Claims batches and runs `body` on each until none is left or the loop stops. Call it from
     /// each participant; the last to leave marks the loop finished.
     @usableFromInline
     package func participate(_ body: (Range<Int>) -> BatchEnd) {
         inside.add(1, ordering: .sequentiallyConsistent)
+        notYetEntered.subtract(1, ordering: .sequentiallyConsistent)
         defer {
             if inside.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { completion.finish() }
         }

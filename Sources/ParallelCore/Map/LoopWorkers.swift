@@ -9,17 +9,23 @@ package struct LoopWorkers: Sendable {
     @usableFromInline package let participants: Int
     private let fixedBatchSize: Int?
     private let scope: ScopeValues
-    private let startWorker: @Sendable (_ work: @escaping @Sendable () -> Void) -> Void
+    private let startWorker:
+        @Sendable (_ work: @escaping @Sendable () -> Void, _ ended: @escaping @Sendable ((any Error)?) -> Void) -> Void
 
     /// - Parameters:
     ///   - participants: the call's worker count (2 or more).
     ///   - fixedBatchSize: the call's fixed `batchSize`, or `nil` for `.auto` (guided batch sizes).
     ///   - scope: the configuration scope the items run under (joblib's nesting rule applied).
-    ///   - startWorker: runs `work` once on a worker of the backend, under `scope`, soon; must not
-    ///     block.
+    ///   - startWorker: runs `work` once on a worker of the backend, under `scope`, soon, then
+    ///     calls `ended(nil)` once that worker holds nothing of the call any more (its thread
+    ///     reservation given back); or calls `ended(error)` when it cannot start the worker (a
+    ///     refused thread). Must not block.
     package init(
         participants: Int, fixedBatchSize: Int?, scope: ScopeValues,
-        startWorker: @escaping @Sendable (_ work: @escaping @Sendable () -> Void) -> Void
+        startWorker:
+            @escaping @Sendable (
+                _ work: @escaping @Sendable () -> Void, _ ended: @escaping @Sendable ((any Error)?) -> Void
+            ) -> Void
     ) {
         self.participants = participants
         self.fixedBatchSize = fixedBatchSize
@@ -44,23 +50,36 @@ package struct LoopWorkers: Sendable {
     /// starve the threads it waits for.
     @usableFromInline
     package func runJoined(_ loop: BatchedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> BatchEnd) {
-        for _ in 0..<(min(participants, count) - 1) {
-            startWorker { loop.participate(body) }
+        let workers = min(participants, count) - 1
+        loop.expectParticipants(workers + 1)
+        for _ in 0..<workers {
+            startWorker({ loop.participate(body) }, { if let refusal = $0 { loop.participantRefused(refusal) } })
         }
         ScopeStorage.$current.withValue(scope) { loop.participate(body) }
         loop.waitBlocking()
     }
 
     /// Runs the loop on `participants` workers (fewer when there are fewer items) and suspends
-    /// until it is finished: for a caller isolated to an actor, which must not be blocked.
+    /// until it is finished and every worker has ended: for a caller isolated to an actor, which
+    /// must not be blocked, and for a small `callAsFunction`, whose return (as the engine's) means
+    /// that the call holds no thread of the pool any more.
     @usableFromInline
     package nonisolated(nonsending) func runAwaiting(
         _ loop: BatchedLoop, count: Int, _ body: @escaping @Sendable (Range<Int>) -> BatchEnd
     ) async {
-        for _ in 0..<min(participants, count) {
-            startWorker { loop.participate(body) }
+        let workers = min(participants, count)
+        loop.expectParticipants(workers)
+        let ends = WorkerEnds(workers)
+        for _ in 0..<workers {
+            startWorker(
+                { loop.participate(body) },
+                { refusal in
+                    if let refusal { loop.participantRefused(refusal) }
+                    ends.oneEnded()
+                })
         }
         await loop.wait()
+        await ends.wait()
     }
 }
 

@@ -49,6 +49,13 @@ public struct Delayed<Output: Sendable>: Sendable {
         }
     }
 
+    /// The task's closure when it is synchronous, `nil` when it is `async`: for the engine's paths
+    /// that run a synchronous call in place (a small call's index loop).
+    @inlinable
+    package var synchronousBody: (@Sendable () throws -> Output)? {
+        if case .synchronous(let body) = work { body } else { nil }
+    }
+
     /// Runs the task's work here, on the caller's executor (no hop for a synchronous task).
     @inlinable
     public nonisolated(nonsending) func run() async throws -> Output {

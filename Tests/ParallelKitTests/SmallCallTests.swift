@@ -1,0 +1,82 @@
+@_spi(Locking) import ParallelCore
+import ParallelKit
+import Synchronization
+import Testing
+
+/// A small call — up to 64 synchronous `Delayed` tasks in an `Array`, on the threading backend
+/// with no timeout, verbose output, retry policy or progress display — runs on the index loop
+/// `map` uses. Whatever path it takes, it returns what the engine returns, throws the same error,
+/// destroys what it computed when it throws, and applies the nesting rule.
+@Suite("Small calls of synchronous tasks")
+struct SmallCallTests {
+    struct Boom: Error, Equatable { var index: Int }
+
+    /// Counts outputs alive: `init` adds one, `deinit` takes one away.
+    final class Alive: Sendable {
+        private let count = Atomic<Int>(0)
+        var now: Int { count.load(ordering: .sequentiallyConsistent) }
+        func born() { count.add(1, ordering: .sequentiallyConsistent) }
+        func died() { count.subtract(1, ordering: .sequentiallyConsistent) }
+    }
+
+    final class Output: Sendable {
+        let value: Int
+        let alive: Alive
+        init(_ value: Int, _ alive: Alive) {
+            self.value = value
+            self.alive = alive
+            alive.born()
+        }
+        deinit { alive.died() }
+    }
+
+    @Test(
+        "results in submission order, every task once, at the limit and past it",
+        arguments: [1, 2, 7, 64, 65], [2, 3])
+    func resultsInOrder(count: Int, nJobs: Int) async throws {
+        let runs = Atomic<Int>(0)
+        let tasks = (0..<count).map { i in
+            Delayed { () throws -> Int in
+                runs.add(1, ordering: .relaxed)
+                return i * i
+            }
+        }
+        #expect(try await Parallel(nJobs: nJobs)(tasks) == (0..<count).map { $0 * $0 })
+        #expect(runs.load(ordering: .relaxed) == count)
+        // A slice is contiguous too.
+        #expect(try await Parallel(nJobs: nJobs)(tasks[1...]) == (1..<count).map { $0 * $0 })
+    }
+
+    @Test("a task's error is thrown as itself and every output already made is destroyed", arguments: [0, 5, 31])
+    func errorDestroysOutputs(failing: Int) async throws {
+        let alive = Alive()
+        let tasks = (0..<32).map { i in
+            Delayed { () throws -> Output in
+                if i == failing { throw Boom(index: i) }
+                return Output(i, alive)
+            }
+        }
+        await #expect(throws: Boom(index: failing)) { _ = try await Parallel(nJobs: 2)(tasks) }
+        #expect(alive.now == 0)
+    }
+
+    @Test("an asynchronous task among them: the engine runs the call, with the same results")
+    func asynchronousTaskTakesTheEngine() async throws {
+        var tasks = (0..<10).map { i in Delayed { () throws -> Int in i } }
+        tasks[4] = Delayed { () async throws -> Int in
+            await Task.yield()
+            return 4
+        }
+        #expect(try await Parallel(nJobs: 2)(tasks) == Array(0..<10))
+    }
+
+    @Test("a small call's tasks see joblib's nesting rule: level 1, and 1 job for a nested call")
+    func nestingRule() async throws {
+        let observed = try await Parallel(nJobs: 2)(
+            (0..<4).map { _ in
+                Delayed { () throws -> (Int, Int) in (ParallelConfig.current.nestingLevel, try effectiveNJobs(nil)) }
+            })
+        #expect(observed.count == 4)
+        #expect(observed.allSatisfy { $0.0 == 1 && $0.1 == 1 }, "\(observed)")
+    }
+}
