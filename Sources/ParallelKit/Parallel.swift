@@ -145,10 +145,22 @@ public struct Parallel: Sendable {
     public func callAsFunction<R, S: Sequence>(
         _ tasks: S, isolation: isolated (any Actor)? = #isolation
     ) async throws -> [R] where S.Element == Delayed<R> {
-        if let bodies = Self.smallSynchronousCall(tasks),
-            case .workers(let workers) = try await mapRoute(allowWorkers: true, isolation: isolation)
-        {
-            return try await mapOnWorkers(bodies, on: workers, callerJoins: false) { try $0() }
+        if let bodies = Self.smallSynchronousCall(tasks) {
+            switch try await mapRoute(allowWorkers: true, isolation: isolation) {
+            case .workers(let workers):
+                // Never on the calling task: the threading backend runs tasks on its threads.
+                return try await mapOnWorkers(bodies, on: workers, callerJoins: false) { try $0() }
+            case .callingTask(let scope):
+                let stop = StopFlag()
+                return try await withTaskCancellationHandler {
+                    _ = isolation  // runs the tasks on the caller's actor, as the one-worker path does
+                    return try scope.run { try mapInCallingTask(bodies, stop: stop) { try $0() } }
+                } onCancel: {
+                    stop.raise()
+                }
+            case .engine:
+                break
+            }
         }
         return try await runList(TaskSource(tasks), makeDelayedKernel(R.self), isolation: isolation)
     }
@@ -159,14 +171,14 @@ public struct Parallel: Sendable {
     /// The closures of a small call of synchronous tasks held in contiguous memory (an `Array`,
     /// an `ArraySlice`), or `nil` when the call is larger, lazy, or has an `async` task.
     ///
-    /// Such a call runs as `map` runs a synchronous function over a collection, when `map` would
-    /// run on the threading backend's workers (no timeout, verbose output, retry policy or
-    /// progress display): the workers and a nonisolated caller claim tasks from one counter and
-    /// write each result in place, with no engine driver, which halves the fixed cost of a tiny
-    /// call (a thread wake-up of the driver per batch) and more when the machine is busy. Results,
-    /// the first error, cancellation and the nesting rule are those of the engine's path. Only
-    /// small calls: collecting the closures copies each one (a retain), which a large call's
-    /// batches avoid by reading tasks in place.
+    /// Such a call runs as `map` runs a synchronous function over a collection when there is no
+    /// timeout, verbose output, retry policy or progress display: on the threading backend the
+    /// workers claim tasks from one counter and write each result in place, with no engine driver
+    /// (the caller only waits, so tasks still never run on the calling task), and the call returns
+    /// once every worker has ended; with nJobs 1 the tasks run in the calling task, on the
+    /// caller's executor. Results, the first error, cancellation and the nesting rule are those of
+    /// the engine's path. Only small calls: collecting the closures copies each one (a retain),
+    /// which a large call's batches avoid by reading tasks in place.
     /// - Complexity: O(1) for a lazy or a large input; O(n) for a small one.
     @inlinable
     static func smallSynchronousCall<R, S: Sequence>(

@@ -108,6 +108,15 @@ struct IsolationTests {
         #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
     }
 
+    @Test("with nJobs 1 a small array of tasks runs on the caller's actor too")
+    func sequentialSmallArrayStaysOnTheActor() async throws {
+        let tasks = (0..<10).map { delayed({ (_: Int) -> pthread_t in pthread_self() })($0) }
+        let ran = try await PinnedCaller().list(Parallel(nJobs: 1), tasks)
+        let callerThread = try #require(Self.executor.thread)
+        #expect(ran.count == 10)
+        #expect(ran.allSatisfy { pthread_equal($0, callerThread) != 0 })
+    }
+
     @Test("with nJobs 1 map and forEach run their closures on the caller's actor")
     func sequentialMapStaysOnTheActor() async throws {
         let caller = PinnedCaller()

@@ -32,7 +32,7 @@ struct SmallCallTests {
 
     @Test(
         "results in submission order, every task once, at the limit and past it",
-        arguments: [1, 2, 7, 64, 65], [2, 3])
+        arguments: [1, 2, 7, 64, 65], [1, 2, 3])
     func resultsInOrder(count: Int, nJobs: Int) async throws {
         let runs = Atomic<Int>(0)
         let tasks = (0..<count).map { i in
@@ -47,8 +47,10 @@ struct SmallCallTests {
         #expect(try await Parallel(nJobs: nJobs)(tasks[1...]) == (1..<count).map { $0 * $0 })
     }
 
-    @Test("a task's error is thrown as itself and every output already made is destroyed", arguments: [0, 5, 31])
-    func errorDestroysOutputs(failing: Int) async throws {
+    @Test(
+        "a task's error is thrown as itself and every output already made is destroyed",
+        arguments: [0, 5, 31], [1, 2])
+    func errorDestroysOutputs(failing: Int, nJobs: Int) async throws {
         let alive = Alive()
         let tasks = (0..<32).map { i in
             Delayed { () throws -> Output in
@@ -56,7 +58,7 @@ struct SmallCallTests {
                 return Output(i, alive)
             }
         }
-        await #expect(throws: Boom(index: failing)) { _ = try await Parallel(nJobs: 2)(tasks) }
+        await #expect(throws: Boom(index: failing)) { _ = try await Parallel(nJobs: nJobs)(tasks) }
         #expect(alive.now == 0)
     }
 
