@@ -1,7 +1,8 @@
 @_spi(Locking) import ParallelCore
-import ParallelKit
 import Synchronization
 import Testing
+
+@testable import ParallelKit
 
 /// A small call — up to 64 synchronous `Delayed` tasks in an `Array`, on the threading backend
 /// with no timeout, verbose output, retry policy or progress display — runs on the index loop
@@ -28,6 +29,22 @@ struct SmallCallTests {
             alive.born()
         }
         deinit { alive.died() }
+    }
+
+    @Test("which calls are small: 1 to 64 synchronous tasks in contiguous storage, nothing else")
+    func whichCallsAreSmall() {
+        let sync = { (n: Int) in (0..<n).map { i in Delayed { () throws -> Int in i } } }
+        #expect(Parallel.smallSynchronousCall(sync(0)) == nil, "no task: the engine's empty call")
+        #expect(Parallel.smallSynchronousCall(sync(1))?.count == 1)
+        #expect(Parallel.smallSynchronousCall(sync(64))?.count == 64)
+        #expect(Parallel.smallSynchronousCall(sync(65)) == nil)
+        #expect(Parallel.smallSynchronousCall(sync(10)[2...])?.count == 8, "an ArraySlice is contiguous")
+        #expect(Parallel.smallSynchronousCall(sync(10).lazy.map { $0 }) == nil, "a lazy sequence is taken lazily")
+        var mixed = sync(10)
+        mixed[9] = Delayed { () async throws -> Int in 9 }
+        #expect(Parallel.smallSynchronousCall(mixed) == nil, "an async task needs the engine")
+        let bodies = Parallel.smallSynchronousCall(sync(5)) ?? []
+        #expect(bodies.compactMap { try? $0() } == [0, 1, 2, 3, 4], "the bodies in order")
     }
 
     @Test(
