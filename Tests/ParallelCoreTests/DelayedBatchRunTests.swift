@@ -10,24 +10,8 @@ import Testing
 struct DelayedBatchRunTests {
     struct Boom: Error, Equatable { var offset: Int }
 
-    /// Counts outputs alive, so a test can see every published output destroyed once.
-    final class Alive: Sendable {
-        private let count = Atomic<Int>(0)
-        var now: Int { count.load(ordering: .sequentiallyConsistent) }
-        func born() { count.add(1, ordering: .sequentiallyConsistent) }
-        func died() { count.subtract(1, ordering: .sequentiallyConsistent) }
-    }
-
-    final class Output: Sendable {
-        let value: Int
-        let alive: Alive
-        init(_ value: Int, _ alive: Alive) {
-            self.value = value
-            self.alive = alive
-            alive.born()
-        }
-        deinit { alive.died() }
-    }
+    typealias Alive = AliveCount
+    typealias Output = CountedOutput
 
     /// Records which tasks ran, in order.
     final class RunLog: Sendable {

@@ -9,24 +9,8 @@ import Testing
 struct SharedBatchTests {
     struct Boom: Error, Equatable { var index: Int }
 
-    /// Counts outputs alive: `init` adds one, `deinit` takes one away.
-    final class Alive: Sendable {
-        private let count = Atomic<Int>(0)
-        var now: Int { count.load(ordering: .sequentiallyConsistent) }
-        func born() { count.add(1, ordering: .sequentiallyConsistent) }
-        func died() { count.subtract(1, ordering: .sequentiallyConsistent) }
-    }
-
-    final class Output: Sendable {
-        let value: Int
-        let alive: Alive
-        init(_ value: Int, _ alive: Alive) {
-            self.value = value
-            self.alive = alive
-            alive.born()
-        }
-        deinit { alive.died() }
-    }
+    typealias Alive = AliveCount
+    typealias Output = CountedOutput
 
     /// A shared batch over inputs 0..<count whose task i outputs `Output(i * 10)`, throws
     /// `Boom(i)` when `fails(i)`, and calls `ran(i)` first.

@@ -12,25 +12,6 @@ import Testing
 struct SmallCallTests {
     struct Boom: Error, Equatable { var index: Int }
 
-    /// Counts outputs alive: `init` adds one, `deinit` takes one away.
-    final class Alive: Sendable {
-        private let count = Atomic<Int>(0)
-        var now: Int { count.load(ordering: .sequentiallyConsistent) }
-        func born() { count.add(1, ordering: .sequentiallyConsistent) }
-        func died() { count.subtract(1, ordering: .sequentiallyConsistent) }
-    }
-
-    final class Output: Sendable {
-        let value: Int
-        let alive: Alive
-        init(_ value: Int, _ alive: Alive) {
-            self.value = value
-            self.alive = alive
-            alive.born()
-        }
-        deinit { alive.died() }
-    }
-
     @Test("which calls are small: 1 to 64 synchronous tasks in contiguous storage, nothing else")
     func whichCallsAreSmall() {
         let sync = { (n: Int) in (0..<n).map { i in Delayed { () throws -> Int in i } } }
@@ -68,15 +49,15 @@ struct SmallCallTests {
         "a task's error is thrown as itself and every output already made is destroyed",
         arguments: [0, 5, 31], [1, 2])
     func errorDestroysOutputs(failing: Int, nJobs: Int) async throws {
-        let alive = Alive()
+        let live = LiveCount()
         let tasks = (0..<32).map { i in
-            Delayed { () throws -> Output in
+            Delayed { () throws -> Tracked in
                 if i == failing { throw Boom(index: i) }
-                return Output(i, alive)
+                return Tracked(i, live)
             }
         }
         await #expect(throws: Boom(index: failing)) { _ = try await Parallel(nJobs: nJobs)(tasks) }
-        #expect(alive.now == 0)
+        #expect(live.alive == 0)
     }
 
     @Test("an asynchronous task among them: the engine runs the call, with the same results")
