@@ -1,3 +1,4 @@
+import Dispatch
 @_spi(Locking) import ParallelCore
 import Synchronization
 import Testing
@@ -58,6 +59,29 @@ struct SmallCallTests {
         }
         await #expect(throws: Boom(index: failing)) { _ = try await Parallel(nJobs: nJobs)(tasks) }
         #expect(live.alive == 0)
+    }
+
+    @Test("cancelling a small call throws CancellationError; no task starts after the running ones")
+    func cancellation() async throws {
+        let started = EventCounter()
+        let release = DispatchSemaphore(value: 0)
+        let tasks = (0..<10).map { i in
+            Delayed { () throws -> Int in
+                started.increment()
+                release.wait()
+                return i
+            }
+        }
+        let call = Task { try await Parallel(nJobs: 2)(tasks) }
+        #expect(await started.wait(until: 2))
+        // Both workers are inside a task, so the call is waiting inside its cancellation handler:
+        // `cancel()` stops the loop before it returns.
+        call.cancel()
+        release.signal()
+        release.signal()
+        let result = await call.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(started.value == 2, "\(started.value) tasks started")
     }
 
     @Test("an asynchronous task among them: the engine runs the call, with the same results")
