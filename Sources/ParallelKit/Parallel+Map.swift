@@ -19,8 +19,8 @@ import ParallelThreading
 ///   on the caller's executor (an actor's caller runs the function on that actor, as the one-worker
 ///   path of `callAsFunction` does, with no executor hop), written once into the returned array.
 /// - Otherwise (an `async` function, any other `Collection`, a timeout, verbose output, a retry
-///   policy, a progress display, or another in-process backend): through the general engine, with
-///   each input as one task.
+///   policy, a progress display, a `preDispatch` below `nJobs`, or another in-process backend):
+///   through the general engine, with each input as one task.
 ///
 /// A process backend with `nJobs` above 1 fails with `.notSerializable` before anything runs: the
 /// function is a closure and cannot leave this process.
@@ -165,8 +165,8 @@ extension Parallel {
     ///
     /// The timeout is left out of this resolution and any call that has one goes to the engine,
     /// which resolves it again with the timeout: its warning for nJobs 1 is printed once. So does
-    /// a call with a retry policy (from `Parallel` or the scope), verbose output or a progress
-    /// display: the engine applies them.
+    /// a call with a retry policy (from `Parallel` or the scope), verbose output, a progress
+    /// display or a pre-dispatch window smaller than its workers: the engine applies them.
     @usableFromInline
     func mapRoute(allowWorkers: Bool, isolation: isolated (any Actor)?) async throws -> MapRoute {
         BuiltinBackends.ensureRegistered()
@@ -179,7 +179,12 @@ extension Parallel {
             return .engine
         }
         if plan.isSequential { return .callingTask(LoopScope(plan.taskScope)) }
-        guard allowWorkers, plan.backend is ThreadingBackend else { return .engine }
+        // The index loops keep every worker busy from the start, each reading its next input right
+        // before running it: that respects a pre-dispatch window of nJobs tasks or more (the
+        // default is twice that), but a smaller one limits the tasks in flight, which only the
+        // engine applies.
+        let windowFitsWorkers = plan.preDispatch.map { $0 >= plan.nJobs } ?? true
+        guard allowWorkers, plan.backend is ThreadingBackend, windowFitsWorkers else { return .engine }
         let call = try await plan.backend.startCall(plan.context)
         let fixedBatchSize: Int? = if case .fixed(let size) = plan.batchSize { size } else { nil }
         let scope = plan.taskScope

@@ -151,4 +151,27 @@ struct VerboseTests {
         #expect(rest.range(of: #"\b5\b"#, options: .regularExpression) != nil, "the index 5 is not in: \(failureLines)")
         #expect(!lines.contains { $0.hasSuffix("finished") })
     }
+
+    @Test("map and forEach print joblib's lines on every path: threads, one worker, and a scope's verbose")
+    func mapAndForEachPrint() async throws {
+        let inputs = Array(0..<30)
+        let stderr = try await captureOutput(of: 2) {
+            _ = try await Parallel(nJobs: 17, backend: "threading", verbose: 10).map(inputs) { $0 }
+            try await Parallel(nJobs: 18, backend: "threading", verbose: 10).forEach(inputs) { _ in }
+            // The sequential backend resolves any nJobs to 1: the one-worker path, labelled.
+            _ = try await Parallel(nJobs: 19, backend: "sequential", verbose: 10).map(inputs) { $0 }
+            try await Parallel(nJobs: 20, backend: "sequential", verbose: 10).forEach(inputs) { _ in }
+            try await withParallelConfig(verbose: 10) {
+                _ = try await Parallel(nJobs: 21, backend: "threading").map(inputs) { $0 }
+                _ = try await Parallel(nJobs: 22, backend: "sequential").map(inputs) { $0 }
+            }
+        }
+        for label in 17...22 {
+            let lines = parallelLines(stderr).filter { $0.hasPrefix("[Parallel(n_jobs=\(label))]") }.map(
+                Self.normalised)
+            #expect(
+                lines.last == "[Parallel(n_jobs=\(label))]: Done 30 out of 30 | elapsed: T finished",
+                "nJobs \(label): \(lines)")
+        }
+    }
 }

@@ -1,0 +1,478 @@
+import Foundation
+@_spi(Locking) import ParallelCore
+import ParallelKit
+import Testing
+
+// The audit of silently ignored parameters: every entry point, on every path a call can take
+// (nJobs resolved to 1 and its array fast path; the threading backend's index loops, shared
+// batches and hand-off reserve; the general engine; worker processes), is given a parameter whose
+// effect can be seen — a retry policy, a progress display, a timeout — and must show that effect.
+// A fast path that skips the parameter makes the matching case fail.
+
+/// One way to hand 0..<count to `Parallel`: each entry point, with the input shapes that take
+/// different paths (an `Array`, a lazy `Sequence`, an `AsyncSequence`; a random-access or a
+/// forward-only collection; synchronous or `async` closures).
+enum ProbeEntry: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case list, listOfLazySequence, listOfAsyncSequence
+    case generator, generatorUnordered
+    case results, resultGenerator, resultGeneratorUnordered
+    case mapRandomAccess, mapForwardOnly, mapAsyncTransform, mapAsyncSequence
+    case forEachRandomAccess, forEachForwardOnly, forEachAsyncBody, forEachAsyncSequence
+
+    var testDescription: String { rawValue }
+
+    /// Whether a task's failure is a value (the results modes) rather than thrown.
+    var keepsGoing: Bool { [.results, .resultGenerator, .resultGeneratorUnordered].contains(self) }
+
+    /// Runs `body` on every input of 0..<count through this entry point and returns each input's
+    /// fate in input order; the throwing modes throw the first failure.
+    func run(
+        _ parallel: Parallel, count: Int, _ body: @escaping @Sendable (Int) throws -> Int
+    ) async throws -> [Result<Int, TaskFailure>] {
+        let inputs = Array(0..<count)
+        let tasks = inputs.map { i in Delayed { try body(i) } }
+        func succeeded(_ values: [Int]) -> [Result<Int, TaskFailure>] { values.map { .success($0) } }
+        switch self {
+        case .list:
+            return succeeded(try await parallel(tasks))
+        case .listOfLazySequence:
+            return succeeded(try await parallel(inputs.lazy.map { i in Delayed { try body(i) } }))
+        case .listOfAsyncSequence:
+            return succeeded(try await parallel(AsyncInputs(tasks)))
+        case .generator:
+            var values: [Int] = []
+            for try await value in parallel.generator(tasks) { values.append(value) }
+            return succeeded(values)
+        case .generatorUnordered:
+            var values: [Int] = []
+            for try await value in parallel.generatorUnordered(tasks) { values.append(value) }
+            return succeeded(values.sorted())
+        case .results:
+            return try await parallel.results(tasks)
+        case .resultGenerator:
+            var fates: [Result<Int, TaskFailure>] = []
+            for try await fate in parallel.resultGenerator(tasks) { fates.append(fate) }
+            return fates
+        case .resultGeneratorUnordered:
+            var fates: [(Int, Result<Int, TaskFailure>)] = []
+            for try await fate in parallel.resultGeneratorUnordered(tasks) { fates.append((fate.index, fate.result)) }
+            return fates.sorted { $0.0 < $1.0 }.map(\.1)
+        case .mapRandomAccess:
+            return succeeded(try await parallel.map(inputs) { try body($0) })
+        case .mapForwardOnly:
+            return succeeded(try await parallel.map(ForwardOnly(count: count)) { try body($0) })
+        case .mapAsyncTransform:
+            return succeeded(try await parallel.map(inputs) { (i: Int) async throws -> Int in try body(i) })
+        case .mapAsyncSequence:
+            return succeeded(try await parallel.map(AsyncInputs(inputs)) { try body($0) })
+        case .forEachRandomAccess, .forEachForwardOnly, .forEachAsyncBody, .forEachAsyncSequence:
+            let seen = LockedValue([Int: Int]())
+            let record: @Sendable (Int) throws -> Void = { i in
+                let value = try body(i)
+                seen.withLock { $0[i] = value }
+            }
+            switch self {
+            case .forEachRandomAccess: try await parallel.forEach(inputs) { try record($0) }
+            case .forEachForwardOnly: try await parallel.forEach(ForwardOnly(count: count)) { try record($0) }
+            case .forEachAsyncBody: try await parallel.forEach(inputs) { (i: Int) async throws in try record(i) }
+            default: try await parallel.forEach(AsyncInputs(inputs)) { try record($0) }
+            }
+            let values = seen.withLock { $0 }
+            return succeeded(values.keys.sorted().map { values[$0]! })
+        }
+    }
+}
+
+/// A collection that is not random access, so `map`/`forEach` take their `Collection` overloads.
+struct ForwardOnly: Collection, Sendable {
+    let count: Int
+    var startIndex: Int { 0 }
+    var endIndex: Int { count }
+    func index(after i: Int) -> Int { i + 1 }
+    subscript(position: Int) -> Int { position }
+}
+
+/// An `AsyncSequence` over an array, for the entry points' `AsyncSequence` overloads.
+struct AsyncInputs<Element: Sendable>: AsyncSequence, Sendable {
+    let elements: [Element]
+    init(_ elements: [Element]) { self.elements = elements }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: IndexingIterator<[Element]>
+        mutating func next() async -> Element? { base.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: elements.makeIterator()) }
+}
+
+/// The paths a call can take, by worker count and batch size: nJobs 1 (with `.auto` and with a
+/// fixed batch, which takes its inputs first), and on threads `.auto` (engine; guided index
+/// loops for `map`), `batchSize: 1` (shared batches for an array; fixed-size index loops) and
+/// `batchSize: 100` (the engine's hand-off reserve for an array).
+struct ProbePath: CustomTestStringConvertible, Sendable {
+    var nJobs: Int
+    var batchSize: BatchSize
+    var testDescription: String { "nJobs \(nJobs), batchSize \(batchSize)" }
+
+    static let all = [
+        ProbePath(nJobs: 1, batchSize: .auto), ProbePath(nJobs: 1, batchSize: 4),
+        ProbePath(nJobs: 2, batchSize: .auto), ProbePath(nJobs: 2, batchSize: 1), ProbePath(nJobs: 2, batchSize: 100),
+    ]
+    static let withWorkers = all.filter { $0.nJobs > 1 }
+}
+
+/// Fails the first attempt at each input, then returns `input * 10`.
+final class FailsFirstAttempt: Sendable {
+    private let attempts = LockedValue([Int: Int]())
+    struct FirstAttempt: Error {}
+
+    func callAsFunction(_ input: Int) throws -> Int {
+        let attempt = attempts.withLock { counts -> Int in
+            counts[input, default: 0] += 1
+            return counts[input]!
+        }
+        if attempt == 1 { throw FirstAttempt() }
+        return input * 10
+    }
+}
+
+/// A latch a synchronous task blocks a thread on; opened by the test once the call is over, so an
+/// abandoned thread is freed. Opens by itself after `safety`, far beyond every margin.
+final class ThreadLatch: Sendable {
+    private let condition = LockedValue(false)
+    private let signal = NSCondition()
+
+    func wait(safety: TimeInterval = 30) {
+        let deadline = Date(timeIntervalSinceNow: safety)
+        signal.lock()
+        defer { signal.unlock() }
+        while !condition.withLock({ $0 }) {
+            if !signal.wait(until: deadline) { return }
+        }
+    }
+
+    func open() {
+        signal.lock()
+        condition.withLock { $0 = true }
+        signal.broadcast()
+        signal.unlock()
+    }
+}
+
+/// Collects progress events.
+final class ProgressLog: Sendable {
+    private let events = LockedValue([ProgressEvent]())
+    var progress: ParallelProgress { .handler { event in self.events.withLock { $0.append(event) } } }
+
+    /// The call's display saw `started` first and `finished` last, and the final snapshot counts
+    /// `count` completed tasks.
+    func check(count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let events = self.events.withLock { $0 }
+        guard case .started? = events.first, case .finished(let last)? = events.last else {
+            Issue.record("no started…finished events: \(events)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(last.completed == count, sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("Parameters are honoured on every entry point and path")
+struct ParameterHonouredTests {
+    static let count = 300
+
+    @Test("retry: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
+    func retry(entry: ProbeEntry, path: ProbePath) async throws {
+        let flaky = FailsFirstAttempt()
+        let fates = try await entry.run(
+            Parallel(nJobs: path.nJobs, batchSize: path.batchSize, retry: .attempts(2)), count: Self.count
+        ) { try flaky($0) }
+        #expect(fates.map { try? $0.get() } == (0..<Self.count).map { $0 * 10 })
+
+        let scoped = FailsFirstAttempt()
+        let scopedFates = try await withParallelConfig(retry: .attempts(2)) {
+            try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: Self.count) {
+                try scoped($0)
+            }
+        }
+        #expect(scopedFates.map { try? $0.get() } == (0..<Self.count).map { $0 * 10 })
+    }
+
+    @Test("progress: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
+    func progress(entry: ProbeEntry, path: ProbePath) async throws {
+        let log = ProgressLog()
+        _ = try await entry.run(
+            Parallel(nJobs: path.nJobs, batchSize: path.batchSize, progress: log.progress), count: Self.count
+        ) { $0 }
+        log.check(count: Self.count)
+
+        let scoped = ProgressLog()
+        _ = try await withParallelConfig(progress: scoped.progress) {
+            try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: Self.count) { $0 }
+        }
+        scoped.check(count: Self.count)
+    }
+
+    @Test(
+        "timeout: a task that blocks its thread fails with .timeout (throwing modes) or as its fate",
+        arguments: ProbeEntry.allCases, ProbePath.withWorkers)
+    func timeout(entry: ProbeEntry, path: ProbePath) async throws {
+        let latch = ThreadLatch()
+        defer { latch.open() }
+        let stuck = 7
+        let parallel = Parallel(nJobs: path.nJobs, timeout: .milliseconds(300), batchSize: path.batchSize)
+        do {
+            let fates = try await entry.run(parallel, count: 40) { i in
+                if i == stuck { latch.wait() }
+                return i
+            }
+            guard entry.keepsGoing else {
+                Issue.record("the call returned although task \(stuck) blocked past the timeout")
+                return
+            }
+            guard case .failure(let failure) = fates[stuck] else {
+                Issue.record("task \(stuck) did not fail: \(fates[stuck])")
+                return
+            }
+            #expect((failure.error as? ParallelError)?.code == .timeout)
+            #expect(fates.enumerated().allSatisfy { $0.offset == stuck || (try? $0.element.get()) == $0.offset })
+        } catch let error as ParallelError {
+            #expect(!entry.keepsGoing)
+            #expect(error.code == .timeout)
+            #expect(error.taskIndex == stuck)
+        }
+    }
+
+    @Test(
+        "maxFailures: once reached, the tasks not started are .notRun with 0 attempts",
+        arguments: ProbeEntry.allCases.filter(\.keepsGoing), ProbePath.all)
+    func maxFailures(entry: ProbeEntry, path: ProbePath) async throws {
+        // Every task fails. Before the call hears of the third failure at most its pre-dispatch
+        // window (4 batches of at most 100 tasks) can have started, so of 1,000 most are not run.
+        let count = 1_000
+        let tasks = (0..<count).map { i in Delayed { () throws -> Int in throw TestError(index: i) } }
+        let parallel = Parallel(nJobs: path.nJobs, batchSize: path.batchSize)
+        var fates: [Result<Int, TaskFailure>] = []
+        switch entry {
+        case .results:
+            fates = try await parallel.results(tasks, maxFailures: 3)
+        case .resultGenerator:
+            for try await fate in parallel.resultGenerator(tasks, maxFailures: 3) { fates.append(fate) }
+        default:
+            var indexed: [(Int, Result<Int, TaskFailure>)] = []
+            for try await fate in parallel.resultGeneratorUnordered(tasks, maxFailures: 3) {
+                indexed.append((fate.index, fate.result))
+            }
+            fates = indexed.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        #expect(fates.count == count)
+        let failures = fates.compactMap { fate -> TaskFailure? in
+            if case .failure(let failure) = fate { failure } else { nil }
+        }
+        #expect(failures.count == count, "every task fails")
+        let notRun = failures.filter { ($0.error as? ParallelError)?.code == .notRun }
+        let ran = failures.count - notRun.count
+        #expect(ran >= 3 && ran <= 4 * 100 + path.nJobs, "ran \(ran)")
+        #expect(notRun.allSatisfy { $0.attempts == 0 })
+        if path.nJobs == 1 { #expect(ran == 3) }
+    }
+
+    @Test("preDispatch below nJobs keeps map and forEach to that many tasks at once, as the engine does")
+    func preDispatchBelowNJobs() async throws {
+        // With one task dispatched ahead, a task that waits for another to start must wait alone:
+        // the window is bounded (2 s), and a second task that starts meanwhile is a failure.
+        for forEach in [false, true] {
+            let state = LockedValue((inside: 0, most: 0))
+            let started = StartCounter()
+            let body: @Sendable (Int) -> Int = { i in
+                state.withLock {
+                    $0.inside += 1
+                    $0.most = max($0.most, $0.inside)
+                }
+                started.increment()
+                if i == 0 { _ = started.wait(until: 2, seconds: 2) }
+                state.withLock { $0.inside -= 1 }
+                return i
+            }
+            let parallel = Parallel(nJobs: 2, preDispatch: 1)
+            if forEach {
+                try await parallel.forEach(0..<40) { _ = body($0) }
+            } else {
+                #expect(try await parallel.map(0..<40) { body($0) } == Array(0..<40))
+            }
+            #expect(state.withLock { $0.most } == 1, "forEach: \(forEach)")
+        }
+    }
+}
+
+/// Counts task starts; a synchronous task can wait, blocking its thread, until a number of them is
+/// reached or a deadline passes.
+final class StartCounter: Sendable {
+    private let count = LockedValue(0)
+    private let signal = NSCondition()
+
+    func increment() {
+        signal.lock()
+        count.withLock { $0 += 1 }
+        signal.broadcast()
+        signal.unlock()
+    }
+
+    /// Whether `target` starts were reached within `seconds`.
+    func wait(until target: Int, seconds: TimeInterval) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        signal.lock()
+        defer { signal.unlock() }
+        while count.withLock({ $0 }) < target {
+            if !signal.wait(until: deadline) { return count.withLock { $0 } >= target }
+        }
+        return true
+    }
+}
+
+// MARK: - Jobs on worker processes
+
+/// A job whose behaviour a test chooses, the same in this process and in a worker process: a
+/// first attempt at each index can fail (a marker file records the attempt, so the retry may run
+/// in another process), and one index can hang.
+struct ParameterProbeJob: ParallelJob {
+    var index: Int
+    /// A folder for attempt markers: the first attempt at each index throws. `nil`: no failure.
+    var failFirstAttemptIn: String?
+    /// An index that hangs (until the call cancels it or its worker is killed).
+    var hangingIndex: Int?
+
+    struct FirstAttempt: Error, Codable {}
+
+    func run() async throws -> Int {
+        if let folder = failFirstAttemptIn {
+            let marker = open("\(folder)/\(index)", O_CREAT | O_EXCL | O_WRONLY, 0o600)
+            if marker >= 0 {
+                close(marker)
+                throw FirstAttempt()
+            }
+        }
+        if index == hangingIndex { try await Task.sleep(for: .seconds(60)) }
+        return index * 10
+    }
+}
+
+/// The entry points that take `ParallelJob`s.
+enum JobEntry: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case list, listOfAsyncSequence, generator, generatorUnordered, results, resultGenerator, resultGeneratorUnordered
+    var testDescription: String { rawValue }
+    var keepsGoing: Bool { [.results, .resultGenerator, .resultGeneratorUnordered].contains(self) }
+
+    func run(_ parallel: Parallel, _ jobs: [ParameterProbeJob]) async throws -> [Result<Int, TaskFailure>] {
+        switch self {
+        case .list: return try await parallel(jobs).map { .success($0) }
+        case .listOfAsyncSequence: return try await parallel(AsyncInputs(jobs)).map { .success($0) }
+        case .generator:
+            var values: [Int] = []
+            for try await value in parallel.generator(jobs) { values.append(value) }
+            return values.map { .success($0) }
+        case .generatorUnordered:
+            var values: [Int] = []
+            for try await value in parallel.generatorUnordered(jobs) { values.append(value) }
+            return values.sorted().map { .success($0) }
+        case .results: return try await parallel.results(jobs)
+        case .resultGenerator:
+            var fates: [Result<Int, TaskFailure>] = []
+            for try await fate in parallel.resultGenerator(jobs) { fates.append(fate) }
+            return fates
+        case .resultGeneratorUnordered:
+            var fates: [(Int, Result<Int, TaskFailure>)] = []
+            for try await fate in parallel.resultGeneratorUnordered(jobs) { fates.append((fate.index, fate.result)) }
+            return fates.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+}
+
+/// The paths of jobs: the process backend with nJobs 1 (in the calling task) and with workers,
+/// with auto batches and fixed ones.
+struct JobPath: CustomTestStringConvertible, Sendable {
+    var backend: BackendChoice
+    var nJobs: Int
+    var batchSize: BatchSize
+    var testDescription: String { "\(backend), nJobs \(nJobs), batchSize \(batchSize)" }
+
+    static let all = [
+        JobPath(backend: "process", nJobs: 1, batchSize: .auto),
+        JobPath(backend: "process", nJobs: 2, batchSize: .auto),
+        JobPath(backend: "process", nJobs: 2, batchSize: 4), JobPath(backend: "threading", nJobs: 2, batchSize: 1),
+    ]
+    static let withWorkers = all.filter { $0.nJobs > 1 }
+}
+
+@Suite("Parameters are honoured for jobs, on worker processes too")
+struct JobParameterHonouredTests {
+    static let count = 40
+
+    /// A fresh folder for attempt markers, removed by `body`'s end.
+    func withMarkerFolder<T>(_ body: (String) async throws -> T) async throws -> T {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pk-param-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        return try await body(folder)
+    }
+
+    @Test("retry: on Parallel, and from a scope", arguments: JobEntry.allCases, JobPath.all)
+    func retry(entry: JobEntry, path: JobPath) async throws {
+        let expected = (0..<Self.count).map { $0 * 10 }
+        let fates = try await withMarkerFolder { folder in
+            try await entry.run(
+                Parallel(nJobs: path.nJobs, backend: path.backend, batchSize: path.batchSize, retry: .attempts(2)),
+                (0..<Self.count).map { ParameterProbeJob(index: $0, failFirstAttemptIn: folder) })
+        }
+        #expect(fates.map { try? $0.get() } == expected)
+        let scoped = try await withMarkerFolder { folder in
+            try await withParallelConfig(retry: .attempts(2)) {
+                try await entry.run(
+                    Parallel(nJobs: path.nJobs, backend: path.backend, batchSize: path.batchSize),
+                    (0..<Self.count).map { ParameterProbeJob(index: $0, failFirstAttemptIn: folder) })
+            }
+        }
+        #expect(scoped.map { try? $0.get() } == expected)
+    }
+
+    @Test("progress: on Parallel, and from a scope", arguments: JobEntry.allCases, JobPath.all)
+    func progress(entry: JobEntry, path: JobPath) async throws {
+        let jobs = (0..<Self.count).map { ParameterProbeJob(index: $0) }
+        let log = ProgressLog()
+        _ = try await entry.run(
+            Parallel(nJobs: path.nJobs, backend: path.backend, batchSize: path.batchSize, progress: log.progress), jobs)
+        log.check(count: Self.count)
+        let scoped = ProgressLog()
+        _ = try await withParallelConfig(progress: scoped.progress) {
+            try await entry.run(Parallel(nJobs: path.nJobs, backend: path.backend, batchSize: path.batchSize), jobs)
+        }
+        scoped.check(count: Self.count)
+    }
+
+    @Test(
+        "timeout: a hanging job fails with .timeout (throwing modes) or as its fate",
+        arguments: JobEntry.allCases, JobPath.withWorkers)
+    func timeout(entry: JobEntry, path: JobPath) async throws {
+        let stuck = 7
+        let jobs = (0..<Self.count).map { ParameterProbeJob(index: $0, hangingIndex: stuck) }
+        let parallel = Parallel(
+            nJobs: path.nJobs, backend: path.backend, timeout: .milliseconds(500), batchSize: path.batchSize)
+        do {
+            let fates = try await entry.run(parallel, jobs)
+            guard entry.keepsGoing else {
+                Issue.record("the call returned although job \(stuck) hung past the timeout")
+                return
+            }
+            guard case .failure(let failure) = fates[stuck] else {
+                Issue.record("job \(stuck) did not fail: \(fates[stuck])")
+                return
+            }
+            #expect((failure.error as? ParallelError)?.code == .timeout)
+            #expect(fates.enumerated().allSatisfy { $0.offset == stuck || (try? $0.element.get()) == $0.offset * 10 })
+        } catch let error as ParallelError {
+            #expect(!entry.keepsGoing)
+            #expect(error.code == .timeout)
+            #expect(error.taskIndex == stuck)
+        }
+    }
+}
