@@ -176,7 +176,10 @@ final class ProgressLog: Sendable {
     }
 }
 
-@Suite("Parameters are honoured on every entry point and path")
+// Serialized: run at once, the cases would be hundreds of calls in flight together, each with its
+// own threads (and abandoned ones in the timeout cases), which is a load no user call makes and
+// which other suites' thread counts would see.
+@Suite("Parameters are honoured on every entry point and path", .serialized)
 struct ParameterHonouredTests {
     static let count = 300
 
@@ -403,7 +406,8 @@ struct JobPath: CustomTestStringConvertible, Sendable {
     static let withWorkers = all.filter { $0.nJobs > 1 }
 }
 
-@Suite("Parameters are honoured for jobs, on worker processes too")
+// Serialized for the same reason, with worker processes.
+@Suite("Parameters are honoured for jobs, on worker processes too", .serialized)
 struct JobParameterHonouredTests {
     static let count = 40
 
