@@ -217,8 +217,13 @@ struct ParameterHonouredTests {
 
     @Test(
         "timeout: a task that blocks its thread fails with .timeout (throwing modes) or as its fate",
-        arguments: ProbeEntry.allCases, ProbePath.withWorkers)
-    func timeout(entry: ProbeEntry, path: ProbePath) async throws {
+        arguments: ProbePath.withWorkers)
+    func timeout(path: ProbePath) async throws {
+        // Each entry waits out the timeout: 8 at a time, a load far below the pool's limits.
+        try await inGroups(of: 8, ProbeEntry.allCases) { try await Self.checkTimeout($0, path) }
+    }
+
+    static func checkTimeout(_ entry: ProbeEntry, _ path: ProbePath) async throws {
         let latch = ThreadLatch()
         defer { latch.open() }
         let stuck = 7
@@ -229,19 +234,19 @@ struct ParameterHonouredTests {
                 return i
             }
             guard entry.keepsGoing else {
-                Issue.record("the call returned although task \(stuck) blocked past the timeout")
+                Issue.record("\(entry): the call returned although task \(stuck) blocked past the timeout")
                 return
             }
             guard case .failure(let failure) = fates[stuck] else {
-                Issue.record("task \(stuck) did not fail: \(fates[stuck])")
+                Issue.record("\(entry): task \(stuck) did not fail: \(fates[stuck])")
                 return
             }
-            #expect((failure.error as? ParallelError)?.code == .timeout)
+            #expect((failure.error as? ParallelError)?.code == .timeout, "\(entry)")
             #expect(fates.enumerated().allSatisfy { $0.offset == stuck || (try? $0.element.get()) == $0.offset })
         } catch let error as ParallelError {
-            #expect(!entry.keepsGoing)
-            #expect(error.code == .timeout)
-            #expect(error.taskIndex == stuck)
+            #expect(!entry.keepsGoing, "\(entry)")
+            #expect(error.code == .timeout, "\(entry)")
+            #expect(error.taskIndex == stuck, "\(entry)")
         }
     }
 
@@ -279,10 +284,93 @@ struct ParameterHonouredTests {
         if path.nJobs == 1 { #expect(ran == 3) }
     }
 
+    /// A call refused before anything runs: a bad argument on `Parallel`, or a scope value the
+    /// backend cannot honour.
+    struct RefusedCall: Sendable, CustomTestStringConvertible {
+        var label: String
+        var parallel: Parallel
+        var code: ParallelError.Code
+        /// Set by a scope around the call.
+        var innerMaxNumThreads: Int?
+        var testDescription: String { label }
+    }
+
+    static let refusedCalls: [RefusedCall] =
+        BadInputTests.cases.map { RefusedCall(label: $0.label, parallel: $0.parallel, code: $0.code) } + [
+            RefusedCall(
+                label: "retry .attempts(0)", parallel: Parallel(nJobs: 2, retry: .attempts(0)), code: .invalidArgument),
+            RefusedCall(
+                label: "retry .attempts(0) with nJobs 1", parallel: Parallel(nJobs: 1, retry: .attempts(0)),
+                code: .invalidArgument),
+            RefusedCall(
+                label: "a tempFolder that is not a folder", parallel: Parallel(nJobs: 2, tempFolder: "/dev/null"),
+                code: .invalidArgument),
+            RefusedCall(
+                label: "a tempFolder that is not a folder, nJobs 1",
+                parallel: Parallel(nJobs: 1, tempFolder: "/dev/null"), code: .invalidArgument),
+            RefusedCall(
+                label: "timeout 0 with nJobs 1", parallel: Parallel(nJobs: 1, timeout: .zero), code: .invalidArgument),
+            RefusedCall(
+                label: "a scope's innerMaxNumThreads on threads", parallel: Parallel(nJobs: 2, backend: "threading"),
+                code: .invalidArgument, innerMaxNumThreads: 1),
+        ]
+
+    @Test(
+        "bad arguments are refused on every entry point, before any task runs",
+        arguments: refusedCalls, ProbeEntry.allCases)
+    func refused(call: RefusedCall, entry: ProbeEntry) async throws {
+        let ran = LockedValue(0)
+        let error = await #expect(throws: ParallelError.self) {
+            let run = {
+                _ = try await entry.run(call.parallel, count: 20) { i in
+                    ran.withLock { $0 += 1 }
+                    return i
+                }
+            }
+            if let threads = call.innerMaxNumThreads {
+                try await withParallelConfig(innerMaxNumThreads: threads) { try await run() }
+            } else {
+                try await run()
+            }
+        }
+        #expect(error?.code == call.code)
+        #expect(ran.withLock { $0 } == 0)
+    }
+
+    @Test(
+        "a generator made in a scope keeps the scope's settings when it is iterated after the scope ended",
+        arguments: [ProbeEntry.generator, .generatorUnordered, .resultGenerator, .resultGeneratorUnordered])
+    func generatorKeepsItsScope(entry: ProbeEntry) async throws {
+        let flaky = FailsFirstAttempt()
+        let log = ProgressLog()
+        let tasks = (0..<50).map { i in Delayed { try flaky(i) } }
+        // Made inside the scope, iterated outside it: the scope's retry policy and progress
+        // display apply (before the fix, the first task's first failure was thrown).
+        func inScope<T>(_ make: () -> T) throws -> T {
+            try withParallelConfig(nJobs: 2, retry: .attempts(2), progress: log.progress) { make() }
+        }
+        var values: [Int?] = []
+        switch entry {
+        case .generator:
+            for try await value in try inScope({ Parallel().generator(tasks) }) { values.append(value) }
+        case .generatorUnordered:
+            for try await value in try inScope({ Parallel().generatorUnordered(tasks) }) { values.append(value) }
+        case .resultGenerator:
+            for try await fate in try inScope({ Parallel().resultGenerator(tasks) }) { values.append(try? fate.get()) }
+        default:
+            for try await fate in try inScope({ Parallel().resultGeneratorUnordered(tasks) }) {
+                values.append(try? fate.result.get())
+            }
+        }
+        #expect(values.count == 50)
+        #expect(Set(values) == Set((0..<50).map { $0 * 10 }))
+        log.check(count: 50)
+    }
+
     @Test("preDispatch below nJobs keeps map and forEach to that many tasks at once, as the engine does")
     func preDispatchBelowNJobs() async throws {
         // With one task dispatched ahead, a task that waits for another to start must wait alone:
-        // the window is bounded (2 s), and a second task that starts meanwhile is a failure.
+        // the window is bounded (1 s), and a second task that starts meanwhile is a failure.
         for forEach in [false, true] {
             let state = LockedValue((inside: 0, most: 0))
             let started = StartCounter()
@@ -292,7 +380,7 @@ struct ParameterHonouredTests {
                     $0.most = max($0.most, $0.inside)
                 }
                 started.increment()
-                if i == 0 { _ = started.wait(until: 2, seconds: 2) }
+                if i == 0 { _ = started.wait(until: 2, seconds: 1) }
                 state.withLock { $0.inside -= 1 }
                 return i
             }
@@ -304,6 +392,21 @@ struct ParameterHonouredTests {
             }
             #expect(state.withLock { $0.most } == 1, "forEach: \(forEach)")
         }
+    }
+}
+
+/// Runs `body` on every item, `width` at a time.
+func inGroups<Item: Sendable>(
+    of width: Int, _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Void
+) async throws {
+    var start = 0
+    while start < items.count {
+        let group = items[start..<min(start + width, items.count)]
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for item in group { tasks.addTask { try await body(item) } }
+            try await tasks.waitForAll()
+        }
+        start += width
     }
 }
 
@@ -455,8 +558,12 @@ struct JobParameterHonouredTests {
 
     @Test(
         "timeout: a hanging job fails with .timeout (throwing modes) or as its fate",
-        arguments: JobEntry.allCases, JobPath.withWorkers)
-    func timeout(entry: JobEntry, path: JobPath) async throws {
+        arguments: JobPath.withWorkers)
+    func timeout(path: JobPath) async throws {
+        try await inGroups(of: 4, JobEntry.allCases) { try await Self.checkTimeout($0, path) }
+    }
+
+    static func checkTimeout(_ entry: JobEntry, _ path: JobPath) async throws {
         let stuck = 7
         let jobs = (0..<Self.count).map { ParameterProbeJob(index: $0, hangingIndex: stuck) }
         let parallel = Parallel(
@@ -464,19 +571,19 @@ struct JobParameterHonouredTests {
         do {
             let fates = try await entry.run(parallel, jobs)
             guard entry.keepsGoing else {
-                Issue.record("the call returned although job \(stuck) hung past the timeout")
+                Issue.record("\(entry): the call returned although job \(stuck) hung past the timeout")
                 return
             }
             guard case .failure(let failure) = fates[stuck] else {
-                Issue.record("job \(stuck) did not fail: \(fates[stuck])")
+                Issue.record("\(entry): job \(stuck) did not fail: \(fates[stuck])")
                 return
             }
-            #expect((failure.error as? ParallelError)?.code == .timeout)
+            #expect((failure.error as? ParallelError)?.code == .timeout, "\(entry)")
             #expect(fates.enumerated().allSatisfy { $0.offset == stuck || (try? $0.element.get()) == $0.offset * 10 })
         } catch let error as ParallelError {
-            #expect(!entry.keepsGoing)
-            #expect(error.code == .timeout)
-            #expect(error.taskIndex == stuck)
+            #expect(!entry.keepsGoing, "\(entry)")
+            #expect(error.code == .timeout, "\(entry)")
+            #expect(error.taskIndex == stuck, "\(entry)")
         }
     }
 }

@@ -85,9 +85,17 @@ func beginCall<Element: Sendable, Output: Sendable>(
 }
 
 /// What a ``ParallelResults`` needs to start its call on the first `next()`.
+///
+/// The call is resolved against the configuration scope where the results were made, not where
+/// they are first iterated: `withParallelConfig(nJobs: 4) { parallel.generator(tasks) }` runs
+/// with 4 workers (and the scope's backend, retry policy, progress display…) even when its
+/// results are iterated after the scope's body has returned, as joblib applies the settings
+/// around `Parallel(...)(...)`. Otherwise those settings would be silently dropped.
 final class CallStarter<Output: Sendable>: ResultStarter {
     private let arguments: CallArguments
     private let mode: CallMode
+    /// The scope the results were made in.
+    private let scope: ScopeValues
     private let begin: (CallArguments, CallMode) async throws -> any ResultProducer<Output>
 
     init(
@@ -96,11 +104,12 @@ final class CallStarter<Output: Sendable>: ResultStarter {
     ) {
         self.arguments = arguments
         self.mode = mode
+        self.scope = ScopeStorage.current
         self.begin = begin
     }
 
     func start(isolation: isolated (any Actor)?) async throws -> any ResultProducer<Output> {
-        try await begin(arguments, mode)
+        try await ScopeStorage.$current.withValue(scope) { try await begin(arguments, mode) }
     }
 }
 
