@@ -181,38 +181,69 @@ final class ProgressLog: Sendable {
 // which other suites' thread counts would see.
 @Suite("Parameters are honoured on every entry point and path", .serialized)
 struct ParameterHonouredTests {
-    static let count = 300
+    /// A small call (at most 64 synchronous tasks in an array, which `callAsFunction` runs on
+    /// map's index loop) and a large one.
+    static let counts = [40, 300]
 
     @Test("retry: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
     func retry(entry: ProbeEntry, path: ProbePath) async throws {
-        let flaky = FailsFirstAttempt()
-        let fates = try await entry.run(
-            Parallel(nJobs: path.nJobs, batchSize: path.batchSize, retry: .attempts(2)), count: Self.count
-        ) { try flaky($0) }
-        #expect(fates.map { try? $0.get() } == (0..<Self.count).map { $0 * 10 })
+        for count in Self.counts {
+            let expected = (0..<count).map { $0 * 10 }
+            let flaky = FailsFirstAttempt()
+            let fates = try await entry.run(
+                Parallel(nJobs: path.nJobs, batchSize: path.batchSize, retry: .attempts(2)), count: count
+            ) { try flaky($0) }
+            #expect(fates.map { try? $0.get() } == expected, "\(count) tasks")
 
-        let scoped = FailsFirstAttempt()
-        let scopedFates = try await withParallelConfig(retry: .attempts(2)) {
-            try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: Self.count) {
-                try scoped($0)
+            let scoped = FailsFirstAttempt()
+            let scopedFates = try await withParallelConfig(retry: .attempts(2)) {
+                try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: count) {
+                    try scoped($0)
+                }
             }
+            #expect(scopedFates.map { try? $0.get() } == expected, "\(count) tasks, scope")
         }
-        #expect(scopedFates.map { try? $0.get() } == (0..<Self.count).map { $0 * 10 })
     }
 
     @Test("progress: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
     func progress(entry: ProbeEntry, path: ProbePath) async throws {
-        let log = ProgressLog()
-        _ = try await entry.run(
-            Parallel(nJobs: path.nJobs, batchSize: path.batchSize, progress: log.progress), count: Self.count
-        ) { $0 }
-        log.check(count: Self.count)
+        for count in Self.counts {
+            let log = ProgressLog()
+            _ = try await entry.run(
+                Parallel(nJobs: path.nJobs, batchSize: path.batchSize, progress: log.progress), count: count
+            ) { $0 }
+            log.check(count: count)
 
-        let scoped = ProgressLog()
-        _ = try await withParallelConfig(progress: scoped.progress) {
-            try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: Self.count) { $0 }
+            let scoped = ProgressLog()
+            _ = try await withParallelConfig(progress: scoped.progress) {
+                try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: count) { $0 }
+            }
+            scoped.check(count: count)
         }
-        scoped.check(count: Self.count)
+    }
+
+    @Test(
+        "nJobs: never more tasks at once than nJobs",
+        arguments: ProbeEntry.allCases,
+        [(1, BatchSize.auto), (1, 100), (3, .auto), (3, 1), (3, 100)].map { ProbePath(nJobs: $0, batchSize: $1) })
+    func nJobsBound(entry: ProbeEntry, path: ProbePath) async throws {
+        let (nJobs, batchSize) = (path.nJobs, path.batchSize)
+        for count in Self.counts {
+            let state = LockedValue((inside: 0, most: 0))
+            let fates = try await entry.run(Parallel(nJobs: nJobs, batchSize: batchSize), count: count) { i in
+                state.withLock {
+                    $0.inside += 1
+                    $0.most = max($0.most, $0.inside)
+                }
+                // Long enough for tasks on other threads to overlap with this one.
+                var spin = 0
+                for k in 0..<20_000 { spin &+= k ^ i }
+                state.withLock { $0.inside -= 1 }
+                return spin == -1 ? -1 : i
+            }
+            #expect(fates.map { try? $0.get() } == Array(0..<count))
+            #expect(state.withLock { $0.most } <= nJobs, "\(count) tasks")
+        }
     }
 
     @Test(
@@ -367,11 +398,11 @@ struct ParameterHonouredTests {
         log.check(count: 50)
     }
 
-    @Test("preDispatch below nJobs keeps map and forEach to that many tasks at once, as the engine does")
+    @Test("preDispatch below nJobs keeps map, forEach and small calls to that many tasks at once, as the engine does")
     func preDispatchBelowNJobs() async throws {
         // With one task dispatched ahead, a task that waits for another to start must wait alone:
         // the window is bounded (1 s), and a second task that starts meanwhile is a failure.
-        for forEach in [false, true] {
+        for entry in [ProbeEntry.mapRandomAccess, .forEachRandomAccess, .list] {
             let state = LockedValue((inside: 0, most: 0))
             let started = StartCounter()
             let body: @Sendable (Int) -> Int = { i in
@@ -384,13 +415,10 @@ struct ParameterHonouredTests {
                 state.withLock { $0.inside -= 1 }
                 return i
             }
-            let parallel = Parallel(nJobs: 2, preDispatch: 1)
-            if forEach {
-                try await parallel.forEach(0..<40) { _ = body($0) }
-            } else {
-                #expect(try await parallel.map(0..<40) { body($0) } == Array(0..<40))
-            }
-            #expect(state.withLock { $0.most } == 1, "forEach: \(forEach)")
+            // 40 tasks: `list` is a small call, which runs on map's index loop too.
+            let fates = try await entry.run(Parallel(nJobs: 2, preDispatch: 1), count: 40, body)
+            #expect(fates.map { try? $0.get() } == Array(0..<40))
+            #expect(state.withLock { $0.most } == 1, "\(entry)")
         }
     }
 }
