@@ -78,7 +78,8 @@ package struct LoopWorkers: Sendable {
                     ends.oneEnded()
                 })
         }
-        await loop.wait()
+        // Every worker ends after it left the loop (or was refused), so once all have ended the
+        // loop is finished too: one suspension instead of two (a second wake-up of the caller).
         await ends.wait()
     }
 }
