@@ -246,6 +246,24 @@ struct ParameterHonouredTests {
         }
     }
 
+    @Test("batchSize 1: the first two tasks are separate units of work on every path", arguments: ProbeEntry.allCases)
+    func batchSizeOne(entry: ProbeEntry) async throws {
+        // Task 0 waits until task 1 has started: only possible when they are in different batches
+        // (guided or automatic batches of 300 tasks would put them in one, and the wait would end
+        // at its bound).
+        for count in Self.counts {
+            let started = StartCounter()
+            let reached = LockedValue(false)
+            let fates = try await entry.run(Parallel(nJobs: 2, batchSize: 1), count: count) { i in
+                if i == 1 { started.increment() }
+                if i == 0 { reached.withLock { $0 = started.wait(until: 1, seconds: 10) } }
+                return i
+            }
+            #expect(fates.map { try? $0.get() } == Array(0..<count))
+            #expect(reached.withLock { $0 }, "\(count) tasks: task 1 did not start while task 0 ran")
+        }
+    }
+
     @Test(
         "timeout: a task that blocks its thread fails with .timeout (throwing modes) or as its fate",
         arguments: ProbePath.withWorkers)
