@@ -633,3 +633,42 @@ struct JobParameterHonouredTests {
         }
     }
 }
+
+// MARK: - Large arrays on worker processes
+
+/// A job that reports where its array's elements live in the worker: jobs of one worker that got
+/// the array through shared memory share one storage (it is decoded once per worker); jobs that
+/// got it through the pipe each have their own, all alive while their batch runs.
+struct ArrayStorageJob: ParallelJob {
+    var values: [Double]
+    func run() async throws -> Int { values.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) } }
+}
+
+@Suite("maxNbytes and mmapMode decide how large arrays reach worker processes", .serialized)
+struct LargeArrayParameterTests {
+    static let big = (0..<300_000).map { Double($0 & 1023) }  // 2.4 MB
+
+    /// Distinct storages the 16 jobs saw.
+    func storages(_ parallel: Parallel) async throws -> Int {
+        Set(try await parallel((0..<16).map { _ in ArrayStorageJob(values: Self.big) })).count
+    }
+
+    @Test(
+        "above maxNbytes the array is shared (one storage per worker); .disabled or a larger limit copies it per job",
+        arguments: ["process", "multiprocessing"])
+    func maxNbytesDecides(backend: String) async throws {
+        func parallel(_ maxNbytes: MaxNbytes? = nil, _ mmapMode: MmapMode? = nil) -> Parallel {
+            Parallel(
+                nJobs: 2, backend: .named(backend), preDispatch: "all", batchSize: 8, maxNbytes: maxNbytes,
+                mmapMode: mmapMode
+            )
+        }
+        #expect(try await storages(parallel()) <= 2)
+        #expect(try await storages(parallel("1K")) <= 2)
+        #expect(try await storages(parallel(.disabled)) > 2)
+        #expect(try await storages(parallel("10M")) > 2)
+        #expect(try await storages(parallel(nil, .disabled)) > 2)
+        #expect(try await withParallelConfig(maxNbytes: .disabled) { try await storages(parallel()) } > 2)
+        #expect(try await withParallelConfig(mmapMode: .disabled) { try await storages(parallel()) } > 2)
+    }
+}
