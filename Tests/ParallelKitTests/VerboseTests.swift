@@ -174,4 +174,14 @@ struct VerboseTests {
                 "nJobs \(label): \(lines)")
         }
     }
+
+    @Test("jobs on worker processes print the same lines: the backend line first, the finished line last")
+    func processLines() async throws {
+        let stderr = try await captureOutput(of: 2) {
+            _ = try await Parallel(nJobs: 3, backend: "process", verbose: 10)((0..<30).map { SquareJob(x: $0) })
+        }
+        let lines = parallelLines(stderr).filter { $0.hasPrefix("[Parallel(n_jobs=3)]") }
+        #expect(lines.first == "[Parallel(n_jobs=3)]: Using backend ProcessBackend with 3 concurrent workers.")
+        #expect(lines.last.map(Self.normalised) == "[Parallel(n_jobs=3)]: Done 30 out of 30 | elapsed: T finished")
+    }
 }
