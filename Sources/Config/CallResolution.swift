@@ -173,7 +173,7 @@ package enum CallResolution {
                         + "the native thread pools of its workers",
                     fix: "Use it with a process backend (\"process\"), or leave it unset.")
             }
-        } else if arguments.timeout != nil && verbose > 0 {
+        } else if arguments.timeout != nil {
             StandardError.write(
                 "[Parallel(n_jobs=\(requested))]: warning: timeout is not applied when nJobs resolves to 1 "
                     + "(the tasks run in the calling task, as in joblib).\n")

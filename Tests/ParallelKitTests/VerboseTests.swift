@@ -184,4 +184,19 @@ struct VerboseTests {
         #expect(lines.first == "[Parallel(n_jobs=3)]: Using backend ProcessBackend with 3 concurrent workers.")
         #expect(lines.last.map(Self.normalised) == "[Parallel(n_jobs=3)]: Done 30 out of 30 | elapsed: T finished")
     }
+
+    @Test("timeout with nJobs 1 is not applied, and a warning says so also at verbose 0 (README, DocC)")
+    func timeoutWithOneJobWarns() async throws {
+        let tasks = [Delayed { 7 }]
+        let stderr = try await captureOutput(of: 2) {
+            _ = try await Parallel(nJobs: 24, backend: "sequential", timeout: .seconds(5))(tasks)
+            _ = try await Parallel(nJobs: 25, backend: "sequential", timeout: .seconds(5)).map([1, 2]) { $0 }
+        }
+        for label in [24, 25] {
+            let warnings = stderr.split(separator: "\n").filter {
+                $0.hasPrefix("[Parallel(n_jobs=\(label))]: warning: timeout is not applied")
+            }
+            #expect(warnings.count == 1, "nJobs \(label): \(stderr)")
+        }
+    }
 }
