@@ -172,7 +172,7 @@ public struct Parallel: Sendable {
     /// an `ArraySlice`), or `nil` when the call is larger, lazy, or has an `async` task.
     ///
     /// Such a call runs as `map` runs a synchronous function over a collection when there is no
-    /// timeout, verbose output, retry policy or progress display: on the threading backend the
+    /// timeout, verbose output, retry policy, progress display or `preDispatch` below nJobs: on the threading backend the
     /// workers claim tasks from one counter and write each result in place, with no engine driver
     /// (the caller only waits, so tasks still never run on the calling task), and the call returns
     /// once every worker has ended; with nJobs 1 the tasks run in the calling task, on the

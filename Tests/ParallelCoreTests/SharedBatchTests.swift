@@ -187,7 +187,10 @@ struct SharedBatchTests {
     func sharedWhereNothingCanTell() {
         #expect(Self.claimSize() == 1)
         #expect(Self.claimSize { $0.batchSize = .fixed(63) } == 63)
-        #expect(Self.claimSize { $0.nJobs = 8 } == 1)
+        #expect(
+            Self.claimSize {
+                $0.nJobs = 8; $0.preDispatch = 16
+            } == 1, "nJobs 8, the default window 2*n_jobs")
         #expect(ParallelCall<Int, Int>.claimsPerSharedBatch(claimSize: 1) == 256)
         #expect(ParallelCall<Int, Int>.claimsPerSharedBatch(claimSize: 63) == 4)
     }
@@ -207,6 +210,8 @@ struct SharedBatchTests {
         #expect(Self.claimSize { $0.retry = .attempts(2) } == nil, "a retry re-runs a batch")
         #expect(Self.claimSize { $0.nJobs = 1 } == nil)
         #expect(Self.claimSize { $0.preDispatch = nil } == nil)
+        #expect(Self.claimSize { $0.preDispatch = 1 } == nil, "a window below nJobs runs fewer at once")
+        #expect(Self.claimSize { $0.preDispatch = 2 } == 1, "a window of nJobs does not")
         #expect(Self.claimSize { $0.backend = OutOfProcess() } == nil)
     }
 }

@@ -441,6 +441,31 @@ struct ParameterHonouredTests {
     }
 }
 
+extension ParameterHonouredTests {
+    @Test("preDispatch below nJobs with a fixed batch size: shared batches and the hand-off reserve keep to it too")
+    func preDispatchBelowNJobsFixedBatches() async throws {
+        // 300 tasks (not a small call): batchSize 1 would share batches, 100 would queue a reserve.
+        for batchSize in [1, 100] {
+            let state = LockedValue((inside: 0, most: 0))
+            let started = StartCounter()
+            let body: @Sendable (Int) -> Int = { i in
+                state.withLock {
+                    $0.inside += 1
+                    $0.most = max($0.most, $0.inside)
+                }
+                started.increment()
+                if i == 0 { _ = started.wait(until: 2, seconds: 1) }
+                state.withLock { $0.inside -= 1 }
+                return i
+            }
+            let parallel = Parallel(nJobs: 2, preDispatch: 1, batchSize: .fixed(batchSize))
+            let fates = try await ProbeEntry.list.run(parallel, count: 300, body)
+            #expect(fates.map { try? $0.get() } == Array(0..<300))
+            #expect(state.withLock { $0.most } == 1, "batchSize \(batchSize)")
+        }
+    }
+}
+
 /// Runs `body` on every item, `width` at a time.
 func inGroups<Item: Sendable>(
     of width: Int, _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Void

@@ -113,8 +113,11 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
     static func handOffBatches(
         plan: CallPlan, batchSize: BatchSize, source: TaskSource<Element>, maxFailures: Int?
     ) -> Int {
-        guard source.isInert, case .fixed(let size) = batchSize, plan.preDispatch != nil, plan.verbose == 0,
-            maxFailures == nil, !plan.backend.capabilities.runsOutOfProcess
+        // A window below nJobs limits how many batches run at once (joblib dispatches the next
+        // batch only when one completes); a reserve queued beyond it would run more.
+        guard source.isInert, case .fixed(let size) = batchSize, let window = plan.preDispatch,
+            window >= plan.nJobs, plan.verbose == 0, maxFailures == nil,
+            !plan.backend.capabilities.runsOutOfProcess
         else { return 0 }
         let perWorker = 64
         let (batches, overflow) = plan.nJobs.multipliedReportingOverflow(by: perWorker)
@@ -145,8 +148,11 @@ package final class ParallelCall<Element: Sendable, Output: Sendable>: SettledRu
         plan: CallPlan, source: TaskSource<Element>, delivery: CallStateMachine<Output>.Delivery, keepsGoing: Bool,
         maxFailures: Int?, backendSharesBatches: Bool
     ) -> Int? {
+        // A window below nJobs limits how many tasks run at once; every worker claims from a
+        // shared batch.
         guard backendSharesBatches, source.isInert, case .fixed(let size) = plan.batchSize,
-            size <= largestSharedClaimSize, plan.preDispatch != nil, plan.verbose == 0, maxFailures == nil,
+            size <= largestSharedClaimSize, let window = plan.preDispatch, window >= plan.nJobs, plan.verbose == 0,
+            maxFailures == nil,
             delivery == .list, !keepsGoing, plan.timeout == nil, plan.retry.maxAttempts <= 1,
             plan.nJobs >= 2, !plan.backend.capabilities.runsOutOfProcess
         else { return nil }
