@@ -188,26 +188,6 @@ struct ParameterHonouredTests {
     /// map's index loop) and a large one.
     static let counts = [40, 300]
 
-    @Test("retry: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
-    func retry(entry: ProbeEntry, path: ProbePath) async throws {
-        for count in Self.counts {
-            let expected = (0..<count).map { $0 * 10 }
-            let flaky = FailsFirstAttempt()
-            let fates = try await entry.run(
-                Parallel(nJobs: path.nJobs, batchSize: path.batchSize, retry: .attempts(2)), count: count
-            ) { try flaky($0) }
-            #expect(fates.map { try? $0.get() } == expected, "\(count) tasks")
-
-            let scoped = FailsFirstAttempt()
-            let scopedFates = try await withParallelConfig(retry: .attempts(2)) {
-                try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: count) {
-                    try scoped($0)
-                }
-            }
-            #expect(scopedFates.map { try? $0.get() } == expected, "\(count) tasks, scope")
-        }
-    }
-
     @Test("progress: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
     func progress(entry: ProbeEntry, path: ProbePath) async throws {
         for count in Self.counts {
@@ -594,6 +574,31 @@ struct JobPath: CustomTestStringConvertible, Sendable {
         JobPath(backend: "process", nJobs: 2, batchSize: 4), JobPath(backend: "threading", nJobs: 2, batchSize: 1),
     ]
     static let withWorkers = all.filter { $0.nJobs > 1 }
+}
+
+// The retry cases in a suite of their own, serialized as the main one is: the two run side by
+// side, two calls at a time in all, which keeps the whole test run's longest suite shorter.
+@Suite("Parameters are honoured: retries on every entry point and path", .serialized)
+struct RetryHonouredTests {
+    @Test("retry: on Parallel, and from a scope", arguments: ProbeEntry.allCases, ProbePath.all)
+    func retry(entry: ProbeEntry, path: ProbePath) async throws {
+        for count in ParameterHonouredTests.counts {
+            let expected = (0..<count).map { $0 * 10 }
+            let flaky = FailsFirstAttempt()
+            let fates = try await entry.run(
+                Parallel(nJobs: path.nJobs, batchSize: path.batchSize, retry: .attempts(2)), count: count
+            ) { try flaky($0) }
+            #expect(fates.map { try? $0.get() } == expected, "\(count) tasks")
+
+            let scoped = FailsFirstAttempt()
+            let scopedFates = try await withParallelConfig(retry: .attempts(2)) {
+                try await entry.run(Parallel(nJobs: path.nJobs, batchSize: path.batchSize), count: count) {
+                    try scoped($0)
+                }
+            }
+            #expect(scopedFates.map { try? $0.get() } == expected, "\(count) tasks, scope")
+        }
+    }
 }
 
 // Serialized for the same reason, with worker processes.
