@@ -416,47 +416,45 @@ struct ParameterHonouredTests {
         // With one task dispatched ahead, a task that waits for another to start must wait alone:
         // the window is bounded (1 s), and a second task that starts meanwhile is a failure.
         for entry in [ProbeEntry.mapRandomAccess, .forEachRandomAccess, .list] {
-            let state = LockedValue((inside: 0, most: 0))
-            let started = StartCounter()
-            let body: @Sendable (Int) -> Int = { i in
-                state.withLock {
-                    $0.inside += 1
-                    $0.most = max($0.most, $0.inside)
-                }
-                started.increment()
-                if i == 0 { _ = started.wait(until: 2, seconds: 0.25) }
-                state.withLock { $0.inside -= 1 }
-                return i
-            }
+            let (body, mostAtOnce) = Self.concurrencyProbe(waitingSeconds: 0.25)
             // 40 tasks: `list` is a small call, which runs on map's index loop too.
             let fates = try await entry.run(Parallel(nJobs: 2, preDispatch: 1), count: 40, body)
             #expect(fates.map { try? $0.get() } == Array(0..<40))
-            #expect(state.withLock { $0.most } == 1, "\(entry)")
+            #expect(mostAtOnce() == 1, "\(entry)")
         }
     }
 }
 
 extension ParameterHonouredTests {
+    /// A task body that records how many tasks run at once, and whose task 0 waits up to
+    /// `waitingSeconds` for a second task to start: one that starts meanwhile is a window ignored.
+    static func concurrencyProbe(
+        waitingSeconds: TimeInterval
+    ) -> (body: @Sendable (Int) -> Int, mostAtOnce: @Sendable () -> Int) {
+        let state = LockedValue((inside: 0, most: 0))
+        let started = StartCounter()
+        let body: @Sendable (Int) -> Int = { i in
+            state.withLock {
+                $0.inside += 1
+                $0.most = max($0.most, $0.inside)
+            }
+            started.increment()
+            if i == 0 { _ = started.wait(until: 2, seconds: waitingSeconds) }
+            state.withLock { $0.inside -= 1 }
+            return i
+        }
+        return (body, { state.withLock { $0.most } })
+    }
+
     @Test("preDispatch below nJobs with a fixed batch size: shared batches and the hand-off reserve keep to it too")
     func preDispatchBelowNJobsFixedBatches() async throws {
         // 300 tasks (not a small call): batchSize 1 would share batches, 100 would queue a reserve.
         for batchSize in [1, 100] {
-            let state = LockedValue((inside: 0, most: 0))
-            let started = StartCounter()
-            let body: @Sendable (Int) -> Int = { i in
-                state.withLock {
-                    $0.inside += 1
-                    $0.most = max($0.most, $0.inside)
-                }
-                started.increment()
-                if i == 0 { _ = started.wait(until: 2, seconds: 1) }
-                state.withLock { $0.inside -= 1 }
-                return i
-            }
+            let (body, mostAtOnce) = Self.concurrencyProbe(waitingSeconds: 1)
             let parallel = Parallel(nJobs: 2, preDispatch: 1, batchSize: .fixed(batchSize))
             let fates = try await ProbeEntry.list.run(parallel, count: 300, body)
             #expect(fates.map { try? $0.get() } == Array(0..<300))
-            #expect(state.withLock { $0.most } == 1, "batchSize \(batchSize)")
+            #expect(mostAtOnce() == 1, "batchSize \(batchSize)")
         }
     }
 }
